@@ -1,0 +1,1 @@
+//! fake upstream (to be written)

@@ -1,0 +1,1 @@
+//! conversation (to be written)

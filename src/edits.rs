@@ -1,0 +1,1 @@
+//! edits (to be written)

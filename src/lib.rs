@@ -1,0 +1,15 @@
+//! chatls: a language server that turns "Explain", "Refactor" and "Fix" code actions into
+//! chat-completions requests, lets the model read the workspace through tools, and applies
+//! the answer as a versioned edit. See ARCHITECTURE.md for the code map.
+
+pub mod cli;
+pub mod config;
+pub mod conversation;
+pub mod edits;
+pub mod engine;
+pub mod explain;
+pub mod llm;
+pub mod lsp;
+pub mod prompt;
+pub mod text;
+pub mod tools;
