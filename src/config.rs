@@ -1,1 +1,414 @@
-//! config (to be written)
+//! Settings: the table in DESIGN.md, layered as defaults < environment < `initializationOptions`
+//! < the latest `workspace/didChangeConfiguration`. Pure: parsing and validation only, no I/O
+//! besides reading the environment in [`EnvSettings::from_process`].
+
+use std::fmt;
+
+use serde_json::{Map, Value};
+
+use crate::llm::secret::ApiKey;
+
+pub const DEFAULT_BASE_URL: &str = "https://gateway.theturbo.ai/v1";
+pub const DEFAULT_MODEL: &str = "claude-sonnet-4-6";
+
+/// Where an explanation goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExplainOutput {
+    /// A markdown file under the cache dir, opened with `window/showDocument`.
+    Document,
+    /// A `window/showMessage` with the text.
+    Message,
+}
+
+/// Effective settings, after layering and validation.
+#[derive(Clone, PartialEq)]
+pub struct Settings {
+    pub base_url: String,
+    pub model: String,
+    pub api_key: Option<ApiKey>,
+    pub temperature: Option<f64>,
+    pub top_p: Option<f64>,
+    pub max_tokens: Option<u32>,
+    /// `None` means the field is omitted (the setting `none` maps here too).
+    pub reasoning_effort: Option<String>,
+    pub stream: bool,
+    pub tools_enabled: bool,
+    pub tools_max_rounds: u32,
+    /// Extra globs the tools must never read, on top of the built-in secret list.
+    pub tools_deny: Vec<String>,
+    pub explain_output: ExplainOutput,
+}
+
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Settings")
+            .field("base_url", &self.base_url)
+            .field("model", &self.model)
+            .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
+            .field("temperature", &self.temperature)
+            .field("top_p", &self.top_p)
+            .field("max_tokens", &self.max_tokens)
+            .field("reasoning_effort", &self.reasoning_effort)
+            .field("stream", &self.stream)
+            .field("tools_enabled", &self.tools_enabled)
+            .field("tools_max_rounds", &self.tools_max_rounds)
+            .field("tools_deny", &self.tools_deny)
+            .field("explain_output", &self.explain_output)
+            .finish()
+    }
+}
+
+/// The environment fallbacks (`CHATLS_BASE_URL`, `CHATLS_MODEL`, `CHATLS_API_KEY`, `OPENAI_API_KEY`).
+#[derive(Clone, Default)]
+pub struct EnvSettings {
+    pub base_url: Option<String>,
+    pub model: Option<String>,
+    pub api_key: Option<ApiKey>,
+}
+
+impl EnvSettings {
+    pub fn from_process() -> Self {
+        let read = |name: &str| {
+            std::env::var(name)
+                .ok()
+                .map(|value| value.trim().to_owned())
+                .filter(|value| !value.is_empty())
+        };
+        EnvSettings {
+            base_url: read("CHATLS_BASE_URL"),
+            model: read("CHATLS_MODEL"),
+            api_key: read("CHATLS_API_KEY")
+                .or_else(|| read("OPENAI_API_KEY"))
+                .map(ApiKey::new),
+        }
+    }
+}
+
+/// A rejected setting: names the key and what is allowed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SettingError {
+    pub key: String,
+    pub message: String,
+}
+
+impl fmt::Display for SettingError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "setting `{}` {}", self.key, self.message)
+    }
+}
+
+/// All errors of one settings object, joined for a single message to the user.
+pub fn describe_errors(errors: &[SettingError]) -> String {
+    let joined = errors
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ");
+    format!("chatls: invalid settings, keeping the previous ones: {joined}")
+}
+
+impl Settings {
+    /// Built-in defaults with the environment applied.
+    pub fn from_env(env: &EnvSettings) -> Self {
+        Settings {
+            base_url: env
+                .base_url
+                .clone()
+                .unwrap_or_else(|| DEFAULT_BASE_URL.to_owned()),
+            model: env.model.clone().unwrap_or_else(|| DEFAULT_MODEL.to_owned()),
+            api_key: env.api_key.clone(),
+            temperature: None,
+            top_p: None,
+            max_tokens: None,
+            reasoning_effort: None,
+            stream: true,
+            tools_enabled: true,
+            tools_max_rounds: 8,
+            tools_deny: Vec::new(),
+            explain_output: ExplainOutput::Document,
+        }
+    }
+
+    /// `base` with a client settings object applied on top. Accepts `{"chatls": {...}}` or the
+    /// bare object, nested (`{"tools": {"enabled": false}}`) or dotted (`{"tools.enabled": false}`)
+    /// keys; `null` means "not set". Every invalid value is reported; on any error nothing changes.
+    pub fn layered(base: &Settings, options: &Value) -> Result<Settings, Vec<SettingError>> {
+        let mut settings = base.clone();
+        let object = match section(options) {
+            Some(object) => object,
+            None if options.is_null() => return Ok(settings),
+            None => {
+                return Err(vec![SettingError {
+                    key: "chatls".to_owned(),
+                    message: "must be an object".to_owned(),
+                }]);
+            }
+        };
+        let flat = flatten(object);
+        let mut errors = Vec::new();
+        for (key, value) in &flat {
+            if value.is_null() {
+                continue;
+            }
+            if let Err(message) = settings.apply(key, value) {
+                errors.push(SettingError {
+                    key: key.clone(),
+                    message,
+                });
+            }
+        }
+        if errors.is_empty() {
+            Ok(settings)
+        } else {
+            Err(errors)
+        }
+    }
+
+    fn apply(&mut self, key: &str, value: &Value) -> Result<(), String> {
+        match key {
+            "baseUrl" => {
+                let url = string(value)?;
+                let trimmed = url.trim();
+                if !(trimmed.starts_with("http://") || trimmed.starts_with("https://")) {
+                    return Err(format!(
+                        "must be an http:// or https:// URL (got {trimmed:?})"
+                    ));
+                }
+                self.base_url = trimmed.trim_end_matches('/').to_owned();
+            }
+            "model" => {
+                let model = string(value)?;
+                if model.trim().is_empty() {
+                    return Err("must not be empty".to_owned());
+                }
+                self.model = model.trim().to_owned();
+            }
+            "apiKey" => {
+                let key = string(value)?;
+                self.api_key = (!key.trim().is_empty()).then(|| ApiKey::new(key.trim()));
+            }
+            "temperature" => self.temperature = Some(number_in(value, 0.0, 2.0)?),
+            "topP" => self.top_p = Some(number_in(value, 0.0, 1.0)?),
+            "maxTokens" => {
+                let tokens = value
+                    .as_u64()
+                    .filter(|tokens| (1..=1_000_000).contains(tokens))
+                    .ok_or_else(|| format!("must be a whole number from 1 to 1000000 (got {value})"))?;
+                self.max_tokens = Some(tokens as u32);
+            }
+            "reasoningEffort" => {
+                let effort = string(value)?;
+                self.reasoning_effort = match effort.as_str() {
+                    "none" => None,
+                    "low" | "medium" | "high" => Some(effort),
+                    _ => {
+                        return Err(format!(
+                            "must be one of none, low, medium, high (got {effort:?})"
+                        ));
+                    }
+                };
+            }
+            "stream" => self.stream = boolean(value)?,
+            "tools.enabled" => self.tools_enabled = boolean(value)?,
+            "tools.maxRounds" => {
+                let rounds = value
+                    .as_u64()
+                    .filter(|rounds| *rounds <= 50)
+                    .ok_or_else(|| format!("must be a whole number from 0 to 50 (got {value})"))?;
+                self.tools_max_rounds = rounds as u32;
+            }
+            "tools.deny" => {
+                let globs = value
+                    .as_array()
+                    .and_then(|items| {
+                        items
+                            .iter()
+                            .map(|item| item.as_str().map(str::to_owned))
+                            .collect::<Option<Vec<_>>>()
+                    })
+                    .ok_or_else(|| format!("must be a list of glob strings (got {value})"))?;
+                for glob in &globs {
+                    globset::Glob::new(glob)
+                        .map_err(|error| format!("has an invalid glob {glob:?}: {error}"))?;
+                }
+                self.tools_deny = globs;
+            }
+            "explain.output" => {
+                self.explain_output = match value.as_str() {
+                    Some("document") => ExplainOutput::Document,
+                    Some("message") => ExplainOutput::Message,
+                    _ => return Err(format!("must be \"document\" or \"message\" (got {value})")),
+                }
+            }
+            _ => {
+                // Unknown keys are ignored so newer editor configs keep working; logged for users.
+                tracing::debug!(key, "ignoring unknown setting");
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The chatls section of a settings payload: `{"chatls": {...}}` or the bare object.
+fn section(options: &Value) -> Option<&Map<String, Value>> {
+    let object = options.as_object()?;
+    match object.get("chatls") {
+        Some(Value::Object(inner)) => Some(inner),
+        _ => Some(object),
+    }
+}
+
+/// `{"tools": {"enabled": false}}` and `{"tools.enabled": false}` both become `tools.enabled`.
+fn flatten(object: &Map<String, Value>) -> Vec<(String, Value)> {
+    let mut flat = Vec::new();
+    for (key, value) in object {
+        match (key.as_str(), value) {
+            ("tools" | "explain", Value::Object(inner)) => {
+                for (inner_key, inner_value) in inner {
+                    flat.push((format!("{key}.{inner_key}"), inner_value.clone()));
+                }
+            }
+            _ => flat.push((key.clone(), value.clone())),
+        }
+    }
+    flat
+}
+
+fn string(value: &Value) -> Result<String, String> {
+    value
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| format!("must be a string (got {value})"))
+}
+
+fn boolean(value: &Value) -> Result<bool, String> {
+    value
+        .as_bool()
+        .ok_or_else(|| format!("must be true or false (got {value})"))
+}
+
+fn number_in(value: &Value, low: f64, high: f64) -> Result<f64, String> {
+    value
+        .as_f64()
+        .filter(|number| (low..=high).contains(number))
+        .ok_or_else(|| format!("must be a number from {low} to {high} (got {value})"))
+}
+
+/// True when the base URL points at this machine, where a local server needs no key.
+pub fn is_loopback(base_url: &str) -> bool {
+    let Ok(url) = reqwest::Url::parse(base_url) else {
+        return false;
+    };
+    match url.host() {
+        Some(url::Host::Domain(domain)) => domain.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn base() -> Settings {
+        Settings::from_env(&EnvSettings::default())
+    }
+
+    #[test]
+    fn defaults_match_the_design_table() {
+        let settings = base();
+        assert_eq!(settings.base_url, DEFAULT_BASE_URL);
+        assert_eq!(settings.model, DEFAULT_MODEL);
+        assert!(settings.api_key.is_none());
+        assert!(settings.stream && settings.tools_enabled);
+        assert_eq!(settings.tools_max_rounds, 8);
+        assert_eq!(settings.explain_output, ExplainOutput::Document);
+    }
+
+    #[test]
+    fn environment_is_the_fallback_and_settings_win() {
+        let env = EnvSettings {
+            base_url: Some("http://127.0.0.1:9/v1".into()),
+            model: Some("env-model".into()),
+            api_key: Some(ApiKey::new("env-key")),
+        };
+        let from_env = Settings::from_env(&env);
+        assert_eq!(from_env.model, "env-model");
+        let layered = Settings::layered(&from_env, &json!({"model": "set-model"})).unwrap();
+        assert_eq!(layered.model, "set-model");
+        assert_eq!(layered.base_url, "http://127.0.0.1:9/v1");
+        assert_eq!(layered.api_key.as_ref().map(ApiKey::expose), Some("env-key"));
+    }
+
+    #[test]
+    fn wrapped_bare_nested_and_dotted_forms_are_the_same() {
+        let forms = [
+            json!({"chatls": {"tools": {"enabled": false, "maxRounds": 3}, "explain": {"output": "message"}}}),
+            json!({"tools": {"enabled": false, "maxRounds": 3}, "explain": {"output": "message"}}),
+            json!({"tools.enabled": false, "tools.maxRounds": 3, "explain.output": "message"}),
+        ];
+        for form in forms {
+            let settings = Settings::layered(&base(), &form).unwrap();
+            assert!(!settings.tools_enabled, "{form}");
+            assert_eq!(settings.tools_max_rounds, 3, "{form}");
+            assert_eq!(settings.explain_output, ExplainOutput::Message, "{form}");
+        }
+    }
+
+    #[test]
+    fn out_of_range_values_name_the_key_and_change_nothing() {
+        let cases = [
+            (json!({"temperature": 2.5}), "temperature", "from 0 to 2"),
+            (json!({"topP": -0.1}), "topP", "from 0 to 1"),
+            (json!({"maxTokens": 0}), "maxTokens", "from 1"),
+            (json!({"reasoningEffort": "max"}), "reasoningEffort", "none, low, medium, high"),
+            (json!({"stream": "yes"}), "stream", "true or false"),
+            (json!({"baseUrl": "ftp://x"}), "baseUrl", "http"),
+            (json!({"tools": {"maxRounds": 99}}), "tools.maxRounds", "0 to 50"),
+            (json!({"explain.output": "popup"}), "explain.output", "document"),
+            (json!({"tools.deny": ["a{"]}), "tools.deny", "invalid glob"),
+        ];
+        for (options, key, allowed) in cases {
+            let errors = Settings::layered(&base(), &options).unwrap_err();
+            assert_eq!(errors.len(), 1, "{options}");
+            assert_eq!(errors[0].key, key);
+            let text = describe_errors(&errors);
+            assert!(text.contains(key) && text.contains(allowed), "{text}");
+        }
+        // One bad key among good ones keeps every previous value.
+        let errors = Settings::layered(&base(), &json!({"model": "x", "temperature": 9})).unwrap_err();
+        assert_eq!(errors[0].key, "temperature");
+    }
+
+    #[test]
+    fn none_reasoning_effort_omits_the_field_and_null_is_unset() {
+        let settings = Settings::layered(
+            &base(),
+            &json!({"reasoningEffort": "none", "temperature": null, "topP": 0.5}),
+        )
+        .unwrap();
+        assert_eq!(settings.reasoning_effort, None);
+        assert_eq!(settings.temperature, None);
+        assert_eq!(settings.top_p, Some(0.5));
+        assert!(Settings::layered(&base(), &Value::Null).is_ok());
+        assert!(Settings::layered(&base(), &json!([1])).is_err());
+    }
+
+    #[test]
+    fn debug_output_never_shows_the_key() {
+        let settings = Settings::layered(&base(), &json!({"apiKey": "sk-canary-123"})).unwrap();
+        assert!(!format!("{settings:?}").contains("sk-canary-123"));
+    }
+
+    #[test]
+    fn loopback_detection() {
+        assert!(is_loopback("http://127.0.0.1:8080/v1"));
+        assert!(is_loopback("http://localhost/v1"));
+        assert!(is_loopback("http://[::1]:1/v1"));
+        assert!(!is_loopback(DEFAULT_BASE_URL));
+        assert!(!is_loopback("not a url"));
+    }
+}

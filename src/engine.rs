@@ -1,1 +1,283 @@
-//! engine (to be written)
+//! The engine: one action from snapshot to answer. Builds the request (tools → system →
+//! history → new turn), runs the tool loop against the upstream, and reports progress through
+//! a callback. Shared by the language server and `chatls ask`; knows nothing of LSP.
+
+use std::time::Duration;
+
+use futures::future::join_all;
+use tokio_util::sync::CancellationToken;
+
+use crate::action::ActionInput;
+use crate::config::{Settings, is_loopback};
+use crate::conversation::ConversationTurn;
+use crate::llm::client::{Endpoint, LlmClient, StreamEvent};
+use crate::llm::error::LlmError;
+use crate::llm::types::{ChatRequest, ContentPart, ImageUrl, Message, StreamOptions, ToolCall, Usage};
+use crate::prompt::{SYSTEM_PROMPT, user_turn};
+use crate::tools::images::{Image, data_url, find_references, load_images};
+use crate::tools::{Limits, Sandbox, ToolBox, definitions, label};
+
+/// What the engine tells its caller while it works.
+#[derive(Debug)]
+pub enum EngineEvent<'a> {
+    /// The request is on its way (round counts tool rounds, from 0).
+    Requesting { round: u32 },
+    Retrying { attempt: u32, delay: Duration, reason: &'a str },
+    /// A fragment of the answer text.
+    Token(&'a str),
+    /// A tool is about to run; the label says what it does ("reading src/lib.rs:10-80").
+    Tool(&'a str),
+    /// Something the user should know that is not an error ("skipped big.png: larger than 5 MB").
+    Note(&'a str),
+}
+
+/// A finished action.
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    pub answer: String,
+    /// The user turn as sent, to be recorded in the conversation history.
+    pub user_turn: Message,
+    pub usage: Usage,
+    pub tool_rounds: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ActionError {
+    #[error(
+        "no API key is set: set CHATLS_API_KEY (or OPENAI_API_KEY) in the environment the editor starts chatls from, or the `apiKey` setting"
+    )]
+    MissingKey,
+    #[error("{0}")]
+    Upstream(LlmError),
+    #[error("the model returned an empty answer")]
+    EmptyAnswer,
+    #[error("cancelled")]
+    Cancelled,
+}
+
+impl ActionError {
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self, ActionError::Cancelled)
+            || matches!(self, ActionError::Upstream(error) if error.is_cancelled())
+    }
+}
+
+/// The workspace as the engine sees it: the sandbox for images in the selection and the
+/// tools the model may call.
+pub struct Workspace {
+    pub sandbox: Sandbox,
+    pub toolbox: ToolBox,
+    pub limits: Limits,
+}
+
+#[derive(Clone, Default)]
+pub struct Engine {
+    client: LlmClient,
+}
+
+/// Fails early, before anything is sent, when the settings cannot work.
+pub fn check_ready(settings: &Settings) -> Result<(), ActionError> {
+    if settings.api_key.is_none() && !is_loopback(&settings.base_url) {
+        return Err(ActionError::MissingKey);
+    }
+    Ok(())
+}
+
+pub fn endpoint(settings: &Settings) -> Endpoint {
+    Endpoint {
+        base_url: settings.base_url.clone(),
+        api_key: settings.api_key.clone(),
+        ..Endpoint::default()
+    }
+}
+
+/// The request body for one round; `messages` already holds system, history and new turns.
+pub fn build_request(settings: &Settings, messages: Vec<Message>, tools_allowed: bool) -> ChatRequest {
+    let offer_tools = settings.tools_enabled;
+    ChatRequest {
+        model: settings.model.clone(),
+        messages,
+        temperature: settings.temperature,
+        top_p: settings.top_p,
+        max_tokens: settings.max_tokens,
+        reasoning_effort: settings.reasoning_effort.clone(),
+        stream: settings.stream,
+        stream_options: settings
+            .stream
+            .then_some(StreamOptions { include_usage: true }),
+        // The tools array stays in every request of a conversation (it heads the cache
+        // prefix); once the rounds are used up, tool_choice "none" asks for the answer.
+        tools: offer_tools.then(definitions),
+        tool_choice: offer_tools.then(|| if tools_allowed { "auto" } else { "none" }.to_owned()),
+    }
+}
+
+/// The text sent when the rounds are used up.
+pub const ROUNDS_EXHAUSTED: &str =
+    "You have used all tool calls available for this request. Answer now with what you have, without calling tools.";
+
+impl Engine {
+    pub fn new(client: LlmClient) -> Self {
+        Engine { client }
+    }
+
+    /// Runs one action to its answer.
+    pub async fn run(
+        &self,
+        settings: &Settings,
+        conversation: &ConversationTurn,
+        input: &ActionInput,
+        workspace: Option<&Workspace>,
+        cancel: &CancellationToken,
+        on_event: &mut (dyn FnMut(EngineEvent<'_>) + Send),
+    ) -> Result<Outcome, ActionError> {
+        check_ready(settings)?;
+        let endpoint = endpoint(settings);
+
+        let user_text = user_turn(input);
+        let images = match (workspace, &input.path) {
+            (Some(workspace), Some(path)) => {
+                let references = find_references(&input.selected_text());
+                if references.is_empty() {
+                    Vec::new()
+                } else {
+                    let base_dir = path.parent().map(ToOwned::to_owned).unwrap_or_default();
+                    let (images, notes) =
+                        load_images(&workspace.sandbox, &base_dir, &references, &workspace.limits);
+                    for note in &notes {
+                        on_event(EngineEvent::Note(note));
+                    }
+                    images
+                }
+            }
+            _ => Vec::new(),
+        };
+        let user_message = if images.is_empty() {
+            Message::user(user_text)
+        } else {
+            Message::user_parts(with_images(user_text, &images))
+        };
+
+        let mut messages = Vec::with_capacity(conversation.history.len() + 2);
+        messages.push(Message::system(SYSTEM_PROMPT));
+        messages.extend(conversation.history.iter().cloned());
+        messages.push(user_message.clone());
+
+        let tools_enabled = settings.tools_enabled && workspace.is_some();
+        let max_rounds = if tools_enabled { settings.tools_max_rounds } else { 0 };
+        let mut usage = Usage::default();
+        let mut round = 0u32;
+        loop {
+            let tools_allowed = tools_enabled && round < max_rounds;
+            let mut request = build_request(settings, messages.clone(), tools_allowed);
+            if !tools_enabled {
+                request.tools = None;
+                request.tool_choice = None;
+            }
+            on_event(EngineEvent::Requesting { round });
+            let completion = {
+                let mut forward = |event: StreamEvent<'_>| match event {
+                    StreamEvent::Content(text) => on_event(EngineEvent::Token(text)),
+                    StreamEvent::Retrying {
+                        attempt,
+                        delay,
+                        reason,
+                    } => on_event(EngineEvent::Retrying {
+                        attempt,
+                        delay,
+                        reason,
+                    }),
+                    _ => {}
+                };
+                self.client
+                    .chat(&endpoint, &request, &conversation.id, cancel, &mut forward)
+                    .await
+                    .map_err(|error| {
+                        if error.is_cancelled() {
+                            ActionError::Cancelled
+                        } else {
+                            ActionError::Upstream(error)
+                        }
+                    })?
+            };
+            if let Some(used) = completion.usage {
+                usage.prompt_tokens += used.prompt_tokens;
+                usage.completion_tokens += used.completion_tokens;
+                usage.total_tokens += used.total_tokens;
+            }
+
+            let workspace = match workspace {
+                Some(workspace) if tools_allowed && !completion.tool_calls.is_empty() => workspace,
+                _ => {
+                    if completion.content.trim().is_empty() {
+                        return Err(ActionError::EmptyAnswer);
+                    }
+                    return Ok(Outcome {
+                        answer: completion.content,
+                        user_turn: user_message,
+                        usage,
+                        tool_rounds: round,
+                    });
+                }
+            };
+
+            round += 1;
+            let calls = completion.tool_calls;
+            let content = (!completion.content.is_empty()).then_some(completion.content);
+            messages.push(Message::assistant_tool_calls(content, calls.clone()));
+            let results = tokio::select! {
+                biased;
+                () = cancel.cancelled() => return Err(ActionError::Cancelled),
+                results = run_tools(&workspace.toolbox, &calls, on_event) => results,
+            };
+            let mut requested_images = Vec::new();
+            for (call, output) in calls.iter().zip(results) {
+                messages.push(Message::tool_result(call.id.clone(), output.content));
+                requested_images.extend(output.images);
+            }
+            if !requested_images.is_empty() {
+                // A tool message carries text only, so images go up in a user message.
+                requested_images.truncate(workspace.limits.max_images);
+                let names = requested_images
+                    .iter()
+                    .map(|image| image.source.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                messages.push(Message::user_parts(with_images(
+                    format!("The images you asked for with read_file: {names}"),
+                    &requested_images,
+                )));
+            }
+            if round >= max_rounds {
+                messages.push(Message::user(ROUNDS_EXHAUSTED));
+            }
+        }
+    }
+}
+
+async fn run_tools(
+    toolbox: &ToolBox,
+    calls: &[ToolCall],
+    on_event: &mut (dyn FnMut(EngineEvent<'_>) + Send),
+) -> Vec<crate::tools::ToolOutput> {
+    for call in calls {
+        let text = label(&call.function.name, &call.function.arguments);
+        on_event(EngineEvent::Tool(&text));
+    }
+    join_all(
+        calls
+            .iter()
+            .map(|call| toolbox.run(&call.function.name, &call.function.arguments)),
+    )
+    .await
+}
+
+fn with_images(text: String, images: &[Image]) -> Vec<ContentPart> {
+    let mut parts = vec![ContentPart::Text { text }];
+    parts.extend(images.iter().map(|image| ContentPart::ImageUrl {
+        image_url: ImageUrl {
+            url: data_url(image),
+        },
+    }));
+    parts
+}

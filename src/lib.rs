@@ -2,6 +2,8 @@
 //! chat-completions requests, lets the model read the workspace through tools, and applies
 //! the answer as a versioned edit. See ARCHITECTURE.md for the code map.
 
+pub mod action;
+pub mod apply;
 pub mod cli;
 pub mod config;
 pub mod conversation;

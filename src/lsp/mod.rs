@@ -1,1 +1,44 @@
-//! lsp (to be written)
+//! The LSP edge: the only module that knows LSP types and JSON-RPC. `server` delegates each
+//! method to `handlers` (lifecycle, sync, settings) or `actions` (code actions, commands);
+//! `convert` translates types; `session` holds the state; `progress` talks work-done progress.
+
+pub mod actions;
+pub mod convert;
+pub mod guard;
+pub mod handlers;
+pub mod progress;
+pub mod server;
+pub mod session;
+
+use std::sync::Arc;
+
+use tokio::io::{AsyncRead, AsyncWrite};
+use tower_lsp_server::{ClientSocket, LspService};
+
+use crate::config::EnvSettings;
+
+pub use server::Server;
+pub use session::Session;
+
+/// The service and its client socket, for any transport (stdio, pipes in tests).
+pub fn service(env: EnvSettings) -> (LspService<Server>, ClientSocket) {
+    LspService::build(move |client| Server::new(client, Arc::new(Session::new(env))))
+        .custom_method(
+            "window/workDoneProgress/cancel",
+            Server::work_done_progress_cancel,
+        )
+        .finish()
+}
+
+/// Serves LSP over the given streams until `exit` or end of input.
+pub async fn serve<I, O>(input: I, output: O, env: EnvSettings)
+where
+    I: AsyncRead + Unpin,
+    O: AsyncWrite,
+{
+    let (service, socket) = service(env);
+    tower_lsp_server::Server::new(input, output, socket)
+        .concurrency_level(16)
+        .serve(service)
+        .await;
+}

@@ -1,0 +1,465 @@
+//! Code actions and commands: offering Explain / Refactor / Fix for a range, starting an
+//! action in the background (the command answers at once), and delivering its result through
+//! progress, `workspace/applyEdit`, `window/showDocument` and `window/showMessage`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use futures::FutureExt;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tower_lsp_server::Client;
+use tower_lsp_server::jsonrpc::{Error, Result};
+use tower_lsp_server::ls_types::{
+    self as lsp, ApplyWorkspaceEditParams, CodeAction, CodeActionKind, CodeActionOrCommand,
+    CodeActionParams, Command, DocumentChanges, MessageType, OneOf,
+    OptionalVersionedTextDocumentIdentifier, ShowDocumentParams, TextDocumentEdit, WorkspaceEdit,
+};
+
+use crate::action::{ActionInput, ActionKind};
+use crate::apply::plan;
+use crate::config::ExplainOutput;
+use crate::engine::{EngineEvent, check_ready};
+use crate::explain;
+use crate::text::{Range, range_to_chars};
+
+use super::convert;
+use super::session::{Running, Session};
+
+pub const EXPLAIN_KIND: &str = "chatls.explain";
+pub const RESET_COMMAND: &str = "chatls.resetConversation";
+pub const CANCEL_COMMAND: &str = "chatls.cancel";
+
+/// Every command chatls answers, as advertised in `executeCommandProvider`.
+pub fn commands() -> Vec<String> {
+    let mut commands: Vec<String> = ActionKind::ALL
+        .iter()
+        .map(|kind| kind.command().to_owned())
+        .collect();
+    commands.push(RESET_COMMAND.to_owned());
+    commands.push(CANCEL_COMMAND.to_owned());
+    commands
+}
+
+pub fn action_kind(kind: ActionKind) -> CodeActionKind {
+    match kind {
+        ActionKind::Explain => CodeActionKind::from(EXPLAIN_KIND.to_owned()),
+        ActionKind::Refactor => CodeActionKind::REFACTOR_REWRITE,
+        ActionKind::Fix => CodeActionKind::QUICKFIX,
+    }
+}
+
+/// The three actions for a range of an open document; nothing for an unknown one.
+pub fn code_actions(session: &Session, params: CodeActionParams) -> Option<Vec<CodeActionOrCommand>> {
+    let uri = params.text_document.uri.as_str().to_owned();
+    if session.documents.snapshot(&uri).is_none() {
+        return None;
+    }
+    let path = convert::uri_path(&uri).unwrap_or_default();
+    let remembered = params
+        .context
+        .diagnostics
+        .iter()
+        .map(|diagnostic| convert::diagnostic(&path, diagnostic))
+        .collect();
+    session.remember_diagnostics(&uri, remembered);
+    let only = params.context.only.as_ref();
+    let actions = ActionKind::ALL
+        .into_iter()
+        .filter(|kind| {
+            let kind = action_kind(*kind);
+            only.is_none_or(|only| {
+                only.iter().any(|wanted| {
+                    kind.as_str() == wanted.as_str()
+                        || kind.as_str().starts_with(&format!("{}.", wanted.as_str()))
+                })
+            })
+        })
+        .map(|kind| {
+            let mut argument = json!({"uri": uri, "range": params.range});
+            let diagnostics = if kind == ActionKind::Fix {
+                argument["diagnostics"] = json!(params.context.diagnostics);
+                Some(params.context.diagnostics.clone())
+            } else {
+                None
+            };
+            CodeActionOrCommand::CodeAction(CodeAction {
+                title: kind.title().to_owned(),
+                kind: Some(action_kind(kind)),
+                diagnostics,
+                command: Some(Command {
+                    title: kind.title().to_owned(),
+                    command: kind.command().to_owned(),
+                    arguments: Some(vec![argument]),
+                }),
+                ..CodeAction::default()
+            })
+        })
+        .collect();
+    Some(actions)
+}
+
+#[derive(Deserialize)]
+struct ActionArguments {
+    uri: String,
+    range: Option<lsp::Range>,
+    instruction: Option<String>,
+    diagnostics: Option<Vec<lsp::Diagnostic>>,
+}
+
+#[derive(Deserialize)]
+struct DocumentArguments {
+    uri: String,
+}
+
+fn invalid(message: impl Into<String>) -> Error {
+    Error::invalid_params(message.into())
+}
+
+fn argument<T: for<'de> Deserialize<'de>>(command: &str, arguments: &[Value], shape: &str) -> Result<T> {
+    let first = arguments
+        .first()
+        .ok_or_else(|| invalid(format!("{command} needs one argument {shape}")))?;
+    serde_json::from_value(first.clone())
+        .map_err(|error| invalid(format!("{command} needs one argument {shape}: {error}")))
+}
+
+/// `workspace/executeCommand`. Action commands answer as soon as the action has started.
+pub async fn execute(session: &Arc<Session>, client: &Client, command: &str, arguments: Vec<Value>) -> Result<Option<Value>> {
+    if command == CANCEL_COMMAND {
+        let args: DocumentArguments = argument(command, &arguments, "{\"uri\"}")?;
+        let cancelled = session.cancel_document(&args.uri);
+        return Ok(Some(json!({ "cancelled": cancelled })));
+    }
+    if command == RESET_COMMAND {
+        let args: DocumentArguments = argument(command, &arguments, "{\"uri\"}")?;
+        let reset = session.conversations.reset(&args.uri);
+        return Ok(Some(json!({ "reset": reset })));
+    }
+    let Some(kind) = ActionKind::from_command(command) else {
+        return Err(invalid(format!(
+            "unknown command {command:?}; chatls knows {}",
+            commands().join(", ")
+        )));
+    };
+    let args: ActionArguments = argument(
+        command,
+        &arguments,
+        "{\"uri\", \"range\", \"instruction\"?}",
+    )?;
+    let settings = session.settings();
+    let input = match snapshot(session, kind, args) {
+        Ok(input) => input,
+        Err(message) => return Err(invalid(message)),
+    };
+    if let Err(error) = check_ready(&settings) {
+        let message = format!("chatls: {} not started: {error}", kind.as_str());
+        client.show_message(MessageType::ERROR, &message).await;
+        return Err(Error {
+            code: tower_lsp_server::jsonrpc::ErrorCode::InvalidRequest,
+            message: message.into(),
+            data: None,
+        });
+    }
+    let (id, running) = session.start_action(&input.uri, kind);
+    let token = running.token.clone();
+    let task_session = Arc::clone(session);
+    let task_client = client.clone();
+    tokio::spawn(async move {
+        let outcome = std::panic::AssertUnwindSafe(run(&task_session, &task_client, input, &running))
+            .catch_unwind()
+            .await;
+        if outcome.is_err() {
+            tracing::error!("an action panicked; the server keeps running");
+            task_client
+                .show_message(
+                    MessageType::ERROR,
+                    format!("chatls: {} failed with an internal error (see the log); the document was not changed", kind.as_str()),
+                )
+                .await;
+        }
+        task_session.finish_action(id);
+    });
+    Ok(Some(json!({ "started": true, "token": token })))
+}
+
+/// Builds the action's snapshot from the open document. Errors are messages for the user.
+fn snapshot(session: &Session, kind: ActionKind, args: ActionArguments) -> std::result::Result<ActionInput, String> {
+    let facts = session.facts();
+    let document = session
+        .documents
+        .snapshot(&args.uri)
+        .ok_or_else(|| format!("{} is not open in the editor; open it and try again", args.uri))?;
+    let selection = match args.range {
+        None => 0..document.text.len_chars(),
+        Some(range) => {
+            let range: Range = convert::range(range);
+            let chars = range_to_chars(&document.text, range, facts.encoding)
+                .map_err(|error| format!("bad range: {error}"))?;
+            if chars.is_empty() {
+                // An empty range means the current line, without its line break.
+                let line = document.text.char_to_line(chars.start);
+                let start = document.text.line_to_char(line);
+                let content = document.text.line(line);
+                let trimmed = content
+                    .to_string()
+                    .trim_end_matches(['\n', '\r'])
+                    .chars()
+                    .count();
+                start..start + trimmed
+            } else {
+                chars
+            }
+        }
+    };
+    let path = convert::uri_path(&args.uri);
+    let display_path = session.display_path(&args.uri, path.as_deref());
+    let diagnostics_path = path.clone().unwrap_or_default();
+    let (first_line, last_line) = {
+        let first = document.text.char_to_line(selection.start) as u32;
+        let last = document.text.char_to_line(selection.end) as u32;
+        (first, last)
+    };
+    let diagnostics = match kind {
+        ActionKind::Explain => Vec::new(),
+        _ => args
+            .diagnostics
+            .unwrap_or_default()
+            .iter()
+            .filter(|diagnostic| {
+                diagnostic.range.end.line >= first_line && diagnostic.range.start.line <= last_line
+            })
+            .map(|diagnostic| convert::diagnostic(&diagnostics_path, diagnostic))
+            .collect(),
+    };
+    Ok(ActionInput {
+        kind,
+        uri: args.uri,
+        path,
+        display_path,
+        language_id: document.language_id,
+        text: document.text,
+        version: document.version,
+        selection,
+        instruction: args.instruction,
+        diagnostics,
+    })
+}
+
+fn title(kind: ActionKind) -> &'static str {
+    match kind {
+        ActionKind::Explain => "chatls: Explain",
+        ActionKind::Refactor => "chatls: Refactor",
+        ActionKind::Fix => "chatls: Fix",
+    }
+}
+
+/// The last `max` chars of `text` on one line, for progress messages.
+fn tail(text: &str, max: usize) -> String {
+    let flat: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let count = flat.chars().count();
+    if count <= max {
+        return flat;
+    }
+    let kept: String = flat.chars().skip(count - max).collect();
+    format!("…{kept}")
+}
+
+/// One action, in the background, from request to delivered result.
+async fn run(session: &Arc<Session>, client: &Client, input: ActionInput, running: &Running) {
+    let settings = session.settings();
+    let facts = session.facts();
+    let kind = input.kind;
+    let progress = super::progress::ActionProgress::begin(
+        client,
+        facts.work_done_progress,
+        &running.token,
+        title(kind),
+        &format!("asking {}", settings.model),
+    )
+    .await;
+    let (status, reporter) = progress.reporter();
+    let conversation = session.conversations.begin(&input.uri);
+    let workspace = session.workspace(&settings);
+    let result = {
+        let mut answer_so_far = String::new();
+        let mut on_event = |event: EngineEvent<'_>| {
+            let line = match event {
+                EngineEvent::Requesting { round: 0 } => return,
+                EngineEvent::Requesting { round } => format!("thinking (tool round {round})"),
+                EngineEvent::Retrying { attempt, delay, reason } => format!(
+                    "{reason}; retrying in {:.1} s (attempt {attempt})",
+                    delay.as_secs_f64()
+                ),
+                EngineEvent::Token(text) => {
+                    answer_so_far.push_str(text);
+                    format!("writing: {}", tail(&answer_so_far, 60))
+                }
+                EngineEvent::Tool(label) => label.to_owned(),
+                EngineEvent::Note(note) => note.to_owned(),
+            };
+            let _ = status.send(line);
+        };
+        session
+            .engine
+            .run(
+                &settings,
+                &conversation,
+                &input,
+                Some(&workspace),
+                &running.cancel,
+                &mut on_event,
+            )
+            .await
+    };
+    drop(status);
+    let _ = reporter.await;
+
+    let outcome = match result {
+        Err(error) if error.is_cancelled() => {
+            progress.end("cancelled; nothing was changed").await;
+            return;
+        }
+        Err(error) => {
+            let message = format!("{} failed: {error}", title(kind));
+            progress.end(&message).await;
+            client.show_message(MessageType::ERROR, message).await;
+            return;
+        }
+        Ok(outcome) => outcome,
+    };
+    session.conversations.record(
+        &input.uri,
+        &conversation.id,
+        outcome.user_turn.clone(),
+        crate::llm::types::Message::assistant(outcome.answer.clone()),
+    );
+    if running.cancel.is_cancelled() {
+        progress.end("cancelled; nothing was changed").await;
+        return;
+    }
+    let delivered = match kind {
+        ActionKind::Explain => deliver_explanation(client, &settings.explain_output, facts.show_document, &input, &outcome.answer).await,
+        ActionKind::Refactor | ActionKind::Fix => apply_answer(session, client, &input, &outcome.answer).await,
+    };
+    match delivered {
+        Ok(summary) => {
+            progress.end(&summary).await;
+            if !progress.is_shown() {
+                client
+                    .show_message(MessageType::INFO, format!("{}: {summary}", title(kind)))
+                    .await;
+            }
+        }
+        Err(problem) => {
+            let message = format!("{}: {problem}", title(kind));
+            progress.end(&problem).await;
+            client.show_message(MessageType::WARNING, message).await;
+        }
+    }
+}
+
+/// Applies a refactor/fix answer as a versioned edit; the text says what happened.
+async fn apply_answer(session: &Session, client: &Client, input: &ActionInput, answer: &str) -> std::result::Result<String, String> {
+    let facts = session.facts();
+    let planned = session
+        .documents
+        .with_document(&input.uri, |document| {
+            plan(document, input, answer).map(|plan| {
+                (
+                    plan.version,
+                    convert::text_edits(&document.text, &plan.edits, facts.encoding),
+                )
+            })
+        })
+        .ok_or_else(|| "the document was closed before the answer arrived; nothing was changed".to_owned())?;
+    let (version, edits) = planned.map_err(|reason| reason.to_string())?;
+    let uri = convert::parse_uri(&input.uri).ok_or_else(|| format!("cannot address {}", input.uri))?;
+    let count = edits.len();
+    let edit = if facts.document_changes {
+        WorkspaceEdit {
+            document_changes: Some(DocumentChanges::Edits(vec![TextDocumentEdit {
+                text_document: OptionalVersionedTextDocumentIdentifier {
+                    uri,
+                    version: Some(version),
+                },
+                edits: edits.into_iter().map(OneOf::Left).collect(),
+            }])),
+            ..WorkspaceEdit::default()
+        }
+    } else {
+        WorkspaceEdit {
+            changes: Some(HashMap::from([(uri, edits)])),
+            ..WorkspaceEdit::default()
+        }
+    };
+    let response = client
+        .send_request::<lsp::request::ApplyWorkspaceEdit>(ApplyWorkspaceEditParams {
+            label: Some(title(input.kind).to_owned()),
+            edit,
+        })
+        .await
+        .map_err(|error| format!("the editor could not apply the edit: {}", error.message))?;
+    if response.applied {
+        Ok(format!(
+            "applied {count} edit{}",
+            if count == 1 { "" } else { "s" }
+        ))
+    } else {
+        let reason = response
+            .failure_reason
+            .map(|reason| format!(" ({reason})"))
+            .unwrap_or_default();
+        Err(format!(
+            "the editor refused the edit{reason}; the document probably changed meanwhile — run the action again"
+        ))
+    }
+}
+
+/// Writes the explanation and opens it, or shows it as a message.
+async fn deliver_explanation(client: &Client, output: &ExplainOutput, show_document: bool, input: &ActionInput, answer: &str) -> std::result::Result<String, String> {
+    let as_message = |text: &str| {
+        let mut text = text.trim().to_owned();
+        if text.chars().count() > 4000 {
+            text = text.chars().take(4000).collect::<String>() + " …";
+        }
+        text
+    };
+    if *output == ExplainOutput::Message || !show_document {
+        let path = explain::default_dir()
+            .and_then(|dir| explain::write(&dir, input, answer))
+            .ok();
+        let mut message = as_message(answer);
+        if let Some(path) = &path {
+            message.push_str(&format!("\n\n(saved to {})", path.display()));
+        }
+        client.show_message(MessageType::INFO, message).await;
+        return Ok("explanation shown".to_owned());
+    }
+    let path = explain::default_dir()
+        .and_then(|dir| explain::write(&dir, input, answer))
+        .map_err(|error| format!("could not write the explanation file: {error}"))?;
+    let uri = convert::file_uri(&path)
+        .and_then(|uri| convert::parse_uri(&uri))
+        .ok_or_else(|| format!("cannot address {}", path.display()))?;
+    let shown = client
+        .show_document(ShowDocumentParams {
+            uri,
+            external: Some(false),
+            take_focus: Some(true),
+            selection: None,
+        })
+        .await;
+    match shown {
+        Ok(true) => Ok(format!("explanation opened ({})", path.display())),
+        _ => {
+            client
+                .show_message(MessageType::INFO, as_message(answer))
+                .await;
+            Ok(format!("explanation saved to {}", path.display()))
+        }
+    }
+}

@@ -1,0 +1,178 @@
+//! Lifecycle, document sync and settings handlers: convert in, update the session, convert
+//! out. Document changes are applied synchronously, before any `.await`.
+
+use std::sync::Arc;
+
+use serde_json::Value;
+use tower_lsp_server::Client;
+use tower_lsp_server::ls_types::{
+    CodeActionKind, CodeActionOptions, CodeActionProviderCapability, ConfigurationItem,
+    DidChangeConfigurationParams, DidChangeTextDocumentParams, DidChangeWorkspaceFoldersParams,
+    DidCloseTextDocumentParams, DidOpenTextDocumentParams, ExecuteCommandOptions, InitializeParams,
+    InitializeResult, MessageType, OneOf, ServerCapabilities, ServerInfo,
+    TextDocumentSyncCapability, TextDocumentSyncKind, TextDocumentSyncOptions,
+    WorkDoneProgressCancelParams, WorkspaceFoldersServerCapabilities, WorkspaceServerCapabilities,
+};
+
+use crate::action::ActionKind;
+use crate::config::describe_errors;
+
+use super::actions::{action_kind, commands};
+use super::convert;
+use super::session::Session;
+
+pub fn initialize(session: &Session, params: InitializeParams) -> (InitializeResult, Option<String>) {
+    let facts = convert::client_facts(&params.capabilities);
+    session.set_facts(facts);
+    session.set_roots(convert::roots(&params));
+    let warning = params
+        .initialization_options
+        .and_then(|options| session.set_init_options(options).err())
+        .map(|errors| describe_errors(&errors));
+    let capabilities = ServerCapabilities {
+        position_encoding: Some(convert::encoding_kind(facts.encoding)),
+        text_document_sync: Some(TextDocumentSyncCapability::Options(TextDocumentSyncOptions {
+            open_close: Some(true),
+            change: Some(TextDocumentSyncKind::INCREMENTAL),
+            ..TextDocumentSyncOptions::default()
+        })),
+        code_action_provider: Some(CodeActionProviderCapability::Options(CodeActionOptions {
+            code_action_kinds: Some(
+                ActionKind::ALL
+                    .into_iter()
+                    .map(action_kind)
+                    .collect::<Vec<CodeActionKind>>(),
+            ),
+            resolve_provider: Some(false),
+            ..CodeActionOptions::default()
+        })),
+        execute_command_provider: Some(ExecuteCommandOptions {
+            commands: commands(),
+            ..ExecuteCommandOptions::default()
+        }),
+        workspace: Some(WorkspaceServerCapabilities {
+            workspace_folders: Some(WorkspaceFoldersServerCapabilities {
+                supported: Some(true),
+                change_notifications: Some(OneOf::Left(true)),
+            }),
+            file_operations: None,
+        }),
+        ..ServerCapabilities::default()
+    };
+    let result = InitializeResult {
+        capabilities,
+        server_info: Some(ServerInfo {
+            name: "chatls".to_owned(),
+            version: Some(env!("CARGO_PKG_VERSION").to_owned()),
+        }),
+        offset_encoding: None,
+    };
+    (result, warning)
+}
+
+/// Pulls `workspace/configuration` for the `chatls` section when the client supports it.
+pub async fn pull_configuration(session: &Session, client: &Client) {
+    if !session.facts().configuration {
+        return;
+    }
+    let items = vec![ConfigurationItem {
+        scope_uri: None,
+        section: Some("chatls".to_owned()),
+    }];
+    match client.configuration(items).await {
+        Ok(values) => {
+            if let Some(value) = values.into_iter().next().filter(|value| !is_empty(value)) {
+                apply_configuration(session, client, value).await;
+            }
+        }
+        Err(error) => tracing::debug!(%error, "workspace/configuration failed"),
+    }
+}
+
+fn is_empty(value: &Value) -> bool {
+    value.is_null() || value.as_object().is_some_and(|object| object.is_empty())
+}
+
+async fn apply_configuration(session: &Session, client: &Client, value: Value) {
+    match session.set_configuration(value) {
+        Ok(()) => tracing::info!(settings = ?session.settings(), "settings updated"),
+        Err(errors) => {
+            client
+                .show_message(MessageType::ERROR, describe_errors(&errors))
+                .await;
+        }
+    }
+}
+
+pub async fn did_change_configuration(session: &Session, client: &Client, params: DidChangeConfigurationParams) {
+    if is_empty(&params.settings) {
+        pull_configuration(session, client).await;
+    } else {
+        apply_configuration(session, client, params.settings).await;
+    }
+}
+
+pub fn did_open(session: &Session, params: DidOpenTextDocumentParams) {
+    let document = params.text_document;
+    session.documents.open(
+        document.uri.as_str(),
+        &document.text,
+        document.version,
+        &document.language_id,
+    );
+}
+
+/// Applied synchronously and in order; an error leaves the buffer as it was and is logged
+/// (a client out of sync should reopen the document).
+pub fn did_change(session: &Session, params: DidChangeTextDocumentParams) -> Option<String> {
+    let uri = params.text_document.uri.as_str().to_owned();
+    let changes: Vec<_> = params
+        .content_changes
+        .into_iter()
+        .map(convert::text_change)
+        .collect();
+    let encoding = session.facts().encoding;
+    match session
+        .documents
+        .change(&uri, params.text_document.version, &changes, encoding)
+    {
+        Ok(()) => None,
+        Err(error) => {
+            tracing::warn!(%uri, %error, "didChange not applied");
+            Some(format!("chatls: a change to {uri} was not applied: {error}"))
+        }
+    }
+}
+
+pub fn did_close(session: &Session, params: DidCloseTextDocumentParams) {
+    let uri = params.text_document.uri.as_str();
+    session.documents.close(uri);
+    session.forget_document(uri);
+}
+
+pub fn did_change_workspace_folders(session: &Session, params: DidChangeWorkspaceFoldersParams) {
+    let mut roots = session.roots();
+    for removed in &params.event.removed {
+        if let Some(path) = removed.uri.to_file_path() {
+            roots.retain(|root| root != path.as_ref());
+        }
+    }
+    for added in &params.event.added {
+        if let Some(path) = added.uri.to_file_path()
+            && !roots.iter().any(|root| root == path.as_ref())
+        {
+            roots.push(path.into_owned());
+        }
+    }
+    session.set_roots(roots);
+}
+
+pub fn work_done_progress_cancel(session: &Arc<Session>, params: WorkDoneProgressCancelParams) {
+    let token = match params.token {
+        tower_lsp_server::ls_types::NumberOrString::String(token) => token,
+        tower_lsp_server::ls_types::NumberOrString::Number(number) => number.to_string(),
+    };
+    if !session.cancel_token(&token) {
+        tracing::debug!(%token, "cancel for an unknown or finished action");
+    }
+}

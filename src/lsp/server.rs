@@ -1,0 +1,123 @@
+//! The `LanguageServer` implementation: each method only delegates to a handler, under the
+//! panic guard.
+
+use std::sync::Arc;
+
+use serde_json::Value;
+use tower_lsp_server::jsonrpc::Result;
+use tower_lsp_server::ls_types::{
+    CodeActionParams, CodeActionResponse, DidChangeConfigurationParams,
+    DidChangeTextDocumentParams, DidChangeWorkspaceFoldersParams, DidCloseTextDocumentParams,
+    DidOpenTextDocumentParams, ExecuteCommandParams, InitializeParams, InitializeResult,
+    InitializedParams, LSPAny, MessageType, WorkDoneProgressCancelParams,
+};
+use tower_lsp_server::{Client, LanguageServer};
+
+use super::session::Session;
+use super::{actions, guard, handlers};
+
+pub struct Server {
+    pub(crate) client: Client,
+    pub(crate) session: Arc<Session>,
+    /// A settings problem found during `initialize`, shown once the client is ready.
+    init_warning: std::sync::Mutex<Option<String>>,
+}
+
+impl Server {
+    pub fn new(client: Client, session: Arc<Session>) -> Self {
+        Server {
+            client,
+            session,
+            init_warning: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// `window/workDoneProgress/cancel` (not part of the trait; routed as a custom method).
+    pub async fn work_done_progress_cancel(&self, params: WorkDoneProgressCancelParams) {
+        guard::notification("window/workDoneProgress/cancel", async {
+            handlers::work_done_progress_cancel(&self.session, params);
+        })
+        .await;
+    }
+}
+
+impl LanguageServer for Server {
+    async fn initialize(&self, params: InitializeParams) -> Result<InitializeResult> {
+        guard::request("initialize", async {
+            let (result, warning) = handlers::initialize(&self.session, params);
+            if let Ok(mut slot) = self.init_warning.lock() {
+                *slot = warning;
+            }
+            Ok(result)
+        })
+        .await
+    }
+
+    async fn initialized(&self, _: InitializedParams) {
+        guard::notification("initialized", async {
+            let warning = self.init_warning.lock().ok().and_then(|mut slot| slot.take());
+            if let Some(warning) = warning {
+                self.client.show_message(MessageType::ERROR, warning).await;
+            }
+            handlers::pull_configuration(&self.session, &self.client).await;
+        })
+        .await;
+    }
+
+    async fn shutdown(&self) -> Result<()> {
+        self.session.cancel_all();
+        Ok(())
+    }
+
+    async fn did_open(&self, params: DidOpenTextDocumentParams) {
+        guard::notification("textDocument/didOpen", async {
+            handlers::did_open(&self.session, params);
+        })
+        .await;
+    }
+
+    async fn did_change(&self, params: DidChangeTextDocumentParams) {
+        guard::notification("textDocument/didChange", async {
+            if let Some(problem) = handlers::did_change(&self.session, params) {
+                self.client.log_message(MessageType::WARNING, problem).await;
+            }
+        })
+        .await;
+    }
+
+    async fn did_close(&self, params: DidCloseTextDocumentParams) {
+        guard::notification("textDocument/didClose", async {
+            handlers::did_close(&self.session, params);
+        })
+        .await;
+    }
+
+    async fn did_change_configuration(&self, params: DidChangeConfigurationParams) {
+        guard::notification("workspace/didChangeConfiguration", async {
+            handlers::did_change_configuration(&self.session, &self.client, params).await;
+        })
+        .await;
+    }
+
+    async fn did_change_workspace_folders(&self, params: DidChangeWorkspaceFoldersParams) {
+        guard::notification("workspace/didChangeWorkspaceFolders", async {
+            handlers::did_change_workspace_folders(&self.session, params);
+        })
+        .await;
+    }
+
+    async fn code_action(&self, params: CodeActionParams) -> Result<Option<CodeActionResponse>> {
+        guard::request("textDocument/codeAction", async {
+            Ok(actions::code_actions(&self.session, params))
+        })
+        .await
+    }
+
+    async fn execute_command(&self, params: ExecuteCommandParams) -> Result<Option<LSPAny>> {
+        guard::request("workspace/executeCommand", async {
+            let arguments: Vec<Value> = params.arguments;
+            actions::execute(&self.session, &self.client, &params.command, arguments).await
+        })
+        .await
+    }
+}

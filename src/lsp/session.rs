@@ -1,0 +1,258 @@
+//! The server's state: open documents, the negotiated position encoding and client facts,
+//! settings, workspace roots, diagnostics seen in code-action requests, conversations and the
+//! running actions. Plain data and synchronous methods: no lock or map guard is ever held
+//! across an `.await`.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+
+use dashmap::DashMap;
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+
+use crate::action::ActionKind;
+use crate::config::{EnvSettings, SettingError, Settings};
+use crate::conversation::Conversations;
+use crate::engine::{Engine, Workspace};
+use crate::text::{DocumentStore, PositionEncoding};
+use crate::tools::{FileDiagnostic, Limits, Sandbox, ToolBox, WorkspaceView};
+
+/// What the client said it can do, reduced to what chatls needs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ClientFacts {
+    pub encoding: PositionEncoding,
+    pub work_done_progress: bool,
+    pub show_document: bool,
+    pub document_changes: bool,
+    pub configuration: bool,
+}
+
+/// Settings as layers, so a later `didChangeConfiguration` replaces only its own layer.
+struct SettingsLayers {
+    env: EnvSettings,
+    init: Value,
+    latest: Value,
+    effective: Settings,
+}
+
+/// A running action, for cancellation.
+#[derive(Clone, Debug)]
+pub struct Running {
+    pub uri: String,
+    pub kind: ActionKind,
+    pub token: String,
+    pub cancel: CancellationToken,
+}
+
+pub struct Session {
+    pub documents: DocumentStore,
+    pub conversations: Conversations,
+    pub engine: Engine,
+    facts: RwLock<ClientFacts>,
+    settings: RwLock<SettingsLayers>,
+    roots: RwLock<Vec<PathBuf>>,
+    diagnostics: DashMap<String, Vec<FileDiagnostic>>,
+    running: DashMap<u64, Running>,
+    next_action: AtomicU64,
+}
+
+fn read<T: Clone>(lock: &RwLock<T>) -> T {
+    match lock.read() {
+        Ok(guard) => guard.clone(),
+        Err(poisoned) => poisoned.into_inner().clone(),
+    }
+}
+
+impl Session {
+    pub fn new(env: EnvSettings) -> Self {
+        let effective = Settings::from_env(&env);
+        Session {
+            documents: DocumentStore::new(),
+            conversations: Conversations::default(),
+            engine: Engine::default(),
+            facts: RwLock::new(ClientFacts::default()),
+            settings: RwLock::new(SettingsLayers {
+                env,
+                init: Value::Null,
+                latest: Value::Null,
+                effective,
+            }),
+            roots: RwLock::new(Vec::new()),
+            diagnostics: DashMap::new(),
+            running: DashMap::new(),
+            next_action: AtomicU64::new(1),
+        }
+    }
+
+    pub fn facts(&self) -> ClientFacts {
+        read(&self.facts)
+    }
+
+    pub fn set_facts(&self, facts: ClientFacts) {
+        if let Ok(mut guard) = self.facts.write() {
+            *guard = facts;
+        }
+    }
+
+    pub fn settings(&self) -> Settings {
+        match self.settings.read() {
+            Ok(guard) => guard.effective.clone(),
+            Err(poisoned) => poisoned.into_inner().effective.clone(),
+        }
+    }
+
+    /// Sets the `initializationOptions` layer. On error the previous settings stay.
+    pub fn set_init_options(&self, options: Value) -> Result<(), Vec<SettingError>> {
+        self.update_settings(|layers| layers.init = options)
+    }
+
+    /// Sets the latest configuration layer (`didChangeConfiguration` / `workspace/configuration`).
+    pub fn set_configuration(&self, options: Value) -> Result<(), Vec<SettingError>> {
+        self.update_settings(|layers| layers.latest = options)
+    }
+
+    fn update_settings(&self, change: impl FnOnce(&mut SettingsLayers)) -> Result<(), Vec<SettingError>> {
+        let Ok(mut layers) = self.settings.write() else {
+            return Ok(());
+        };
+        let mut candidate = SettingsLayers {
+            env: layers.env.clone(),
+            init: layers.init.clone(),
+            latest: layers.latest.clone(),
+            effective: layers.effective.clone(),
+        };
+        change(&mut candidate);
+        let base = Settings::from_env(&candidate.env);
+        let with_init = Settings::layered(&base, &candidate.init)?;
+        let effective = Settings::layered(&with_init, &candidate.latest)?;
+        candidate.effective = effective;
+        *layers = candidate;
+        Ok(())
+    }
+
+    pub fn roots(&self) -> Vec<PathBuf> {
+        read(&self.roots)
+    }
+
+    pub fn set_roots(&self, roots: Vec<PathBuf>) {
+        if let Ok(mut guard) = self.roots.write() {
+            *guard = roots;
+        }
+    }
+
+    pub fn remember_diagnostics(&self, uri: &str, diagnostics: Vec<FileDiagnostic>) {
+        if diagnostics.is_empty() {
+            self.diagnostics.remove(uri);
+        } else {
+            self.diagnostics.insert(uri.to_owned(), diagnostics);
+        }
+    }
+
+    pub fn forget_document(&self, uri: &str) {
+        self.diagnostics.remove(uri);
+        self.conversations.reset(uri);
+        self.cancel_document(uri);
+    }
+
+    /// Registers a new running action and returns its id and cancellation token.
+    pub fn start_action(&self, uri: &str, kind: ActionKind) -> (u64, Running) {
+        let id = self.next_action.fetch_add(1, Ordering::Relaxed);
+        let running = Running {
+            uri: uri.to_owned(),
+            kind,
+            token: format!("chatls/{id}"),
+            cancel: CancellationToken::new(),
+        };
+        self.running.insert(id, running.clone());
+        (id, running)
+    }
+
+    pub fn finish_action(&self, id: u64) {
+        self.running.remove(&id);
+    }
+
+    /// Cancels every running action of a document; returns how many.
+    pub fn cancel_document(&self, uri: &str) -> usize {
+        let mut count = 0;
+        for entry in self.running.iter() {
+            if entry.uri == uri {
+                entry.cancel.cancel();
+                count += 1;
+            }
+        }
+        count
+    }
+
+    /// Cancels the action whose progress token this is.
+    pub fn cancel_token(&self, token: &str) -> bool {
+        let mut found = false;
+        for entry in self.running.iter() {
+            if entry.token == token {
+                entry.cancel.cancel();
+                found = true;
+            }
+        }
+        found
+    }
+
+    pub fn cancel_all(&self) {
+        for entry in self.running.iter() {
+            entry.cancel.cancel();
+        }
+    }
+
+    pub fn running_count(&self) -> usize {
+        self.running.len()
+    }
+
+    /// The sandbox and tools for one action, over the current roots and settings.
+    pub fn workspace(self: &Arc<Self>, settings: &Settings) -> Workspace {
+        let limits = Limits::default();
+        let sandbox = Sandbox::new(self.roots(), &settings.tools_deny);
+        let view: Arc<dyn WorkspaceView> = Arc::new(SessionView(Arc::clone(self)));
+        Workspace {
+            toolbox: ToolBox::new(sandbox.clone(), view, limits.clone()),
+            sandbox,
+            limits,
+        }
+    }
+
+    /// The workspace-relative path of a file for prompts, else the URI.
+    pub fn display_path(&self, uri: &str, path: Option<&Path>) -> String {
+        let Some(path) = path else {
+            return uri.to_owned();
+        };
+        for root in self.roots() {
+            if let Ok(relative) = path.strip_prefix(&root) {
+                return relative.to_string_lossy().replace('\\', "/");
+            }
+        }
+        path.to_string_lossy().into_owned()
+    }
+}
+
+/// What the tools see of the editor: unsaved buffers and remembered diagnostics.
+struct SessionView(Arc<Session>);
+
+impl WorkspaceView for SessionView {
+    fn open_buffer(&self, path: &Path) -> Option<String> {
+        let uri = super::convert::file_uri(path)?;
+        self.0
+            .documents
+            .with_document(&uri, |document| document.text.to_string())
+    }
+
+    fn diagnostics(&self, path: Option<&Path>) -> Vec<FileDiagnostic> {
+        let wanted = path.and_then(super::convert::file_uri);
+        let mut all: Vec<FileDiagnostic> = self
+            .0
+            .diagnostics
+            .iter()
+            .filter(|entry| wanted.as_ref().is_none_or(|uri| uri == entry.key()))
+            .flat_map(|entry| entry.value().clone())
+            .collect();
+        all.sort_by(|a, b| (&a.path, a.line, a.character).cmp(&(&b.path, b.line, b.character)));
+        all
+    }
+}
