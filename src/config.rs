@@ -64,6 +64,8 @@ pub struct EnvSettings {
     pub base_url: Option<String>,
     pub model: Option<String>,
     pub api_key: Option<ApiKey>,
+    /// Where explanations are written (`CHATLS_EXPLAIN_DIR`, else the user's cache dir).
+    pub explain_dir: Option<std::path::PathBuf>,
 }
 
 impl EnvSettings {
@@ -80,6 +82,7 @@ impl EnvSettings {
             api_key: read("CHATLS_API_KEY")
                 .or_else(|| read("OPENAI_API_KEY"))
                 .map(ApiKey::new),
+            explain_dir: read("CHATLS_EXPLAIN_DIR").map(std::path::PathBuf::from),
         }
     }
 }
@@ -334,6 +337,7 @@ mod tests {
             base_url: Some("http://127.0.0.1:9/v1".into()),
             model: Some("env-model".into()),
             api_key: Some(ApiKey::new("env-key")),
+            explain_dir: None,
         };
         let from_env = Settings::from_env(&env);
         assert_eq!(from_env.model, "env-model");

@@ -342,7 +342,7 @@ async fn run(session: &Arc<Session>, client: &Client, input: ActionInput, runnin
         return;
     }
     let delivered = match kind {
-        ActionKind::Explain => deliver_explanation(client, &settings.explain_output, facts.show_document, &input, &outcome.answer).await,
+        ActionKind::Explain => deliver_explanation(session, client, &settings.explain_output, facts.show_document, &input, &outcome.answer).await,
         ActionKind::Refactor | ActionKind::Fix => apply_answer(session, client, &input, &outcome.answer).await,
     };
     match delivered {
@@ -420,7 +420,7 @@ async fn apply_answer(session: &Session, client: &Client, input: &ActionInput, a
 }
 
 /// Writes the explanation and opens it, or shows it as a message.
-async fn deliver_explanation(client: &Client, output: &ExplainOutput, show_document: bool, input: &ActionInput, answer: &str) -> std::result::Result<String, String> {
+async fn deliver_explanation(session: &Session, client: &Client, output: &ExplainOutput, show_document: bool, input: &ActionInput, answer: &str) -> std::result::Result<String, String> {
     let as_message = |text: &str| {
         let mut text = text.trim().to_owned();
         if text.chars().count() > 4000 {
@@ -429,7 +429,7 @@ async fn deliver_explanation(client: &Client, output: &ExplainOutput, show_docum
         text
     };
     if *output == ExplainOutput::Message || !show_document {
-        let path = explain::default_dir()
+        let path = session.explain_dir()
             .and_then(|dir| explain::write(&dir, input, answer))
             .ok();
         let mut message = as_message(answer);
@@ -439,7 +439,7 @@ async fn deliver_explanation(client: &Client, output: &ExplainOutput, show_docum
         client.show_message(MessageType::INFO, message).await;
         return Ok("explanation shown".to_owned());
     }
-    let path = explain::default_dir()
+    let path = session.explain_dir()
         .and_then(|dir| explain::write(&dir, input, answer))
         .map_err(|error| format!("could not write the explanation file: {error}"))?;
     let uri = convert::file_uri(&path)

@@ -49,6 +49,7 @@ pub struct Session {
     pub documents: DocumentStore,
     pub conversations: Conversations,
     pub engine: Engine,
+    explain_dir: Option<PathBuf>,
     facts: RwLock<ClientFacts>,
     settings: RwLock<SettingsLayers>,
     roots: RwLock<Vec<PathBuf>>,
@@ -68,6 +69,7 @@ impl Session {
     pub fn new(env: EnvSettings) -> Self {
         let effective = Settings::from_env(&env);
         Session {
+            explain_dir: env.explain_dir.clone(),
             documents: DocumentStore::new(),
             conversations: Conversations::default(),
             engine: Engine::default(),
@@ -82,6 +84,14 @@ impl Session {
             diagnostics: DashMap::new(),
             running: DashMap::new(),
             next_action: AtomicU64::new(1),
+        }
+    }
+
+    /// Where explanations are written.
+    pub fn explain_dir(&self) -> std::io::Result<PathBuf> {
+        match &self.explain_dir {
+            Some(dir) => Ok(dir.clone()),
+            None => crate::explain::default_dir(),
         }
     }
 

@@ -1,0 +1,509 @@
+//! Test harness: a scripted LSP client that drives the real chatls server, either in-process
+//! over duplex pipes or as the built binary over stdio. It answers the server's requests the
+//! way an editor would (applying `workspace/applyEdit` to its own copy of each document, with
+//! version checks), records every notification, and never leaves a message unread silently.
+
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::sync::{Notify, oneshot};
+
+pub const WAIT: Duration = Duration::from_secs(20);
+
+/// How the fake editor answers `workspace/applyEdit`.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ApplyPolicy {
+    /// Apply it (refusing a stale version when `documentChanges` carries one).
+    Apply,
+    /// Answer `applied: false` with this reason.
+    Refuse(String),
+}
+
+/// The client's own view of a document.
+#[derive(Clone, Debug)]
+pub struct ClientDoc {
+    pub text: String,
+    pub version: i32,
+}
+
+#[derive(Default)]
+struct State {
+    notifications: Vec<(String, Value)>,
+    server_requests: Vec<(String, Value)>,
+    pending: HashMap<i64, oneshot::Sender<Value>>,
+    docs: HashMap<String, ClientDoc>,
+    encoding: String,
+    apply_policy: Option<ApplyPolicy>,
+    show_document_ok: bool,
+    configuration: Value,
+    closed: bool,
+}
+
+type Writer = Arc<tokio::sync::Mutex<Box<dyn AsyncWrite + Send + Unpin>>>;
+
+#[derive(Clone)]
+pub struct Client {
+    writer: Writer,
+    state: Arc<Mutex<State>>,
+    changed: Arc<Notify>,
+    next_id: Arc<Mutex<i64>>,
+    pub child: Option<Arc<Mutex<tokio::process::Child>>>,
+    pub stderr: Arc<Mutex<String>>,
+}
+
+fn frame(message: &Value) -> Vec<u8> {
+    let body = message.to_string();
+    let mut bytes = format!("Content-Length: {}\r\n\r\n", body.len()).into_bytes();
+    bytes.extend_from_slice(body.as_bytes());
+    bytes
+}
+
+async fn read_message<R: AsyncRead + Unpin>(reader: &mut BufReader<R>) -> Option<Value> {
+    let mut length = None;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).await.ok()? == 0 {
+            return None;
+        }
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        if let Some(value) = line.strip_prefix("Content-Length:") {
+            length = value.trim().parse::<usize>().ok();
+        }
+    }
+    let mut body = vec![0u8; length?];
+    reader.read_exact(&mut body).await.ok()?;
+    serde_json::from_slice(&body).ok()
+}
+
+/// Converts an LSP position to a byte offset in `text`, in the given encoding (a simple,
+/// independent implementation: the oracle for the server's own conversion).
+pub fn offset_of(text: &str, line: u64, character: u64, encoding: &str) -> usize {
+    let mut offset = 0;
+    let mut current = 0;
+    let bytes = text.as_bytes();
+    while current < line {
+        match text[offset..].find('\n') {
+            Some(found) => {
+                offset += found + 1;
+                current += 1;
+            }
+            None => return text.len(),
+        }
+    }
+    let line_end = text[offset..]
+        .find('\n')
+        .map(|found| offset + found)
+        .unwrap_or(text.len());
+    let line_end = if line_end > offset && bytes.get(line_end - 1) == Some(&b'\r') { line_end - 1 } else { line_end };
+    let mut units = 0u64;
+    for (index, c) in text[offset..line_end].char_indices() {
+        if units >= character {
+            return offset + index;
+        }
+        units += match encoding {
+            "utf-8" => c.len_utf8() as u64,
+            "utf-32" => 1,
+            _ => c.len_utf16() as u64,
+        };
+    }
+    line_end
+}
+
+fn apply_text_edits(text: &str, edits: &[Value], encoding: &str) -> String {
+    let mut resolved: Vec<(usize, usize, String)> = edits
+        .iter()
+        .map(|edit| {
+            let range = &edit["range"];
+            let start = offset_of(text, range["start"]["line"].as_u64().unwrap(), range["start"]["character"].as_u64().unwrap(), encoding);
+            let end = offset_of(text, range["end"]["line"].as_u64().unwrap(), range["end"]["character"].as_u64().unwrap(), encoding);
+            (start, end, edit["newText"].as_str().unwrap().to_owned())
+        })
+        .collect();
+    resolved.sort_by_key(|(start, _, _)| std::cmp::Reverse(*start));
+    let mut out = text.to_owned();
+    for (start, end, new_text) in resolved {
+        out.replace_range(start..end, &new_text);
+    }
+    out
+}
+
+impl Client {
+    /// The real server in-process over duplex pipes.
+    pub fn in_process(env: chatls::config::EnvSettings) -> Client {
+        let (client_side, server_side) = tokio::io::duplex(1 << 20);
+        let (server_read, server_write) = tokio::io::split(server_side);
+        tokio::spawn(chatls::lsp::serve(server_read, server_write, env));
+        let (client_read, client_write) = tokio::io::split(client_side);
+        Client::start(client_read, Box::new(client_write), None)
+    }
+
+    /// The built binary over stdio, with the given environment.
+    pub fn binary(env: &[(&str, String)]) -> Client {
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_chatls"));
+        command
+            .env_remove("CHATLS_API_KEY")
+            .env_remove("OPENAI_API_KEY")
+            .env_remove("CHATLS_BASE_URL")
+            .env_remove("CHATLS_MODEL")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        let mut child = command.spawn().expect("spawn chatls");
+        let stdin = child.stdin.take().expect("stdin");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut stderr = child.stderr.take().expect("stderr");
+        let captured = Arc::new(Mutex::new(String::new()));
+        let sink = Arc::clone(&captured);
+        tokio::spawn(async move {
+            let mut buffer = Vec::new();
+            let _ = stderr.read_to_end(&mut buffer).await;
+            sink.lock().unwrap().push_str(&String::from_utf8_lossy(&buffer));
+        });
+        let mut client = Client::start(stdout, Box::new(stdin), Some(child));
+        client.stderr = captured;
+        client
+    }
+
+    fn start<R: AsyncRead + Unpin + Send + 'static>(reader: R, writer: Box<dyn AsyncWrite + Send + Unpin>, child: Option<tokio::process::Child>) -> Client {
+        let client = Client {
+            writer: Arc::new(tokio::sync::Mutex::new(writer)),
+            state: Arc::new(Mutex::new(State {
+                encoding: "utf-16".into(),
+                apply_policy: Some(ApplyPolicy::Apply),
+                show_document_ok: true,
+                ..State::default()
+            })),
+            changed: Arc::new(Notify::new()),
+            next_id: Arc::new(Mutex::new(1)),
+            child: child.map(|child| Arc::new(Mutex::new(child))),
+            stderr: Arc::new(Mutex::new(String::new())),
+        };
+        let reader_client = client.clone();
+        tokio::spawn(async move {
+            let mut reader = BufReader::new(reader);
+            while let Some(message) = read_message(&mut reader).await {
+                reader_client.dispatch(message).await;
+            }
+            reader_client.state.lock().unwrap().closed = true;
+            reader_client.changed.notify_waiters();
+        });
+        client
+    }
+
+    async fn dispatch(&self, message: Value) {
+        let method = message.get("method").and_then(Value::as_str).map(str::to_owned);
+        let id = message.get("id").cloned();
+        match (method, id) {
+            (Some(method), Some(id)) => {
+                let params = message.get("params").cloned().unwrap_or(Value::Null);
+                let result = self.answer_server_request(&method, &params);
+                self.state.lock().unwrap().server_requests.push((method, params));
+                self.send(&json!({"jsonrpc": "2.0", "id": id, "result": result})).await;
+            }
+            (Some(method), None) => {
+                let params = message.get("params").cloned().unwrap_or(Value::Null);
+                self.state.lock().unwrap().notifications.push((method, params));
+            }
+            (None, Some(id)) => {
+                if let Some(id) = id.as_i64() {
+                    let sender = self.state.lock().unwrap().pending.remove(&id);
+                    if let Some(sender) = sender {
+                        let _ = sender.send(message);
+                    }
+                }
+            }
+            (None, None) => {}
+        }
+        self.changed.notify_waiters();
+    }
+
+    fn answer_server_request(&self, method: &str, params: &Value) -> Value {
+        let mut state = self.state.lock().unwrap();
+        match method {
+            "workspace/applyEdit" => {
+                let policy = state.apply_policy.clone().unwrap_or(ApplyPolicy::Apply);
+                if let ApplyPolicy::Refuse(reason) = policy {
+                    return json!({"applied": false, "failureReason": reason});
+                }
+                let encoding = state.encoding.clone();
+                let edit = &params["edit"];
+                if let Some(changes) = edit["documentChanges"].as_array() {
+                    for change in changes {
+                        let uri = change["textDocument"]["uri"].as_str().unwrap_or_default().to_owned();
+                        let Some(doc) = state.docs.get_mut(&uri) else {
+                            return json!({"applied": false, "failureReason": "unknown document"});
+                        };
+                        if let Some(version) = change["textDocument"]["version"].as_i64()
+                            && version != i64::from(doc.version)
+                        {
+                            return json!({"applied": false, "failureReason": format!("version {version} is not current ({})", doc.version)});
+                        }
+                        let edits = change["edits"].as_array().cloned().unwrap_or_default();
+                        doc.text = apply_text_edits(&doc.text, &edits, &encoding);
+                        doc.version += 1;
+                    }
+                }
+                if let Some(changes) = edit["changes"].as_object() {
+                    for (uri, edits) in changes {
+                        let Some(doc) = state.docs.get_mut(uri) else {
+                            return json!({"applied": false, "failureReason": "unknown document"});
+                        };
+                        doc.text = apply_text_edits(&doc.text, edits.as_array().unwrap(), &encoding);
+                        doc.version += 1;
+                    }
+                }
+                json!({"applied": true})
+            }
+            "window/showDocument" => json!({"success": state.show_document_ok}),
+            "workspace/configuration" => {
+                let count = params["items"].as_array().map(Vec::len).unwrap_or(1);
+                Value::Array(vec![state.configuration.clone(); count])
+            }
+            _ => Value::Null,
+        }
+    }
+
+    pub async fn send(&self, message: &Value) {
+        let mut writer = self.writer.lock().await;
+        let _ = writer.write_all(&frame(message)).await;
+        let _ = writer.flush().await;
+    }
+
+    /// Sends raw bytes (for malformed-input tests).
+    pub async fn send_raw(&self, bytes: &[u8]) {
+        let mut writer = self.writer.lock().await;
+        let _ = writer.write_all(bytes).await;
+        let _ = writer.flush().await;
+    }
+
+    /// Sends a request and waits for its whole response message (`result` or `error`).
+    pub async fn request(&self, method: &str, params: Value) -> Value {
+        let id = {
+            let mut next = self.next_id.lock().unwrap();
+            *next += 1;
+            *next
+        };
+        let (sender, receiver) = oneshot::channel();
+        self.state.lock().unwrap().pending.insert(id, sender);
+        self.send(&json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params})).await;
+        match tokio::time::timeout(WAIT, receiver).await {
+            Ok(Ok(response)) => response,
+            _ => panic!("no response to {method} within {WAIT:?}"),
+        }
+    }
+
+    pub async fn notify(&self, method: &str, params: Value) {
+        self.send(&json!({"jsonrpc": "2.0", "method": method, "params": params})).await;
+    }
+
+    pub fn set_encoding(&self, encoding: &str) {
+        self.state.lock().unwrap().encoding = encoding.to_owned();
+    }
+
+    pub fn set_apply_policy(&self, policy: ApplyPolicy) {
+        self.state.lock().unwrap().apply_policy = Some(policy);
+    }
+
+    pub fn set_show_document_ok(&self, ok: bool) {
+        self.state.lock().unwrap().show_document_ok = ok;
+    }
+
+    pub fn set_configuration(&self, value: Value) {
+        self.state.lock().unwrap().configuration = value;
+    }
+
+    /// `initialize` + `initialized` with the given capabilities and options.
+    pub async fn initialize(&self, capabilities: Value, options: Value, root: Option<&Path>) -> Value {
+        let root_uri = root.map(file_uri);
+        let response = self
+            .request(
+                "initialize",
+                json!({
+                    "processId": null,
+                    "rootUri": root_uri,
+                    "capabilities": capabilities,
+                    "initializationOptions": options,
+                    "workspaceFolders": root_uri.as_ref().map(|uri| json!([{"uri": uri, "name": "root"}])),
+                }),
+            )
+            .await;
+        if let Some(encoding) = response["result"]["capabilities"]["positionEncoding"].as_str() {
+            self.set_encoding(encoding);
+        }
+        self.notify("initialized", json!({})).await;
+        response
+    }
+
+    pub async fn open(&self, uri: &str, language: &str, text: &str) {
+        self.state.lock().unwrap().docs.insert(uri.to_owned(), ClientDoc { text: text.to_owned(), version: 1 });
+        self.notify(
+            "textDocument/didOpen",
+            json!({"textDocument": {"uri": uri, "languageId": language, "version": 1, "text": text}}),
+        )
+        .await;
+    }
+
+    /// An incremental change from the editor: the client's copy is updated the same way.
+    pub async fn change(&self, uri: &str, range: Value, text: &str) {
+        let (version, encoding) = {
+            let mut state = self.state.lock().unwrap();
+            let encoding = state.encoding.clone();
+            let doc = state.docs.get_mut(uri).expect("document open in the client");
+            doc.text = apply_text_edits(&doc.text, &[json!({"range": range, "newText": text})], &encoding);
+            doc.version += 1;
+            (doc.version, encoding)
+        };
+        let _ = encoding;
+        self.notify(
+            "textDocument/didChange",
+            json!({"textDocument": {"uri": uri, "version": version}, "contentChanges": [{"range": range, "text": text}]}),
+        )
+        .await;
+    }
+
+    pub fn doc(&self, uri: &str) -> ClientDoc {
+        self.state.lock().unwrap().docs.get(uri).cloned().expect("document open in the client")
+    }
+
+    pub fn notifications(&self, method: &str) -> Vec<Value> {
+        self.state
+            .lock()
+            .unwrap()
+            .notifications
+            .iter()
+            .filter(|(name, _)| name == method)
+            .map(|(_, params)| params.clone())
+            .collect()
+    }
+
+    pub fn server_requests(&self, method: &str) -> Vec<Value> {
+        self.state
+            .lock()
+            .unwrap()
+            .server_requests
+            .iter()
+            .filter(|(name, _)| name == method)
+            .map(|(_, params)| params.clone())
+            .collect()
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.state.lock().unwrap().closed
+    }
+
+    /// Waits until `check` holds, re-checking on every message; panics with `what` on timeout.
+    pub async fn wait_until(&self, what: &str, check: impl Fn(&Client) -> bool) {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let notified = self.changed.notified();
+            if check(self) {
+                return;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                if check(self) {
+                    return;
+                }
+                panic!("timed out waiting for {what}; notifications: {:#?}", self.state.lock().unwrap().notifications);
+            }
+        }
+    }
+
+    /// The `$/progress` values for one token, in order.
+    pub fn progress(&self, token: &str) -> Vec<Value> {
+        self.notifications("$/progress")
+            .into_iter()
+            .filter(|params| params["token"] == token)
+            .map(|params| params["value"].clone())
+            .collect()
+    }
+
+    /// Waits for the `end` of a progress token and returns its message.
+    pub async fn wait_progress_end(&self, token: &str) -> String {
+        self.wait_until(&format!("progress end of {token}"), |client| {
+            client.progress(token).iter().any(|value| value["kind"] == "end")
+        })
+        .await;
+        self.progress(token)
+            .into_iter()
+            .find(|value| value["kind"] == "end")
+            .and_then(|value| value["message"].as_str().map(str::to_owned))
+            .unwrap_or_default()
+    }
+
+    pub fn shown_messages(&self) -> Vec<String> {
+        self.notifications("window/showMessage")
+            .into_iter()
+            .filter_map(|params| params["message"].as_str().map(str::to_owned))
+            .collect()
+    }
+
+    /// Runs a `chatls.*` action command and returns the progress token it started.
+    pub async fn run_action(&self, command: &str, argument: Value) -> String {
+        let response = self
+            .request("workspace/executeCommand", json!({"command": command, "arguments": [argument]}))
+            .await;
+        assert!(response.get("error").is_none(), "{command} failed to start: {response}");
+        response["result"]["token"].as_str().expect("token in the command's answer").to_owned()
+    }
+
+    pub async fn shutdown_and_exit(&self) {
+        let _ = self.request("shutdown", Value::Null).await;
+        self.notify("exit", Value::Null).await;
+    }
+}
+
+pub fn file_uri(path: &Path) -> String {
+    format!("file://{}", path.display())
+}
+
+/// Client capabilities shaped like the editors': progress and showDocument supported,
+/// `documentChanges` as given, position encodings offered as given.
+pub fn capabilities(encodings: &[&str], document_changes: bool) -> Value {
+    json!({
+        "general": {"positionEncodings": encodings},
+        "window": {"workDoneProgress": true, "showDocument": {"support": true}},
+        "workspace": {"workspaceEdit": {"documentChanges": document_changes}, "configuration": false, "workspaceFolders": true},
+        "textDocument": {"codeAction": {"codeActionLiteralSupport": {"codeActionKind": {"valueSet": ["quickfix", "refactor", "refactor.rewrite"]}}}},
+    })
+}
+
+pub fn range(start_line: u32, start_character: u32, end_line: u32, end_character: u32) -> Value {
+    json!({"start": {"line": start_line, "character": start_character}, "end": {"line": end_line, "character": end_character}})
+}
+
+/// An environment for the server under test: the fake upstream, a key, an explain dir.
+pub fn env(base_url: &str, key: Option<&str>, explain_dir: &Path) -> chatls::config::EnvSettings {
+    chatls::config::EnvSettings {
+        base_url: Some(base_url.to_owned()),
+        model: Some("test-model".to_owned()),
+        api_key: key.map(chatls::llm::secret::ApiKey::new),
+        explain_dir: Some(explain_dir.to_path_buf()),
+    }
+}
+
+/// A temporary workspace with files.
+pub fn workspace(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (name, text) in files {
+        let path: PathBuf = dir.path().join(name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).expect("mkdir");
+        }
+        std::fs::write(&path, text).expect("write");
+    }
+    dir
+}
