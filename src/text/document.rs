@@ -444,7 +444,8 @@ mod tests {
             new_len,
         };
         // (range, edits, expected)
-        let cases: Vec<(CharRange<usize>, Vec<AppliedEdit>, Option<CharRange<usize>>)> = vec![
+        type Case = (CharRange<usize>, Vec<AppliedEdit>, Option<CharRange<usize>>);
+        let cases: Vec<Case> = vec![
             (10..20, vec![], Some(10..20)),
             // entirely before: shift by the difference
             (10..20, vec![edit(0, 2, 5)], Some(13..23)),
@@ -477,7 +478,7 @@ mod tests {
             ),
             (10..20, vec![edit(0, 0, 5), edit(16, 0, 1)], None),
             // nonsense input never panics
-            (10..5, vec![], None),
+            (CharRange { start: 10, end: 5 }, vec![], None),
             (10..20, vec![edit(usize::MAX, 1, 0)], None),
             (10..20, vec![edit(0, usize::MAX, 0)], None),
             (10..20, vec![edit(0, 0, usize::MAX)], None),
