@@ -1,1 +1,10 @@
-//! text (to be written)
+//! Open documents: position encodings and conversions, one document with its change log,
+//! and the concurrent store. Plain data, no LSP types: the `lsp` layer converts.
+
+pub mod document;
+pub mod encoding;
+pub mod store;
+
+pub use document::*;
+pub use encoding::*;
+pub use store::*;

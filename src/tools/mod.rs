@@ -1,1 +1,604 @@
-//! tools (to be written)
+//! The workspace tools the model can call (`read_file`, `list_files`, `search_workspace`,
+//! `get_diagnostics`): their JSON-Schema definitions, progress labels, and a `ToolBox` that
+//! runs a call confined by the `Sandbox` and never fails — every problem becomes a result
+//! the model can read.
+
+pub mod diagnostics;
+pub mod images;
+pub mod list_files;
+pub mod read_file;
+pub mod sandbox;
+pub mod search;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer};
+use serde_json::{Value, json};
+
+use crate::llm::types::ToolDef;
+pub use sandbox::{Refusal, Sandbox};
+
+/// One diagnostic the editor reported for a file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileDiagnostic {
+    pub path: PathBuf,
+    /// 0-based.
+    pub line: u32,
+    /// 0-based.
+    pub character: u32,
+    pub severity: String,
+    pub message: String,
+    pub source: Option<String>,
+}
+
+/// What the tools may see of the editor's state.
+pub trait WorkspaceView: Send + Sync {
+    /// The unsaved editor buffer text for an absolute path, if the file is open.
+    fn open_buffer(&self, path: &Path) -> Option<String>;
+    /// Diagnostics for one file, or for every file when `path` is `None`.
+    fn diagnostics(&self, path: Option<&Path>) -> Vec<FileDiagnostic>;
+}
+
+/// Size caps on what the tools read and return.
+#[derive(Clone, Debug)]
+pub struct Limits {
+    pub max_file_bytes: usize,
+    pub max_result_chars: usize,
+    pub max_read_lines: usize,
+    pub max_list_entries: usize,
+    pub max_search_results: usize,
+    pub max_image_bytes: usize,
+    pub max_images: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_file_bytes: 256 * 1024,
+            max_result_chars: 30_000,
+            max_read_lines: 800,
+            max_list_entries: 500,
+            max_search_results: 100,
+            max_image_bytes: 5 * 1024 * 1024,
+            max_images: 4,
+        }
+    }
+}
+
+/// The result of one tool call: text for the `role: tool` message, images to attach in a
+/// following user turn, and whether the call failed.
+#[derive(Clone, Debug, Default)]
+pub struct ToolOutput {
+    pub content: String,
+    pub images: Vec<images::Image>,
+    pub is_error: bool,
+}
+
+impl ToolOutput {
+    pub fn text(content: impl Into<String>) -> Self {
+        ToolOutput {
+            content: content.into(),
+            images: Vec::new(),
+            is_error: false,
+        }
+    }
+
+    pub fn error(content: impl Into<String>) -> Self {
+        ToolOutput {
+            content: content.into(),
+            images: Vec::new(),
+            is_error: true,
+        }
+    }
+}
+
+/// Everything a tool needs; shared by the calls of a `ToolBox`.
+pub(crate) struct Context {
+    pub(crate) sandbox: Sandbox,
+    pub(crate) view: Arc<dyn WorkspaceView>,
+    pub(crate) limits: Limits,
+}
+
+/// Runs tool calls inside the sandbox.
+pub struct ToolBox {
+    context: Arc<Context>,
+}
+
+pub const READ_FILE: &str = "read_file";
+pub const LIST_FILES: &str = "list_files";
+pub const SEARCH_WORKSPACE: &str = "search_workspace";
+pub const GET_DIAGNOSTICS: &str = "get_diagnostics";
+
+impl ToolBox {
+    pub fn new(sandbox: Sandbox, view: Arc<dyn WorkspaceView>, limits: Limits) -> Self {
+        ToolBox {
+            context: Arc::new(Context {
+                sandbox,
+                view,
+                limits,
+            }),
+        }
+    }
+
+    pub fn sandbox(&self) -> &Sandbox {
+        &self.context.sandbox
+    }
+
+    /// Runs one call. Never fails: malformed arguments, unknown tools, refusals and I/O
+    /// errors come back as `is_error` output the model can read. Filesystem work runs on
+    /// the blocking pool.
+    pub async fn run(&self, name: &str, arguments: &str) -> ToolOutput {
+        let context = Arc::clone(&self.context);
+        let call = match Call::parse(name, arguments) {
+            Ok(call) => call,
+            Err(output) => {
+                tracing::debug!(tool = %name, content = %output.content, "tool call rejected");
+                return output;
+            }
+        };
+        let tool = name.to_owned();
+        let joined = tokio::task::spawn_blocking(move || call.run(&context)).await;
+        let output = match joined {
+            Ok(output) => output,
+            Err(error) if error.is_panic() => {
+                tracing::error!(%tool, "tool panicked");
+                ToolOutput::error(format!("{tool} failed with an internal error"))
+            }
+            Err(_) => ToolOutput::error(format!("{tool} was cancelled")),
+        };
+        if output.is_error {
+            tracing::debug!(%tool, content = %output.content, "tool call failed");
+        }
+        output
+    }
+}
+
+/// A parsed tool call.
+enum Call {
+    ReadFile(read_file::Args),
+    ListFiles(list_files::Args),
+    Search(search::Args),
+    Diagnostics(diagnostics::Args),
+}
+
+impl Call {
+    fn parse(name: &str, arguments: &str) -> Result<Call, ToolOutput> {
+        match name {
+            READ_FILE => parse_args(name, arguments).map(Call::ReadFile),
+            LIST_FILES => parse_args(name, arguments).map(Call::ListFiles),
+            SEARCH_WORKSPACE => parse_args(name, arguments).map(Call::Search),
+            GET_DIAGNOSTICS => parse_args(name, arguments).map(Call::Diagnostics),
+            _ => Err(ToolOutput::error(format!(
+                "unknown tool `{}`; the available tools are {READ_FILE}, {LIST_FILES}, {SEARCH_WORKSPACE} and {GET_DIAGNOSTICS}",
+                one_line(name, 80)
+            ))),
+        }
+    }
+
+    fn run(self, context: &Context) -> ToolOutput {
+        match self {
+            Call::ReadFile(args) => read_file::run(context, args),
+            Call::ListFiles(args) => list_files::run(context, args),
+            Call::Search(args) => search::run(context, args),
+            Call::Diagnostics(args) => diagnostics::run(context, args),
+        }
+    }
+}
+
+/// Parses the JSON arguments of a call; an empty string means no arguments.
+fn parse_args<T: DeserializeOwned>(tool: &str, arguments: &str) -> Result<T, ToolOutput> {
+    let text = if arguments.trim().is_empty() {
+        "{}"
+    } else {
+        arguments
+    };
+    serde_json::from_str(text).map_err(|error| {
+        ToolOutput::error(format!(
+            "invalid arguments for {tool}: {error}; send a JSON object as described by the tool's parameters"
+        ))
+    })
+}
+
+/// Accepts a number (`12`, `12.0`) or a numeric string (`"12"`), or null.
+pub(crate) fn lenient_number<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<u64>, D::Error> {
+    use serde::de::Error;
+    let value = Option::<Value>::deserialize(deserializer)?;
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(number)) => {
+            if let Some(n) = number.as_u64() {
+                Ok(Some(n))
+            } else if let Some(n) = number.as_i64() {
+                // Negative numbers mean "from the start".
+                Ok(Some(if n < 0 { 0 } else { n as u64 }))
+            } else {
+                match number.as_f64() {
+                    Some(f) if f.is_finite() && f >= 0.0 => Ok(Some(f as u64)),
+                    _ => Err(D::Error::custom(format!(
+                        "expected a whole number, got {number}"
+                    ))),
+                }
+            }
+        }
+        Some(Value::String(text)) => text
+            .trim()
+            .parse::<u64>()
+            .map(Some)
+            .map_err(|_| D::Error::custom(format!("expected a whole number, got \"{text}\""))),
+        Some(other) => Err(D::Error::custom(format!(
+            "expected a whole number, got {other}"
+        ))),
+    }
+}
+
+/// Accepts `true`/`false` or the strings `"true"`/`"false"`, or null.
+pub(crate) fn lenient_bool<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<bool>, D::Error> {
+    use serde::de::Error;
+    match Option::<Value>::deserialize(deserializer)? {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Bool(b)) => Ok(Some(b)),
+        Some(Value::String(text)) if text.eq_ignore_ascii_case("true") => Ok(Some(true)),
+        Some(Value::String(text)) if text.eq_ignore_ascii_case("false") => Ok(Some(false)),
+        Some(other) => Err(D::Error::custom(format!(
+            "expected true or false, got {other}"
+        ))),
+    }
+}
+
+/// The tools offered to the model, in a stable order and byte-identical on every call so
+/// that the prompt prefix stays cacheable.
+pub fn definitions() -> Vec<ToolDef> {
+    vec![
+        ToolDef::function(
+            READ_FILE,
+            "Read a text file of the workspace, with line numbers. Shows the editor's unsaved \
+             text when the file is open. Long files are shown in parts: pass startLine and \
+             endLine to read a specific range. Image files (png, jpeg, webp, gif) are attached \
+             as images. Binary files and secrets (.env, keys, .git) are refused.",
+            json!({
+                "type": "object",
+                "properties": {
+                    "path": {
+                        "type": "string",
+                        "description": "File path relative to the workspace root, e.g. \"src/main.rs\""
+                    },
+                    "startLine": {
+                        "type": "integer",
+                        "minimum": 1,
+                        "description": "First line to read, 1-based (default 1)"
+                    },
+                    "endLine": {
+                        "type": "integer",
+                        "minimum": 1,
+                        "description": "Last line to read, 1-based and inclusive (default: as many lines as allowed)"
+                    }
+                },
+                "required": ["path"],
+                "additionalProperties": false
+            }),
+        ),
+        ToolDef::function(
+            LIST_FILES,
+            "List files and directories of the workspace (directories end with /). Files \
+             ignored by .gitignore, hidden files and secrets are left out.",
+            json!({
+                "type": "object",
+                "properties": {
+                    "path": {
+                        "type": "string",
+                        "description": "Directory to list, relative to the workspace root (default: the whole workspace)"
+                    },
+                    "glob": {
+                        "type": "string",
+                        "description": "Only list files whose workspace-relative path matches this glob, e.g. \"*.rs\" or \"src/**/*.ts\""
+                    },
+                    "maxDepth": {
+                        "type": "integer",
+                        "minimum": 1,
+                        "description": "How many directory levels to descend (1 = only the directory's own entries)"
+                    }
+                },
+                "additionalProperties": false
+            }),
+        ),
+        ToolDef::function(
+            SEARCH_WORKSPACE,
+            "Search the text of the workspace's files, like grep. Returns matching lines as \
+             path:line: text. The pattern is literal text unless regex is true; it is \
+             case-insensitive when written all in lowercase. Ignored, hidden, binary and \
+             secret files are skipped; open editor buffers are searched with their unsaved text.",
+            json!({
+                "type": "object",
+                "properties": {
+                    "pattern": {
+                        "type": "string",
+                        "description": "Text to look for (or a regular expression when regex is true)"
+                    },
+                    "glob": {
+                        "type": "string",
+                        "description": "Only search files whose workspace-relative path matches this glob, e.g. \"*.rs\" or \"src/**\""
+                    },
+                    "regex": {
+                        "type": "boolean",
+                        "description": "Treat pattern as a regular expression (Rust regex syntax); default false"
+                    },
+                    "maxResults": {
+                        "type": "integer",
+                        "minimum": 1,
+                        "description": "Maximum number of matching lines to return (default and upper limit 100)"
+                    }
+                },
+                "required": ["pattern"],
+                "additionalProperties": false
+            }),
+        ),
+        ToolDef::function(
+            GET_DIAGNOSTICS,
+            "Get the errors and warnings the editor reports (compiler, linter), as \
+             path:line:col: severity: message [source], with 1-based lines and columns.",
+            json!({
+                "type": "object",
+                "properties": {
+                    "path": {
+                        "type": "string",
+                        "description": "Only this file, relative to the workspace root (default: every file)"
+                    }
+                },
+                "additionalProperties": false
+            }),
+        ),
+    ]
+}
+
+/// Short progress text shown before a call runs; tolerant of malformed arguments.
+pub fn label(name: &str, arguments: &str) -> String {
+    let args: Value = serde_json::from_str(arguments).unwrap_or(Value::Null);
+    let text = |key: &str| -> Option<String> {
+        match args.get(key) {
+            Some(Value::String(s)) if !s.trim().is_empty() => Some(one_line(s.trim(), 80)),
+            Some(Value::Number(n)) => Some(n.to_string()),
+            _ => None,
+        }
+    };
+    match name {
+        READ_FILE => {
+            let path = text("path").unwrap_or_else(|| "a file".to_owned());
+            match (text("startLine"), text("endLine")) {
+                (Some(start), Some(end)) => format!("reading {path}:{start}-{end}"),
+                (Some(start), None) => format!("reading {path}:{start}-"),
+                (None, Some(end)) => format!("reading {path}:1-{end}"),
+                (None, None) => format!("reading {path}"),
+            }
+        }
+        LIST_FILES => {
+            let mut label = match text("path") {
+                Some(path) if path == "." || path == "./" => "listing the workspace".to_owned(),
+                Some(path) if path.ends_with('/') => format!("listing {path}"),
+                Some(path) => format!("listing {path}/"),
+                None => "listing the workspace".to_owned(),
+            };
+            if let Some(glob) = text("glob") {
+                label.push_str(&format!(" ({glob})"));
+            }
+            label
+        }
+        SEARCH_WORKSPACE => {
+            let mut label = match text("pattern") {
+                Some(pattern) => format!("searching for `{}`", pattern.replace('`', "'")),
+                None => "searching the workspace".to_owned(),
+            };
+            if let Some(glob) = text("glob") {
+                label.push_str(&format!(" in {glob}"));
+            }
+            label
+        }
+        GET_DIAGNOSTICS => match text("path") {
+            Some(path) => format!("checking diagnostics of {path}"),
+            None => "checking diagnostics".to_owned(),
+        },
+        other => format!("running {}", one_line(other, 40)),
+    }
+}
+
+/// `text` on one line, at most `max` characters (an ellipsis marks the cut).
+pub(crate) fn one_line(text: &str, max: usize) -> String {
+    let mut out: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(max)
+        .collect();
+    if text.chars().count() > max {
+        out.push('…');
+    }
+    out
+}
+
+/// Appends `line` and a newline unless that would pass `max_chars`; false when it didn't fit.
+pub(crate) fn push_line(out: &mut String, line: &str, max_chars: usize) -> bool {
+    if out.len() + line.len() + 1 > max_chars {
+        return false;
+    }
+    out.push_str(line);
+    out.push('\n');
+    true
+}
+
+/// Tests shared by the tool modules: a `WorkspaceView` with scripted buffers and diagnostics.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use std::collections::HashMap;
+    use std::path::{Path, PathBuf};
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+
+    #[derive(Default)]
+    pub(crate) struct FakeView {
+        pub(crate) buffers: Mutex<HashMap<PathBuf, String>>,
+        pub(crate) diagnostics: Mutex<Vec<FileDiagnostic>>,
+    }
+
+    impl WorkspaceView for FakeView {
+        fn open_buffer(&self, path: &Path) -> Option<String> {
+            self.buffers.lock().unwrap().get(path).cloned()
+        }
+
+        fn diagnostics(&self, path: Option<&Path>) -> Vec<FileDiagnostic> {
+            self.diagnostics
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|d| path.is_none_or(|p| d.path == p))
+                .cloned()
+                .collect()
+        }
+    }
+
+    pub(crate) struct Workspace {
+        pub(crate) _dir: tempfile::TempDir,
+        pub(crate) root: PathBuf,
+        pub(crate) view: Arc<FakeView>,
+    }
+
+    impl Workspace {
+        pub(crate) fn new() -> Self {
+            let dir = tempfile::tempdir().unwrap();
+            let base = std::fs::canonicalize(dir.path()).unwrap();
+            let root = base.join("ws");
+            std::fs::create_dir_all(&root).unwrap();
+            Workspace {
+                _dir: dir,
+                root,
+                view: Arc::new(FakeView::default()),
+            }
+        }
+
+        pub(crate) fn write(&self, relative: &str, contents: impl AsRef<[u8]>) -> PathBuf {
+            let path = self.root.join(relative);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, contents).unwrap();
+            path
+        }
+
+        pub(crate) fn toolbox(&self, limits: Limits) -> ToolBox {
+            self.toolbox_with_denies(limits, &[])
+        }
+
+        pub(crate) fn toolbox_with_denies(&self, limits: Limits, denies: &[String]) -> ToolBox {
+            let sandbox = Sandbox::new(vec![self.root.clone()], denies);
+            ToolBox::new(sandbox, self.view.clone(), limits)
+        }
+    }
+
+    /// Runs a call with a timeout so a bug can't hang the test run.
+    pub(crate) async fn run(toolbox: &ToolBox, name: &str, arguments: Value) -> ToolOutput {
+        tokio::time::timeout(
+            std::time::Duration::from_secs(30),
+            toolbox.run(name, &arguments.to_string()),
+        )
+        .await
+        .expect("tool call timed out")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_support::*;
+    use super::*;
+
+    #[test]
+    fn definitions_are_byte_identical_and_ordered() {
+        let first = serde_json::to_string(&definitions()).unwrap();
+        let second = serde_json::to_string(&definitions()).unwrap();
+        assert_eq!(first, second);
+        let names: Vec<String> = definitions()
+            .into_iter()
+            .map(|def| def.function.name)
+            .collect();
+        assert_eq!(
+            names,
+            vec![READ_FILE, LIST_FILES, SEARCH_WORKSPACE, GET_DIAGNOSTICS]
+        );
+        for def in definitions() {
+            assert_eq!(def.kind, "function");
+            assert_eq!(def.function.parameters["type"], "object");
+            assert_eq!(def.function.parameters["additionalProperties"], false);
+            assert!(!def.function.description.is_empty());
+        }
+    }
+
+    #[test]
+    fn labels_before_running() {
+        assert_eq!(
+            label(
+                READ_FILE,
+                r#"{"path":"src/lib.rs","startLine":10,"endLine":80}"#
+            ),
+            "reading src/lib.rs:10-80"
+        );
+        assert_eq!(
+            label(READ_FILE, r#"{"path":"src/lib.rs"}"#),
+            "reading src/lib.rs"
+        );
+        assert_eq!(label(LIST_FILES, r#"{"path":"src"}"#), "listing src/");
+        assert_eq!(label(LIST_FILES, "{}"), "listing the workspace");
+        assert_eq!(
+            label(SEARCH_WORKSPACE, r#"{"pattern":"foo"}"#),
+            "searching for `foo`"
+        );
+        assert_eq!(label(GET_DIAGNOSTICS, ""), "checking diagnostics");
+        assert_eq!(label(READ_FILE, "{not json"), "reading a file");
+        assert_eq!(label("frobnicate", "{"), "running frobnicate");
+    }
+
+    #[tokio::test]
+    async fn malformed_arguments_and_unknown_tools_are_errors() {
+        let workspace = Workspace::new();
+        workspace.write("a.txt", "hello\n");
+        let toolbox = workspace.toolbox(Limits::default());
+        let call = |name: &'static str, args: &'static str| {
+            let toolbox = &toolbox;
+            async move {
+                tokio::time::timeout(std::time::Duration::from_secs(30), toolbox.run(name, args))
+                    .await
+                    .unwrap()
+            }
+        };
+
+        let output = call(READ_FILE, "{\"path\": ").await;
+        assert!(output.is_error);
+        assert!(
+            output
+                .content
+                .starts_with("invalid arguments for read_file")
+        );
+
+        let output = call(READ_FILE, "{}").await;
+        assert!(output.is_error);
+        assert!(
+            output.content.contains("missing field `path`"),
+            "{}",
+            output.content
+        );
+
+        let output = call(READ_FILE, r#"{"path": 12}"#).await;
+        assert!(output.is_error);
+
+        let output = call("delete_everything", "{}").await;
+        assert!(output.is_error);
+        assert!(output.content.contains("unknown tool `delete_everything`"));
+
+        let output = call(READ_FILE, r#"{"path":"a.txt","startLine":"1"}"#).await;
+        assert!(!output.is_error, "{}", output.content);
+        assert!(output.content.contains("1| hello"));
+
+        let output = call(LIST_FILES, "").await;
+        assert!(!output.is_error, "{}", output.content);
+    }
+}

@@ -1,0 +1,864 @@
+//! The chat-completions client: one pooled HTTP client, a POST per call, SSE parsed as bytes
+//! arrive, retries with backoff only before the first response byte, three distinct
+//! timeouts, a size cap, and cancellation raced against every await.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use reqwest::header::{self, HeaderMap, HeaderValue};
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+
+use crate::llm::accumulate::{self, Accumulator};
+use crate::llm::error::{LlmError, clean};
+use crate::llm::secret::ApiKey;
+use crate::llm::sse::{SseEvent, SseParser};
+use crate::llm::types::{ChatChunk, ChatRequest, ChatResponse, ToolCall, Usage};
+
+/// The default cap on a response body.
+pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 8 * 1024 * 1024;
+
+/// The longest `Retry-After` chatls waits for; a longer one ends the call at once.
+pub const RETRY_AFTER_CAP: Duration = Duration::from_secs(30);
+
+/// How much of an error body is read to find the upstream's message.
+const MAX_ERROR_BODY_BYTES: usize = 64 * 1024;
+
+/// How long to wait for the end of the body after `[DONE]`, so the connection can be reused.
+const DRAIN_AFTER_DONE: Duration = Duration::from_secs(1);
+
+#[derive(Clone, Debug)]
+pub struct Timeouts {
+    /// To open the TCP (and TLS) connection.
+    pub connect: Duration,
+    /// From sending the request to the response headers.
+    pub first_byte: Duration,
+    /// The longest gap between two pieces of the body.
+    pub idle: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            connect: Duration::from_secs(10),
+            first_byte: Duration::from_secs(90),
+            idle: Duration::from_secs(60),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct RetryPolicy {
+    /// Retries after the first attempt (so `max_retries + 1` attempts at most).
+    pub max_retries: u32,
+    pub base_delay: Duration,
+    pub max_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_retries: 3,
+            base_delay: Duration::from_millis(500),
+            max_delay: Duration::from_secs(8),
+        }
+    }
+}
+
+/// Where and how to call the upstream.
+#[derive(Clone, Debug)]
+pub struct Endpoint {
+    /// Such as `https://gateway.theturbo.ai/v1`, with or without a trailing slash.
+    pub base_url: String,
+    pub api_key: Option<ApiKey>,
+    pub timeouts: Timeouts,
+    pub retry: RetryPolicy,
+    pub max_response_bytes: usize,
+}
+
+impl Endpoint {
+    /// An endpoint with the default timeouts, retry policy and size cap.
+    pub fn new(base_url: impl Into<String>, api_key: Option<ApiKey>) -> Self {
+        Endpoint {
+            base_url: base_url.into(),
+            api_key,
+            timeouts: Timeouts::default(),
+            retry: RetryPolicy::default(),
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+        }
+    }
+
+    /// `{base_url}/chat/completions`; a base URL that already names the endpoint is kept.
+    pub fn chat_url(&self) -> String {
+        let base = self.base_url.trim().trim_end_matches('/');
+        if base.ends_with("/chat/completions") {
+            base.to_owned()
+        } else {
+            format!("{base}/chat/completions")
+        }
+    }
+}
+
+/// Progress of one call, reported as it happens.
+#[derive(Debug)]
+pub enum StreamEvent<'a> {
+    /// The upstream answered with a success status; the answer follows.
+    Connected,
+    /// A piece of the answer's text.
+    Content(&'a str),
+    /// The model began a tool call.
+    ToolCallStarted { index: u32, name: &'a str },
+    /// More arguments of a tool call arrived; `total_len` is their length so far.
+    ToolCallArguments { index: u32, total_len: usize },
+    /// An attempt failed before any answer; the next one starts after `delay`.
+    Retrying {
+        attempt: u32,
+        delay: Duration,
+        reason: &'a str,
+    },
+}
+
+/// The assembled answer.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Completion {
+    pub content: String,
+    pub tool_calls: Vec<ToolCall>,
+    pub finish_reason: Option<String>,
+    pub usage: Option<Usage>,
+    pub model: Option<String>,
+}
+
+/// The upstream client. Cheap to clone; every clone shares one pooled `reqwest::Client`, so
+/// sequential calls reuse a keep-alive connection. The pool is rebuilt only if the connect
+/// timeout changes (a settings change).
+#[derive(Clone, Default)]
+pub struct LlmClient {
+    http: Arc<Mutex<Option<(Duration, reqwest::Client)>>>,
+}
+
+impl LlmClient {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn http(&self, connect_timeout: Duration) -> Result<reqwest::Client, LlmError> {
+        let mut slot = self
+            .http
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some((timeout, client)) = slot.as_ref()
+            && *timeout == connect_timeout
+        {
+            return Ok(client.clone());
+        }
+        let client = reqwest::Client::builder()
+            .connect_timeout(connect_timeout)
+            .pool_idle_timeout(Duration::from_secs(90))
+            .tcp_nodelay(true)
+            .user_agent(concat!("chatls/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|error| LlmError::Transport {
+                url: String::new(),
+                detail: format!("could not set up the HTTP client: {}", error_chain(&error)),
+            })?;
+        *slot = Some((connect_timeout, client.clone()));
+        Ok(client)
+    }
+
+    /// Sends `request` and returns the assembled answer, streaming when `request.stream`.
+    /// Progress goes to `on_event`; `cancel` ends the call at once (the connection is
+    /// dropped) with `LlmError::Cancelled`.
+    pub async fn chat(
+        &self,
+        endpoint: &Endpoint,
+        request: &ChatRequest,
+        conversation_id: &str,
+        cancel: &CancellationToken,
+        on_event: &mut (dyn FnMut(StreamEvent<'_>) + Send),
+    ) -> Result<Completion, LlmError> {
+        if cancel.is_cancelled() {
+            return Err(LlmError::Cancelled);
+        }
+        let key = endpoint.api_key.as_ref();
+        let url = endpoint.chat_url();
+        let body =
+            Bytes::from(
+                serde_json::to_vec(request).map_err(|error| LlmError::Transport {
+                    url: clean(&url, key),
+                    detail: format!("could not encode the request: {error}"),
+                })?,
+            );
+        let headers = request_headers(endpoint, request.stream, conversation_id)?;
+        let http = self.http(endpoint.timeouts.connect)?;
+        tracing::debug!(
+            url = %clean(&url, key),
+            conversation_id,
+            model = %request.model,
+            stream = request.stream,
+            messages = request.messages.len(),
+            bytes = body.len(),
+            "sending chat request"
+        );
+
+        let mut retries = 0;
+        let response = loop {
+            let attempt = send_once(&http, &url, &headers, &body, endpoint, cancel).await;
+            let (error, retry_after) = match attempt {
+                Ok(response) if response.status().is_success() => break response,
+                Ok(response) => {
+                    let status = response.status().as_u16();
+                    let retry_after = retry_after(response.headers());
+                    let error = status_error(response, endpoint, &url, cancel).await?;
+                    if !is_retryable_status(status) {
+                        return Err(error);
+                    }
+                    (error, retry_after)
+                }
+                Err(Failure::Retryable(error)) => (error, None),
+                Err(Failure::Final(error)) => return Err(error),
+            };
+            if retries >= endpoint.retry.max_retries {
+                return Err(error);
+            }
+            let delay = match retry_after {
+                Some(asked) if asked > RETRY_AFTER_CAP => return Err(error),
+                Some(asked) => asked,
+                None => backoff(&endpoint.retry, retries),
+            };
+            retries += 1;
+            let reason = error.to_string();
+            tracing::debug!(attempt = retries, ?delay, reason = %reason, "retrying chat request");
+            on_event(StreamEvent::Retrying {
+                attempt: retries,
+                delay,
+                reason: &reason,
+            });
+            tokio::select! {
+                biased;
+                _ = cancel.cancelled() => return Err(LlmError::Cancelled),
+                _ = tokio::time::sleep(delay) => {}
+            }
+        };
+
+        on_event(StreamEvent::Connected);
+        let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        let mut body = Body::new(response, endpoint);
+        let completion = match body_kind(&content_type, request.stream) {
+            BodyKind::Sse => read_stream(&mut body, key, cancel, on_event).await?,
+            BodyKind::Json => read_json(&mut body, key, cancel).await?,
+            BodyKind::Html => {
+                return Err(LlmError::HtmlPage {
+                    status,
+                    url: clean(&endpoint.base_url, key),
+                });
+            }
+            BodyKind::Other => {
+                return Err(LlmError::UnexpectedContentType {
+                    content_type: clean(&content_type, key),
+                    url: clean(&endpoint.base_url, key),
+                });
+            }
+        };
+        if let Some(usage) = completion.usage {
+            tracing::debug!(
+                conversation_id,
+                prompt_tokens = usage.prompt_tokens,
+                completion_tokens = usage.completion_tokens,
+                total_tokens = usage.total_tokens,
+                "chat usage"
+            );
+        }
+        tracing::debug!(
+            conversation_id,
+            finish_reason = ?completion.finish_reason,
+            content_len = completion.content.len(),
+            tool_calls = completion.tool_calls.len(),
+            "chat finished"
+        );
+        Ok(completion)
+    }
+}
+
+/// The headers of every attempt. The `Authorization` value is marked sensitive so that no
+/// `Debug` print of the headers shows it.
+fn request_headers(
+    endpoint: &Endpoint,
+    stream: bool,
+    conversation_id: &str,
+) -> Result<HeaderMap, LlmError> {
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    headers.insert(
+        header::ACCEPT,
+        HeaderValue::from_static(if stream {
+            "text/event-stream"
+        } else {
+            "application/json"
+        }),
+    );
+    if let Some(key) = &endpoint.api_key {
+        let mut value =
+            HeaderValue::from_str(&format!("Bearer {}", key.expose())).map_err(|_| {
+                LlmError::Transport {
+                    url: clean(&endpoint.base_url, Some(key)),
+                    detail: "the API key contains characters that cannot be sent in an HTTP header"
+                        .to_owned(),
+                }
+            })?;
+        value.set_sensitive(true);
+        headers.insert(header::AUTHORIZATION, value);
+    }
+    let conversation = HeaderValue::from_str(conversation_id).map_err(|_| LlmError::Transport {
+        url: clean(&endpoint.base_url, endpoint.api_key.as_ref()),
+        detail: "the conversation id contains characters that cannot be sent in an HTTP header"
+            .to_owned(),
+    })?;
+    headers.insert("x-conversation-id", conversation);
+    Ok(headers)
+}
+
+enum Failure {
+    /// Nothing was received: the next attempt may succeed.
+    Retryable(LlmError),
+    Final(LlmError),
+}
+
+/// One attempt up to the response headers, raced against the first-byte timeout and
+/// `cancel`.
+async fn send_once(
+    http: &reqwest::Client,
+    url: &str,
+    headers: &HeaderMap,
+    body: &Bytes,
+    endpoint: &Endpoint,
+    cancel: &CancellationToken,
+) -> Result<reqwest::Response, Failure> {
+    let key = endpoint.api_key.as_ref();
+    let send = http
+        .post(url)
+        .headers(headers.clone())
+        .body(body.clone())
+        .send();
+    let outcome = tokio::select! {
+        biased;
+        _ = cancel.cancelled() => return Err(Failure::Final(LlmError::Cancelled)),
+        outcome = tokio::time::timeout(endpoint.timeouts.first_byte, send) => outcome,
+    };
+    match outcome {
+        Err(_) => Err(Failure::Final(LlmError::FirstByteTimeout {
+            secs: endpoint.timeouts.first_byte.as_secs(),
+        })),
+        Ok(Ok(response)) => Ok(response),
+        Ok(Err(error)) => {
+            let url = clean(&endpoint.base_url, key);
+            if error.is_builder() {
+                return Err(Failure::Final(LlmError::Transport {
+                    url,
+                    detail: clean(&error_chain(&error), key),
+                }));
+            }
+            if error.is_connect() {
+                if error.is_timeout() {
+                    return Err(Failure::Retryable(LlmError::ConnectTimeout {
+                        url,
+                        secs: endpoint.timeouts.connect.as_secs(),
+                    }));
+                }
+                return Err(Failure::Retryable(LlmError::Connect {
+                    url,
+                    detail: clean(&error_chain(&error), key),
+                }));
+            }
+            // The connection broke before any response byte (closed, reset).
+            Err(Failure::Retryable(LlmError::Transport {
+                url,
+                detail: clean(&error_chain(&error), key),
+            }))
+        }
+    }
+}
+
+fn is_retryable_status(status: u16) -> bool {
+    matches!(status, 408 | 409 | 429 | 500 | 502 | 503 | 504)
+}
+
+/// Exponential backoff with jitter: a random delay between half and all of
+/// `base * 2^retry`, capped at `max_delay`.
+fn backoff(policy: &RetryPolicy, retry: u32) -> Duration {
+    let exponential = policy
+        .base_delay
+        .saturating_mul(2u32.saturating_pow(retry.min(16)));
+    let ceiling = exponential.min(policy.max_delay);
+    let millis = u64::try_from(ceiling.as_millis()).unwrap_or(u64::MAX);
+    if millis < 2 {
+        return ceiling;
+    }
+    Duration::from_millis(rand::random_range(millis / 2..=millis))
+}
+
+/// The `Retry-After` header, in seconds or as an HTTP date.
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers.get(header::RETRY_AFTER)?.to_str().ok()?.trim();
+    parse_retry_after(value, SystemTime::now())
+}
+
+fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    if let Ok(secs) = value.parse::<f64>()
+        && secs.is_finite()
+        && secs >= 0.0
+    {
+        return Some(Duration::from_secs_f64(secs.min(1e9)));
+    }
+    let date = httpdate::parse_http_date(value).ok()?;
+    Some(date.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+/// Reads (a bounded part of) an error response and turns it into the matching error.
+async fn status_error(
+    response: reqwest::Response,
+    endpoint: &Endpoint,
+    url: &str,
+    cancel: &CancellationToken,
+) -> Result<LlmError, LlmError> {
+    let key = endpoint.api_key.as_ref();
+    let status = response.status().as_u16();
+    let retry_after = retry_after(response.headers());
+    let content_type = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let mut body = Body::new(response, endpoint);
+    let bytes = match body.read_prefix(MAX_ERROR_BODY_BYTES, cancel).await {
+        Ok(bytes) => bytes,
+        Err(LlmError::Cancelled) => return Err(LlmError::Cancelled),
+        Err(_) => Vec::new(),
+    };
+    let message = upstream_message(&bytes, &content_type);
+    tracing::debug!(status, message = ?message.as_deref().map(|text| clean(text, key)), "upstream error status");
+    Ok(LlmError::from_status(
+        status,
+        message,
+        retry_after,
+        url,
+        key,
+    ))
+}
+
+/// The upstream's own words in an error body: `error.message` (or similar) of a JSON body,
+/// the `<title>` of an HTML page, or short plain text.
+fn upstream_message(body: &[u8], content_type: &str) -> Option<String> {
+    let text = String::from_utf8_lossy(body);
+    let text = text.trim();
+    if text.is_empty() {
+        return None;
+    }
+    if let Ok(value) = serde_json::from_str::<Value>(text) {
+        return json_error_message(&value).or_else(|| Some(text.to_owned()));
+    }
+    if content_type.contains("html") || text.starts_with('<') {
+        let lower = text.to_ascii_lowercase();
+        let start = lower.find("<title>")? + "<title>".len();
+        let end = start + lower.get(start..)?.find("</title>")?;
+        return text
+            .get(start..end)
+            .map(|title| title.trim().to_owned())
+            .filter(|title| !title.is_empty());
+    }
+    Some(text.to_owned())
+}
+
+/// The message of a JSON error object: `{"error": {"message": ...}}`, `{"error": "..."}`,
+/// `{"message": ...}` or `{"detail": ...}`.
+fn json_error_message(value: &Value) -> Option<String> {
+    match value.get("error") {
+        Some(Value::String(text)) => return Some(text.clone()),
+        Some(error @ Value::Object(_)) => {
+            return Some(match error.get("message") {
+                Some(Value::String(text)) => text.clone(),
+                _ => error.to_string(),
+            });
+        }
+        _ => {}
+    }
+    ["message", "detail"]
+        .iter()
+        .find_map(|field| value.get(field).and_then(Value::as_str))
+        .map(str::to_owned)
+}
+
+enum BodyKind {
+    Sse,
+    Json,
+    Html,
+    Other,
+}
+
+/// What a success body holds, by its content type; a missing type is taken to be what was
+/// asked for.
+fn body_kind(content_type: &str, streaming: bool) -> BodyKind {
+    if content_type.contains("text/event-stream") {
+        BodyKind::Sse
+    } else if content_type.contains("json") {
+        BodyKind::Json
+    } else if content_type.contains("html") {
+        BodyKind::Html
+    } else if content_type.trim().is_empty() {
+        if streaming {
+            BodyKind::Sse
+        } else {
+            BodyKind::Json
+        }
+    } else {
+        BodyKind::Other
+    }
+}
+
+/// A response body read piece by piece under the idle timeout, the size cap and `cancel`.
+/// Dropping it drops the connection unless the body was read to its end.
+struct Body {
+    response: reqwest::Response,
+    received: usize,
+    limit: usize,
+    idle: Duration,
+}
+
+impl Body {
+    fn new(response: reqwest::Response, endpoint: &Endpoint) -> Self {
+        Body {
+            response,
+            received: 0,
+            limit: endpoint.max_response_bytes,
+            idle: endpoint.timeouts.idle,
+        }
+    }
+
+    async fn next_chunk(&mut self, cancel: &CancellationToken) -> Result<Option<Bytes>, LlmError> {
+        let outcome = tokio::select! {
+            biased;
+            _ = cancel.cancelled() => return Err(LlmError::Cancelled),
+            outcome = tokio::time::timeout(self.idle, self.response.chunk()) => outcome,
+        };
+        match outcome {
+            Err(_) => Err(LlmError::IdleTimeout {
+                secs: self.idle.as_secs(),
+            }),
+            Ok(Err(error)) => Err(LlmError::CutOff {
+                detail: Some(error_chain(&error)),
+            }),
+            Ok(Ok(None)) => Ok(None),
+            Ok(Ok(Some(bytes))) => {
+                self.received = self.received.saturating_add(bytes.len());
+                if self.received > self.limit {
+                    return Err(LlmError::TooLarge { limit: self.limit });
+                }
+                Ok(Some(bytes))
+            }
+        }
+    }
+
+    /// The body up to `max` bytes (for error bodies: what is past `max` is not needed).
+    async fn read_prefix(
+        &mut self,
+        max: usize,
+        cancel: &CancellationToken,
+    ) -> Result<Vec<u8>, LlmError> {
+        let mut bytes = Vec::new();
+        while bytes.len() < max {
+            match self.next_chunk(cancel).await? {
+                Some(chunk) => bytes.extend_from_slice(&chunk),
+                None => break,
+            }
+        }
+        bytes.truncate(max);
+        Ok(bytes)
+    }
+
+    async fn read_all(&mut self, cancel: &CancellationToken) -> Result<Vec<u8>, LlmError> {
+        let mut bytes = Vec::new();
+        while let Some(chunk) = self.next_chunk(cancel).await? {
+            bytes.extend_from_slice(&chunk);
+        }
+        Ok(bytes)
+    }
+}
+
+/// What one SSE event means for the stream.
+enum Flow {
+    Continue,
+    Done,
+}
+
+/// Reads an SSE body to `[DONE]` (or to its end after a finish reason).
+async fn read_stream(
+    body: &mut Body,
+    key: Option<&ApiKey>,
+    cancel: &CancellationToken,
+    on_event: &mut (dyn FnMut(StreamEvent<'_>) + Send),
+) -> Result<Completion, LlmError> {
+    let mut parser = SseParser::new();
+    let mut accumulator = Accumulator::new();
+    let mut done = false;
+    'read: loop {
+        let chunk = match body.next_chunk(cancel).await {
+            Ok(Some(chunk)) => chunk,
+            Ok(None) => break,
+            // The answer is complete; only the trailer (usage, [DONE]) was lost.
+            Err(LlmError::CutOff { detail }) if accumulator.has_finish_reason() => {
+                tracing::debug!(?detail, "stream ended abruptly after its finish reason");
+                return Ok(accumulator.finish());
+            }
+            Err(LlmError::CutOff { detail }) => {
+                return Err(LlmError::CutOff {
+                    detail: detail.map(|text| clean(&text, key)),
+                });
+            }
+            Err(error) => return Err(error),
+        };
+        parser.feed(&chunk);
+        while let Some(event) = parser.next_event() {
+            if let Flow::Done = handle_event(event, &mut accumulator, key, on_event)? {
+                done = true;
+                break 'read;
+            }
+        }
+    }
+    if done {
+        // Read the end of the chunked body so the connection goes back to the pool.
+        let drain = async { while let Ok(Some(_)) = body.next_chunk(cancel).await {} };
+        let _ = tokio::time::timeout(DRAIN_AFTER_DONE, drain).await;
+        return Ok(accumulator.finish());
+    }
+    while let Some(event) = parser.finish() {
+        if let Flow::Done = handle_event(event, &mut accumulator, key, on_event)? {
+            done = true;
+            break;
+        }
+    }
+    if done || accumulator.has_finish_reason() {
+        return Ok(accumulator.finish());
+    }
+    Err(LlmError::CutOff {
+        detail: Some(if accumulator.chunks() == 0 {
+            "the upstream closed the stream without sending anything".to_owned()
+        } else {
+            "the upstream closed the stream without a finish reason or [DONE]".to_owned()
+        }),
+    })
+}
+
+fn handle_event(
+    event: SseEvent<'_>,
+    accumulator: &mut Accumulator,
+    key: Option<&ApiKey>,
+    on_event: &mut (dyn FnMut(StreamEvent<'_>) + Send),
+) -> Result<Flow, LlmError> {
+    let data = event.data.trim();
+    if data == "[DONE]" {
+        return Ok(Flow::Done);
+    }
+    if data.is_empty() {
+        return Ok(Flow::Continue);
+    }
+    if event.event == "error" {
+        let message = serde_json::from_str::<Value>(data)
+            .ok()
+            .and_then(|value| json_error_message(&value))
+            .unwrap_or_else(|| data.to_owned());
+        return Err(LlmError::StreamError {
+            message: clean(&message, key),
+        });
+    }
+    let chunk: ChatChunk =
+        serde_json::from_str(data).map_err(|error| LlmError::MalformedStream {
+            detail: clean(
+                &format!("{error} in the data line {}", excerpt(data, 120)),
+                key,
+            ),
+        })?;
+    if let Some(error) = &chunk.error {
+        let message = json_error_message(&serde_json::json!({ "error": error }))
+            .unwrap_or_else(|| error.to_string());
+        return Err(LlmError::StreamError {
+            message: clean(&message, key),
+        });
+    }
+    accumulator.apply(chunk, on_event);
+    Ok(Flow::Continue)
+}
+
+/// Reads a whole JSON body and takes its first choice.
+async fn read_json(
+    body: &mut Body,
+    key: Option<&ApiKey>,
+    cancel: &CancellationToken,
+) -> Result<Completion, LlmError> {
+    let bytes = body.read_all(cancel).await.map_err(|error| match error {
+        LlmError::CutOff { detail } => LlmError::CutOff {
+            detail: detail.map(|text| clean(&text, key)),
+        },
+        other => other,
+    })?;
+    let value: Value =
+        serde_json::from_slice(&bytes).map_err(|error| LlmError::MalformedResponse {
+            detail: clean(
+                &format!(
+                    "{error} in {}",
+                    excerpt(&String::from_utf8_lossy(&bytes), 120)
+                ),
+                key,
+            ),
+        })?;
+    if value.get("error").is_some_and(|error| !error.is_null()) {
+        let message = json_error_message(&value).unwrap_or_default();
+        return Err(LlmError::UpstreamError {
+            message: clean(&message, key),
+        });
+    }
+    let response: ChatResponse =
+        serde_json::from_value(value).map_err(|error| LlmError::MalformedResponse {
+            detail: clean(&error.to_string(), key),
+        })?;
+    if response.choices.is_empty() {
+        return Err(LlmError::MalformedResponse {
+            detail: "the response holds no choices".to_owned(),
+        });
+    }
+    Ok(accumulate::from_response(response))
+}
+
+/// The first `max` characters of `text`, quoted, with an ellipsis when cut.
+fn excerpt(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((cut, _)) => format!("{:?}…", &text[..cut]),
+        None => format!("{text:?}"),
+    }
+}
+
+/// An error and its causes, joined with ": " and without repeats ("error sending request:
+/// client error (Connect): tcp connect error: Connection refused (os error 111)").
+fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    let mut depth = 0;
+    while let Some(error) = current {
+        let text = error.to_string();
+        if !parts.iter().any(|part| part.contains(&text)) {
+            parts.push(text);
+        }
+        current = error.source();
+        depth += 1;
+        if depth > 8 {
+            break;
+        }
+    }
+    parts.join(": ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chat_url_accepts_trailing_slash_and_full_path() {
+        let mut endpoint = Endpoint::new("http://h/v1/", None);
+        assert_eq!(endpoint.chat_url(), "http://h/v1/chat/completions");
+        endpoint.base_url = "http://h/v1".into();
+        assert_eq!(endpoint.chat_url(), "http://h/v1/chat/completions");
+        endpoint.base_url = "http://h/v1/chat/completions".into();
+        assert_eq!(endpoint.chat_url(), "http://h/v1/chat/completions");
+    }
+
+    #[test]
+    fn retry_after_in_seconds_and_as_a_date() {
+        let now = httpdate::parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT").unwrap();
+        assert_eq!(parse_retry_after("2", now), Some(Duration::from_secs(2)));
+        assert_eq!(
+            parse_retry_after("Sun, 06 Nov 1994 08:50:07 GMT", now),
+            Some(Duration::from_secs(30))
+        );
+        assert_eq!(
+            parse_retry_after("Sun, 06 Nov 1994 08:00:00 GMT", now),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(parse_retry_after("soon", now), None);
+    }
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        let policy = RetryPolicy {
+            max_retries: 10,
+            base_delay: Duration::from_millis(100),
+            max_delay: Duration::from_millis(1000),
+        };
+        for retry in 0..10 {
+            let delay = backoff(&policy, retry);
+            let ceiling = (Duration::from_millis(100) * 2u32.pow(retry)).min(policy.max_delay);
+            assert!(
+                delay <= ceiling && delay >= ceiling / 2,
+                "{retry}: {delay:?}"
+            );
+        }
+        let huge = backoff(&policy, u32::MAX);
+        assert!(huge >= Duration::from_millis(500) && huge <= Duration::from_millis(1000));
+    }
+
+    #[test]
+    fn upstream_messages_are_found_in_json_html_and_text() {
+        assert_eq!(
+            upstream_message(
+                br#"{"error":{"message":"bad model","type":"x"}}"#,
+                "application/json"
+            ),
+            Some("bad model".to_owned())
+        );
+        assert_eq!(
+            upstream_message(br#"{"error":"nope"}"#, ""),
+            Some("nope".to_owned())
+        );
+        assert_eq!(
+            upstream_message(
+                b"<html><head><TITLE> 502 Bad Gateway </TITLE></head></html>",
+                "text/html"
+            ),
+            Some("502 Bad Gateway".to_owned())
+        );
+        assert_eq!(upstream_message(b"  ", "text/plain"), None);
+        assert_eq!(
+            upstream_message(b"plain words", "text/plain"),
+            Some("plain words".to_owned())
+        );
+    }
+
+    #[test]
+    fn error_chain_skips_repeats() {
+        #[derive(Debug)]
+        struct Outer(std::io::Error);
+        impl std::fmt::Display for Outer {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, "outer")
+            }
+        }
+        impl std::error::Error for Outer {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                Some(&self.0)
+            }
+        }
+        let error = Outer(std::io::Error::other("inner"));
+        assert_eq!(error_chain(&error), "outer: inner");
+    }
+}

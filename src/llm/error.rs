@@ -1,0 +1,218 @@
+//! What can go wrong talking to the upstream, each case worded for the person who has to fix
+//! it. Every text that came from outside (an upstream message, a transport error, a URL) is
+//! scrubbed of the API key and truncated before it is stored in an error.
+
+use std::time::Duration;
+
+use crate::llm::secret::{ApiKey, scrub};
+
+/// The longest upstream message kept in an error, in characters.
+pub const MAX_DETAIL_CHARS: usize = 300;
+
+/// A failed chat call. `Display` is a sentence a person can act on (no trailing period).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum LlmError {
+    #[error("the request was cancelled")]
+    Cancelled,
+
+    #[error("the upstream rejected the API key (401): check CHATLS_API_KEY or the apiKey setting{}", said(.upstream))]
+    Unauthorized { upstream: Option<String> },
+
+    #[error("the upstream refused access (403): the API key may not be allowed to use this model or endpoint{}", said(.upstream))]
+    Forbidden { upstream: Option<String> },
+
+    #[error("unknown model or wrong baseUrl (404): check the model and baseUrl settings ({url}){}", said(.upstream))]
+    NotFound {
+        url: String,
+        upstream: Option<String>,
+    },
+
+    #[error("the upstream is rate limiting requests (429){}: wait a moment and try again{}", after(.retry_after_secs), said(.upstream))]
+    RateLimited {
+        retry_after_secs: Option<u64>,
+        upstream: Option<String>,
+    },
+
+    #[error("the upstream is having trouble ({status}): try again in a moment{}", said(.upstream))]
+    Unavailable {
+        status: u16,
+        upstream: Option<String>,
+    },
+
+    #[error("the upstream rejected the request ({status}){}", said(.upstream))]
+    Rejected {
+        status: u16,
+        upstream: Option<String>,
+    },
+
+    #[error(
+        "the upstream answered {status} with an HTML page instead of an API response: the baseUrl {url} looks wrong (it usually ends in /v1)"
+    )]
+    HtmlPage { status: u16, url: String },
+
+    #[error(
+        "the upstream answered with content type {content_type:?} instead of an event stream or JSON: the baseUrl {url} looks wrong"
+    )]
+    UnexpectedContentType { content_type: String, url: String },
+
+    #[error("could not connect to {url}: {detail}")]
+    Connect { url: String, detail: String },
+
+    #[error(
+        "could not connect to {url} within {secs} s: check the baseUrl setting and the network"
+    )]
+    ConnectTimeout { url: String, secs: u64 },
+
+    #[error("the upstream sent no response within {secs} s: it may be overloaded, try again")]
+    FirstByteTimeout { secs: u64 },
+
+    #[error("the upstream stopped sending for {secs} s in the middle of the answer")]
+    IdleTimeout { secs: u64 },
+
+    #[error("the stream was cut off before the answer finished{}", colon(.detail))]
+    CutOff { detail: Option<String> },
+
+    #[error("the upstream sent a stream chatls could not read: {detail}")]
+    MalformedStream { detail: String },
+
+    #[error("the upstream sent a response chatls could not read: {detail}")]
+    MalformedResponse { detail: String },
+
+    #[error("the upstream reported an error in the middle of the answer: {message}")]
+    StreamError { message: String },
+
+    #[error("the upstream reported an error: {message}")]
+    UpstreamError { message: String },
+
+    #[error("the upstream's response is larger than {limit} bytes, so it was dropped")]
+    TooLarge { limit: usize },
+
+    #[error("the request to {url} failed: {detail}")]
+    Transport { url: String, detail: String },
+}
+
+impl LlmError {
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self, LlmError::Cancelled)
+    }
+
+    /// The error for a non-success HTTP status, given the upstream's own message (already
+    /// extracted from its body) and, for 429, the `Retry-After` it asked for.
+    pub(crate) fn from_status(
+        status: u16,
+        upstream: Option<String>,
+        retry_after: Option<Duration>,
+        url: &str,
+        key: Option<&ApiKey>,
+    ) -> LlmError {
+        let upstream = upstream.map(|text| clean(&text, key));
+        match status {
+            401 => LlmError::Unauthorized { upstream },
+            403 => LlmError::Forbidden { upstream },
+            404 => LlmError::NotFound {
+                url: clean(url, key),
+                upstream,
+            },
+            429 => LlmError::RateLimited {
+                retry_after_secs: retry_after.map(|delay| delay.as_secs()),
+                upstream,
+            },
+            408 | 409 | 500..=599 => LlmError::Unavailable { status, upstream },
+            _ => LlmError::Rejected { status, upstream },
+        }
+    }
+}
+
+/// Scrubs the key out of `text`, flattens it to one line and truncates it to
+/// `MAX_DETAIL_CHARS` characters (an ellipsis marks a cut).
+pub(crate) fn clean(text: &str, key: Option<&ApiKey>) -> String {
+    let scrubbed = scrub(text, key);
+    let one_line = scrubbed.split_whitespace().collect::<Vec<_>>().join(" ");
+    match one_line.char_indices().nth(MAX_DETAIL_CHARS) {
+        Some((cut, _)) => format!("{}…", &one_line[..cut]),
+        None => one_line,
+    }
+}
+
+fn said(upstream: &Option<String>) -> String {
+    match upstream {
+        Some(text) if !text.is_empty() => format!(" (upstream said: {text})"),
+        _ => String::new(),
+    }
+}
+
+fn colon(detail: &Option<String>) -> String {
+    match detail {
+        Some(text) if !text.is_empty() => format!(": {text}"),
+        _ => String::new(),
+    }
+}
+
+fn after(retry_after_secs: &Option<u64>) -> String {
+    match retry_after_secs {
+        Some(secs) => format!(" and asked to wait {secs} s"),
+        None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_errors_read_as_sentences() {
+        let key = ApiKey::new("sk-canary-abcdef");
+        let unauthorized = LlmError::from_status(
+            401,
+            Some("invalid key sk-canary-abcdef".to_owned()),
+            None,
+            "http://x/v1",
+            Some(&key),
+        );
+        assert_eq!(
+            unauthorized.to_string(),
+            "the upstream rejected the API key (401): check CHATLS_API_KEY or the apiKey setting (upstream said: invalid key <redacted>)"
+        );
+        let not_found = LlmError::from_status(404, None, None, "http://x/v1", None);
+        assert!(
+            not_found
+                .to_string()
+                .starts_with("unknown model or wrong baseUrl (404)")
+        );
+        let limited =
+            LlmError::from_status(429, None, Some(Duration::from_secs(60)), "http://x", None);
+        assert_eq!(
+            limited.to_string(),
+            "the upstream is rate limiting requests (429) and asked to wait 60 s: wait a moment and try again"
+        );
+        let bad_gateway = LlmError::from_status(502, None, None, "http://x", None);
+        assert!(bad_gateway.to_string().contains("having trouble (502)"));
+        let bad_request = LlmError::from_status(400, Some("bad".into()), None, "http://x", None);
+        assert_eq!(
+            bad_request.to_string(),
+            "the upstream rejected the request (400) (upstream said: bad)"
+        );
+    }
+
+    #[test]
+    fn clean_truncates_long_text_on_a_char_boundary() {
+        let long = "é".repeat(1000);
+        let cleaned = clean(&long, None);
+        assert_eq!(cleaned.chars().count(), MAX_DETAIL_CHARS + 1);
+        assert!(cleaned.ends_with('…'));
+        assert_eq!(clean("a\n  b", None), "a b");
+    }
+
+    #[test]
+    fn no_message_ends_with_a_period() {
+        let errors = [
+            LlmError::Cancelled,
+            LlmError::CutOff { detail: None },
+            LlmError::IdleTimeout { secs: 60 },
+            LlmError::TooLarge { limit: 10 },
+        ];
+        for error in errors {
+            assert!(!error.to_string().ends_with('.'), "{error}");
+        }
+    }
+}

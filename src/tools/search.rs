@@ -1,0 +1,420 @@
+//! `search_workspace`: a grep over the workspace built from ripgrep's own crates (`ignore`
+//! parallel walker, `grep-searcher`, `grep-regex`): literal or regex, smart case, .gitignore
+//! honoured, secrets and binary files skipped, unsaved buffers searched instead of disk.
+
+use std::io;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use grep_matcher::Matcher;
+use grep_regex::{RegexMatcher, RegexMatcherBuilder};
+use grep_searcher::{BinaryDetection, Searcher, SearcherBuilder, Sink, SinkMatch};
+use ignore::WalkState;
+use serde::Deserialize;
+
+use super::list_files::{compile_glob, glob_matches, walker};
+use super::{Context, ToolOutput, lenient_bool, lenient_number};
+
+/// Longest line text shown per match, in characters.
+const MAX_SNIPPET_CHARS: usize = 200;
+/// Characters of context kept before the match when a long line is cut.
+const SNIPPET_LEAD_CHARS: usize = 60;
+/// Room kept for the header and the truncation marker.
+const RESERVED_CHARS: usize = 300;
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct Args {
+    pattern: String,
+    #[serde(default)]
+    glob: Option<String>,
+    #[serde(default, deserialize_with = "lenient_bool")]
+    regex: Option<bool>,
+    #[serde(
+        default,
+        rename = "maxResults",
+        alias = "max_results",
+        deserialize_with = "lenient_number"
+    )]
+    max_results: Option<u64>,
+}
+
+/// One matching line.
+#[derive(Debug)]
+struct Hit {
+    path: PathBuf,
+    line: u64,
+    text: String,
+}
+
+pub(crate) fn run(context: &Context, args: Args) -> ToolOutput {
+    let sandbox = &context.sandbox;
+    let limits = &context.limits;
+    if args.pattern.is_empty() {
+        return ToolOutput::error("the pattern is empty; pass the text to look for");
+    }
+    let use_regex = args.regex.unwrap_or(false);
+    let matcher = match RegexMatcherBuilder::new()
+        .case_smart(true)
+        .fixed_strings(!use_regex)
+        .line_terminator(Some(b'\n'))
+        .build(&args.pattern)
+    {
+        Ok(matcher) => matcher,
+        Err(error) => {
+            let what = if use_regex {
+                "invalid regular expression"
+            } else {
+                "cannot search for"
+            };
+            return ToolOutput::error(format!(
+                "{what} `{}`: {}",
+                super::one_line(&args.pattern, 200),
+                super::one_line(&error.to_string(), 500)
+            ));
+        }
+    };
+    let glob = match compile_glob(args.glob.as_deref()) {
+        Ok(glob) => glob,
+        Err(message) => return ToolOutput::error(message),
+    };
+    let max = usize::try_from(args.max_results.unwrap_or(limits.max_search_results as u64))
+        .unwrap_or(usize::MAX)
+        .clamp(1, limits.max_search_results.max(1));
+    let Some(builder) = walker(sandbox, sandbox.roots()) else {
+        return ToolOutput::error("refused: there is no workspace folder to read from");
+    };
+
+    let found = AtomicUsize::new(0);
+    let hits: Mutex<Vec<Hit>> = Mutex::new(Vec::new());
+    builder.build_parallel().run(|| {
+        let matcher = matcher.clone();
+        let glob = glob.clone();
+        let found = &found;
+        let hits = &hits;
+        let mut searcher = SearcherBuilder::new()
+            .binary_detection(BinaryDetection::quit(b'\x00'))
+            .line_number(true)
+            .build();
+        Box::new(move |result| {
+            let Ok(entry) = result else {
+                return WalkState::Continue;
+            };
+            if !entry.file_type().is_some_and(|kind| kind.is_file()) {
+                return WalkState::Continue;
+            }
+            if found.load(Ordering::Relaxed) > max {
+                return WalkState::Quit;
+            }
+            let path = entry.path();
+            if let Some(glob) = &glob
+                && !glob_matches(sandbox, glob, path)
+            {
+                return WalkState::Continue;
+            }
+            let mut sink = FileSink {
+                matcher: &matcher,
+                hits: Vec::new(),
+                limit: max + 1,
+                binary: false,
+            };
+            let searched = match context.view.open_buffer(path) {
+                Some(buffer) => searcher.search_slice(&matcher, buffer.as_bytes(), &mut sink),
+                None => searcher.search_path(&matcher, path, &mut sink),
+            };
+            if searched.is_err() || sink.binary || sink.hits.is_empty() {
+                return WalkState::Continue;
+            }
+            let count = sink.hits.len();
+            if let Ok(mut hits) = hits.lock() {
+                hits.extend(sink.hits.into_iter().map(|(line, text)| Hit {
+                    path: path.to_path_buf(),
+                    line,
+                    text,
+                }));
+            }
+            if found.fetch_add(count, Ordering::Relaxed) + count > max {
+                WalkState::Quit
+            } else {
+                WalkState::Continue
+            }
+        })
+    });
+
+    let mut hits = hits
+        .into_inner()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    hits.sort_by(|a, b| a.path.cmp(&b.path).then(a.line.cmp(&b.line)));
+    let pattern = super::one_line(&args.pattern, 200);
+    if hits.is_empty() {
+        return ToolOutput::text(match &args.glob {
+            Some(glob) => format!("no matches for `{pattern}` in files matching `{glob}`"),
+            None => format!("no matches for `{pattern}`"),
+        });
+    }
+    let more = hits.len() > max;
+    hits.truncate(max);
+
+    let budget = limits
+        .max_result_chars
+        .saturating_sub(RESERVED_CHARS)
+        .max(100);
+    let mut body = String::new();
+    let mut shown = 0;
+    let mut cut = more;
+    for hit in &hits {
+        let line = format!("{}:{}: {}", sandbox.display(&hit.path), hit.line, hit.text);
+        if !super::push_line(&mut body, &line, budget) {
+            cut = true;
+            break;
+        }
+        shown += 1;
+    }
+    let mut out = if cut {
+        format!("first {shown} matching lines for `{pattern}`\n")
+    } else {
+        format!(
+            "{shown} matching line{} for `{pattern}`\n",
+            if shown == 1 { "" } else { "s" }
+        )
+    };
+    out.push_str(&body);
+    if cut {
+        out.push_str(&format!(
+            "[results stopped after {shown} matches; more exist: use a more specific pattern or a glob, or read_file the files above]\n"
+        ));
+    }
+    ToolOutput::text(out)
+}
+
+/// Collects the matching lines of one file; binary files are flagged and dropped.
+struct FileSink<'m> {
+    matcher: &'m RegexMatcher,
+    hits: Vec<(u64, String)>,
+    limit: usize,
+    binary: bool,
+}
+
+impl Sink for FileSink<'_> {
+    type Error = io::Error;
+
+    fn matched(&mut self, _searcher: &Searcher, found: &SinkMatch<'_>) -> Result<bool, io::Error> {
+        let line = found.line_number().unwrap_or(0);
+        self.hits.push((line, snippet(self.matcher, found.bytes())));
+        Ok(self.hits.len() < self.limit)
+    }
+
+    fn binary_data(&mut self, _searcher: &Searcher, _offset: u64) -> Result<bool, io::Error> {
+        self.binary = true;
+        Ok(false)
+    }
+}
+
+/// The line trimmed to at most `MAX_SNIPPET_CHARS`, centred on the match when it is long.
+fn snippet(matcher: &RegexMatcher, line: &[u8]) -> String {
+    let text = String::from_utf8_lossy(line);
+    let trimmed = text.trim();
+    if trimmed.chars().count() <= MAX_SNIPPET_CHARS {
+        return trimmed.to_owned();
+    }
+    let match_start = matcher
+        .find(trimmed.as_bytes())
+        .ok()
+        .flatten()
+        .map_or(0, |found| found.start());
+    let chars_before = trimmed
+        .get(..match_start)
+        .map_or(0, |before| before.chars().count());
+    let skip = chars_before.saturating_sub(SNIPPET_LEAD_CHARS);
+    let mut out = String::new();
+    if skip > 0 {
+        out.push('…');
+    }
+    out.extend(trimmed.chars().skip(skip).take(MAX_SNIPPET_CHARS));
+    if trimmed.chars().count() > skip + MAX_SNIPPET_CHARS {
+        out.push('…');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::super::test_support::*;
+    use super::super::{Limits, SEARCH_WORKSPACE};
+
+    fn hits(content: &str) -> Vec<&str> {
+        content
+            .lines()
+            .skip(1)
+            .filter(|line| !line.starts_with('['))
+            .collect()
+    }
+
+    fn populate(workspace: &Workspace) {
+        workspace.write(".gitignore", "target/\n");
+        workspace.write(
+            "src/lib.rs",
+            "pub fn parse_config() {}\nfn helper() { parse_config(); }\n// ParseConfig docs\n",
+        );
+        workspace.write("src/main.rs", "fn main() { chatls::parse_config(); }\n");
+        workspace.write("README.md", "Call parse_config first.\n");
+        workspace.write("target/gen.rs", "parse_config generated\n");
+        workspace.write(".env", "parse_config=SECRET\n");
+        workspace.write("config/credentials.txt", "parse_config SECRET\n");
+        workspace.write("keys/server.key", "parse_config SECRET\n");
+        workspace.write(".git/HEAD", "parse_config SECRET\n");
+        workspace.write("data.bin", b"parse_config\0\x01\x02");
+        workspace.write("weird.txt", "a.b.c and abc\n");
+    }
+
+    #[tokio::test]
+    async fn literal_search_with_smart_case_skips_secrets_ignored_and_binary() {
+        let workspace = Workspace::new();
+        populate(&workspace);
+        let toolbox = workspace.toolbox(Limits::default());
+        let output = run(
+            &toolbox,
+            SEARCH_WORKSPACE,
+            json!({"pattern": "parse_config"}),
+        )
+        .await;
+        assert!(!output.is_error, "{}", output.content);
+        assert_eq!(
+            hits(&output.content),
+            vec![
+                "README.md:1: Call parse_config first.",
+                "src/lib.rs:1: pub fn parse_config() {}",
+                "src/lib.rs:2: fn helper() { parse_config(); }",
+                "src/main.rs:1: fn main() { chatls::parse_config(); }",
+            ]
+        );
+        assert!(
+            output
+                .content
+                .starts_with("4 matching lines for `parse_config`\n")
+        );
+        assert!(!output.content.contains("SECRET"));
+
+        // All lowercase: case-insensitive. Any uppercase: case-sensitive.
+        let output = run(
+            &toolbox,
+            SEARCH_WORKSPACE,
+            json!({"pattern": "parseconfig"}),
+        )
+        .await;
+        assert_eq!(
+            hits(&output.content),
+            vec!["src/lib.rs:3: // ParseConfig docs"]
+        );
+        let output = run(
+            &toolbox,
+            SEARCH_WORKSPACE,
+            json!({"pattern": "Parse_config"}),
+        )
+        .await;
+        assert_eq!(output.content, "no matches for `Parse_config`");
+
+        // Literal by default: the dots are not wildcards.
+        let output = run(&toolbox, SEARCH_WORKSPACE, json!({"pattern": "a.b.c"})).await;
+        assert_eq!(hits(&output.content), vec!["weird.txt:1: a.b.c and abc"]);
+        let output = run(&toolbox, SEARCH_WORKSPACE, json!({"pattern": "(x"})).await;
+        assert!(!output.is_error);
+    }
+
+    #[tokio::test]
+    async fn regex_glob_and_max_results() {
+        let workspace = Workspace::new();
+        populate(&workspace);
+        let toolbox = workspace.toolbox(Limits::default());
+
+        let output = run(
+            &toolbox,
+            SEARCH_WORKSPACE,
+            json!({"pattern": r"^fn \w+\(", "regex": true}),
+        )
+        .await;
+        assert_eq!(
+            hits(&output.content),
+            vec![
+                "src/lib.rs:2: fn helper() { parse_config(); }",
+                "src/main.rs:1: fn main() { chatls::parse_config(); }",
+            ]
+        );
+
+        let output = run(
+            &toolbox,
+            SEARCH_WORKSPACE,
+            json!({"pattern": "parse_config", "glob": "*.md"}),
+        )
+        .await;
+        assert_eq!(
+            hits(&output.content),
+            vec!["README.md:1: Call parse_config first."]
+        );
+
+        let output = run(
+            &toolbox,
+            SEARCH_WORKSPACE,
+            json!({"pattern": "parse_config", "glob": "src/**", "maxResults": 2}),
+        )
+        .await;
+        let found = hits(&output.content);
+        assert_eq!(found.len(), 2, "{}", output.content);
+        assert!(found.iter().all(|hit| hit.starts_with("src/")));
+        assert!(output.content.contains("[results stopped after 2 matches"));
+
+        let output = run(
+            &toolbox,
+            SEARCH_WORKSPACE,
+            json!({"pattern": "(unclosed", "regex": true}),
+        )
+        .await;
+        assert!(output.is_error);
+        assert!(
+            output
+                .content
+                .starts_with("invalid regular expression `(unclosed`")
+        );
+
+        let output = run(&toolbox, SEARCH_WORKSPACE, json!({"pattern": ""})).await;
+        assert!(output.is_error);
+    }
+
+    #[tokio::test]
+    async fn open_buffers_are_searched_instead_of_disk() {
+        let workspace = Workspace::new();
+        let path = workspace.write("notes.txt", "old needle\n");
+        workspace.write("other.txt", "needle too\n");
+        workspace
+            .view
+            .buffers
+            .lock()
+            .unwrap()
+            .insert(path, "fresh line\nnew needle here\n".into());
+        let toolbox = workspace.toolbox(Limits::default());
+        let output = run(&toolbox, SEARCH_WORKSPACE, json!({"pattern": "needle"})).await;
+        assert_eq!(
+            hits(&output.content),
+            vec!["notes.txt:2: new needle here", "other.txt:1: needle too"]
+        );
+    }
+
+    #[tokio::test]
+    async fn extra_deny_globs_hide_files_and_long_lines_are_trimmed() {
+        let workspace = Workspace::new();
+        workspace.write("private/plan.txt", "needle\n");
+        workspace.write("public/plan.txt", "needle\n");
+        let long = format!("{}needle{}", "x".repeat(500), "y".repeat(500));
+        workspace.write("public/long.txt", &long);
+        let toolbox = workspace.toolbox_with_denies(Limits::default(), &["private/**".to_owned()]);
+        let output = run(&toolbox, SEARCH_WORKSPACE, json!({"pattern": "needle"})).await;
+        let found = hits(&output.content);
+        assert_eq!(found.len(), 2, "{}", output.content);
+        assert!(found[0].starts_with("public/long.txt:1: …"));
+        assert!(found[0].contains("needle"));
+        assert!(found[0].chars().count() < 260);
+        assert_eq!(found[1], "public/plan.txt:1: needle");
+    }
+}
