@@ -32,7 +32,11 @@ pub struct EditPlan {
 }
 
 /// Plans the edit of an answer against the document as it is now.
-pub fn plan(document: &Document, input: &ActionInput, answer: &str) -> Result<EditPlan, NotApplied> {
+pub fn plan(
+    document: &Document,
+    input: &ActionInput,
+    answer: &str,
+) -> Result<EditPlan, NotApplied> {
     let original = input.selected_text();
     let replacement = replacement_for(answer, &original);
     if replacement.trim().is_empty() && !original.trim().is_empty() {
@@ -44,8 +48,11 @@ pub fn plan(document: &Document, input: &ActionInput, answer: &str) -> Result<Ed
     let changes = document
         .changes_since(input.version)
         .ok_or(NotApplied::HistoryLost)?;
-    let moved = rebase_range(input.selection.clone(), &changes).ok_or(NotApplied::SelectionChanged)?;
-    if moved.end > document.text.len_chars() || document.text.slice(moved.clone()) != original.as_str() {
+    let moved =
+        rebase_range(input.selection.clone(), &changes).ok_or(NotApplied::SelectionChanged)?;
+    if moved.end > document.text.len_chars()
+        || document.text.slice(moved.clone()) != original.as_str()
+    {
         return Err(NotApplied::SelectionChanged);
     }
     let edits = minimal_edits(&original, &replacement)
@@ -116,7 +123,11 @@ mod tests {
         assert_eq!(plan.version, 3);
         let after = apply_edits(TEXT, &plan.edits);
         assert_eq!(after, TEXT.replace("let x = 1;", "let x = 2;"));
-        assert!(plan.edits.iter().all(|edit| edit.end - edit.start <= 2), "{:?}", plan.edits);
+        assert!(
+            plan.edits.iter().all(|edit| edit.end - edit.start <= 2),
+            "{:?}",
+            plan.edits
+        );
     }
 
     #[test]
@@ -148,7 +159,10 @@ mod tests {
     fn empty_and_unchanged_answers_are_not_applied() {
         let document = Document::new(TEXT, 1, "rust");
         let action = input(&document, selection_of_line_1());
-        assert_eq!(plan(&document, &action, "```\n```"), Err(NotApplied::NoCode));
+        assert_eq!(
+            plan(&document, &action, "```\n```"),
+            Err(NotApplied::NoCode)
+        );
         assert_eq!(
             plan(&document, &action, "```rust\nlet x = 1;\n```"),
             Err(NotApplied::Unchanged)

@@ -19,7 +19,11 @@ use crate::text::Document;
 use crate::tools::{FileDiagnostic, Limits, Sandbox, ToolBox, WorkspaceView};
 
 #[derive(Parser, Debug)]
-#[command(name = "chatls", version, about = "An AI language server: Explain, Refactor and Fix code from any LSP editor")]
+#[command(
+    name = "chatls",
+    version,
+    about = "An AI language server: Explain, Refactor and Fix code from any LSP editor"
+)]
 pub struct Cli {
     /// Also write logs to this file (stderr always gets them); filter with CHATLS_LOG.
     #[arg(long, global = true, value_name = "FILE")]
@@ -153,20 +157,30 @@ pub async fn ask(args: AskArgs) -> i32 {
 }
 
 async fn ask_inner(args: AskArgs) -> Result<(), String> {
-    let kind = ActionKind::parse(&args.action).ok_or("the action must be explain, refactor or fix")?;
+    let kind =
+        ActionKind::parse(&args.action).ok_or("the action must be explain, refactor or fix")?;
     let (path, lines) = parse_target(&args.target)?;
-    let path = std::fs::canonicalize(&path).map_err(|error| format!("cannot open {}: {error}", path.display()))?;
-    let original = std::fs::read_to_string(&path).map_err(|error| format!("cannot read {}: {error}", path.display()))?;
+    let path = std::fs::canonicalize(&path)
+        .map_err(|error| format!("cannot open {}: {error}", path.display()))?;
+    let original = std::fs::read_to_string(&path)
+        .map_err(|error| format!("cannot read {}: {error}", path.display()))?;
     let text = Rope::from_str(&original);
     let selection = match lines {
         None => 0..text.len_chars(),
         Some((start, end)) => {
             let total = text.len_lines();
             if start > total {
-                return Err(format!("{} has {total} lines; line {start} is past the end", path.display()));
+                return Err(format!(
+                    "{} has {total} lines; line {start} is past the end",
+                    path.display()
+                ));
             }
             let first = text.line_to_char(start - 1);
-            let last = if end >= total { text.len_chars() } else { text.line_to_char(end) };
+            let last = if end >= total {
+                text.len_chars()
+            } else {
+                text.line_to_char(end)
+            };
             first..last
         }
     };
@@ -227,7 +241,13 @@ async fn ask_inner(args: AskArgs) -> Result<(), String> {
             eprintln!("{line}");
         }
     };
-    status(&format!("chatls: {} {} with {} at {}", kind.as_str(), input.display_path, settings.model, settings.base_url));
+    status(&format!(
+        "chatls: {} {} with {} at {}",
+        kind.as_str(),
+        input.display_path,
+        settings.model,
+        settings.base_url
+    ));
     let conversations = Conversations::default();
     let conversation = conversations.begin(&input.uri);
     let mut stdout = std::io::stdout();
@@ -238,14 +258,25 @@ async fn ask_inner(args: AskArgs) -> Result<(), String> {
         }
         EngineEvent::Tool(label) => status(&format!("[tool] {label}")),
         EngineEvent::Note(note) => status(&format!("[note] {note}")),
-        EngineEvent::Retrying { attempt, delay, reason } => status(&format!(
+        EngineEvent::Retrying {
+            attempt,
+            delay,
+            reason,
+        } => status(&format!(
             "[retry] {reason}; retrying in {:.1} s (attempt {attempt})",
             delay.as_secs_f64()
         )),
         EngineEvent::Requesting { .. } => {}
     };
     let outcome = Engine::default()
-        .run(&settings, &conversation, &input, Some(&workspace), &cancel, &mut on_event)
+        .run(
+            &settings,
+            &conversation,
+            &input,
+            Some(&workspace),
+            &cancel,
+            &mut on_event,
+        )
         .await
         .map_err(|error| error.to_string())?;
     if !settings.stream {
@@ -271,14 +302,26 @@ async fn ask_inner(args: AskArgs) -> Result<(), String> {
     let changed = apply_edits(&original, &edit_plan.edits);
     let diff = similar::TextDiff::from_lines(&original, &changed);
     let shown = path.display().to_string();
-    eprint!("{}", diff.unified_diff().context_radius(2).header(&shown, &shown));
+    eprint!(
+        "{}",
+        diff.unified_diff().context_radius(2).header(&shown, &shown)
+    );
     if args.apply {
-        let now = std::fs::read_to_string(&path).map_err(|error| format!("cannot re-read {}: {error}", path.display()))?;
+        let now = std::fs::read_to_string(&path)
+            .map_err(|error| format!("cannot re-read {}: {error}", path.display()))?;
         if now != original {
-            return Err(format!("{} changed on disk while the model was answering; nothing was written", path.display()));
+            return Err(format!(
+                "{} changed on disk while the model was answering; nothing was written",
+                path.display()
+            ));
         }
-        std::fs::write(&path, changed).map_err(|error| format!("cannot write {}: {error}", path.display()))?;
-        status(&format!("chatls: applied {} edit(s) to {}", edit_plan.edits.len(), path.display()));
+        std::fs::write(&path, changed)
+            .map_err(|error| format!("cannot write {}: {error}", path.display()))?;
+        status(&format!(
+            "chatls: applied {} edit(s) to {}",
+            edit_plan.edits.len(),
+            path.display()
+        ));
     } else {
         status("chatls: not written (add --apply to write the change)");
     }
@@ -292,8 +335,14 @@ mod tests {
     #[test]
     fn targets_with_and_without_lines() {
         assert_eq!(parse_target("a.rs").unwrap(), (PathBuf::from("a.rs"), None));
-        assert_eq!(parse_target("a.rs:3").unwrap(), (PathBuf::from("a.rs"), Some((3, 3))));
-        assert_eq!(parse_target("dir/a.rs:3-9").unwrap(), (PathBuf::from("dir/a.rs"), Some((3, 9))));
+        assert_eq!(
+            parse_target("a.rs:3").unwrap(),
+            (PathBuf::from("a.rs"), Some((3, 3)))
+        );
+        assert_eq!(
+            parse_target("dir/a.rs:3-9").unwrap(),
+            (PathBuf::from("dir/a.rs"), Some((3, 9)))
+        );
         assert!(parse_target("a.rs:0-2").is_err());
         assert!(parse_target("a.rs:5-2").is_err());
         assert!(parse_target("a.rs:x").unwrap().1.is_none());

@@ -118,7 +118,10 @@ impl Settings {
                 .base_url
                 .clone()
                 .unwrap_or_else(|| DEFAULT_BASE_URL.to_owned()),
-            model: env.model.clone().unwrap_or_else(|| DEFAULT_MODEL.to_owned()),
+            model: env
+                .model
+                .clone()
+                .unwrap_or_else(|| DEFAULT_MODEL.to_owned()),
             api_key: env.api_key.clone(),
             temperature: None,
             top_p: None,
@@ -196,7 +199,9 @@ impl Settings {
                 let tokens = value
                     .as_u64()
                     .filter(|tokens| (1..=1_000_000).contains(tokens))
-                    .ok_or_else(|| format!("must be a whole number from 1 to 1000000 (got {value})"))?;
+                    .ok_or_else(|| {
+                        format!("must be a whole number from 1 to 1000000 (got {value})")
+                    })?;
                 self.max_tokens = Some(tokens as u32);
             }
             "reasoningEffort" => {
@@ -344,7 +349,10 @@ mod tests {
         let layered = Settings::layered(&from_env, &json!({"model": "set-model"})).unwrap();
         assert_eq!(layered.model, "set-model");
         assert_eq!(layered.base_url, "http://127.0.0.1:9/v1");
-        assert_eq!(layered.api_key.as_ref().map(ApiKey::expose), Some("env-key"));
+        assert_eq!(
+            layered.api_key.as_ref().map(ApiKey::expose),
+            Some("env-key")
+        );
     }
 
     #[test]
@@ -368,11 +376,23 @@ mod tests {
             (json!({"temperature": 2.5}), "temperature", "from 0 to 2"),
             (json!({"topP": -0.1}), "topP", "from 0 to 1"),
             (json!({"maxTokens": 0}), "maxTokens", "from 1"),
-            (json!({"reasoningEffort": "max"}), "reasoningEffort", "none, low, medium, high"),
+            (
+                json!({"reasoningEffort": "max"}),
+                "reasoningEffort",
+                "none, low, medium, high",
+            ),
             (json!({"stream": "yes"}), "stream", "true or false"),
             (json!({"baseUrl": "ftp://x"}), "baseUrl", "http"),
-            (json!({"tools": {"maxRounds": 99}}), "tools.maxRounds", "0 to 50"),
-            (json!({"explain.output": "popup"}), "explain.output", "document"),
+            (
+                json!({"tools": {"maxRounds": 99}}),
+                "tools.maxRounds",
+                "0 to 50",
+            ),
+            (
+                json!({"explain.output": "popup"}),
+                "explain.output",
+                "document",
+            ),
             (json!({"tools.deny": ["a{"]}), "tools.deny", "invalid glob"),
         ];
         for (options, key, allowed) in cases {
@@ -383,7 +403,8 @@ mod tests {
             assert!(text.contains(key) && text.contains(allowed), "{text}");
         }
         // One bad key among good ones keeps every previous value.
-        let errors = Settings::layered(&base(), &json!({"model": "x", "temperature": 9})).unwrap_err();
+        let errors =
+            Settings::layered(&base(), &json!({"model": "x", "temperature": 9})).unwrap_err();
         assert_eq!(errors[0].key, "temperature");
     }
 

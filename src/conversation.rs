@@ -139,19 +139,36 @@ mod tests {
         assert!(turn.history.is_empty());
         conversations.record("u", &turn.id, Message::user("q1"), Message::assistant("a1"));
         let second = conversations.begin("u");
-        assert_eq!(second.history, vec![Message::user("q1"), Message::assistant("a1")]);
+        assert_eq!(
+            second.history,
+            vec![Message::user("q1"), Message::assistant("a1")]
+        );
         conversations.reset("u");
         // A turn that finishes after the reset belongs to the old conversation.
-        conversations.record("u", &second.id, Message::user("q2"), Message::assistant("a2"));
+        conversations.record(
+            "u",
+            &second.id,
+            Message::user("q2"),
+            Message::assistant("a2"),
+        );
         assert!(conversations.begin("u").history.is_empty());
     }
 
     #[test]
     fn budget_drops_oldest_whole_turns() {
         let turns = vec![
-            (Message::user("a".repeat(50)), Message::assistant("b".repeat(50))),
-            (Message::user("c".repeat(30)), Message::assistant("d".repeat(30))),
-            (Message::user("e".repeat(10)), Message::assistant("f".repeat(10))),
+            (
+                Message::user("a".repeat(50)),
+                Message::assistant("b".repeat(50)),
+            ),
+            (
+                Message::user("c".repeat(30)),
+                Message::assistant("d".repeat(30)),
+            ),
+            (
+                Message::user("e".repeat(10)),
+                Message::assistant("f".repeat(10)),
+            ),
         ];
         let kept = history_within(&turns, 90);
         assert_eq!(kept.len(), 4);

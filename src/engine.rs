@@ -12,7 +12,9 @@ use crate::config::{Settings, is_loopback};
 use crate::conversation::ConversationTurn;
 use crate::llm::client::{Endpoint, LlmClient, StreamEvent};
 use crate::llm::error::LlmError;
-use crate::llm::types::{ChatRequest, ContentPart, ImageUrl, Message, StreamOptions, ToolCall, Usage};
+use crate::llm::types::{
+    ChatRequest, ContentPart, ImageUrl, Message, StreamOptions, ToolCall, Usage,
+};
 use crate::prompt::{SYSTEM_PROMPT, user_turn};
 use crate::tools::images::{Image, data_url, find_references, load_images};
 use crate::tools::{Limits, Sandbox, ToolBox, definitions, label};
@@ -22,7 +24,11 @@ use crate::tools::{Limits, Sandbox, ToolBox, definitions, label};
 pub enum EngineEvent<'a> {
     /// The request is on its way (round counts tool rounds, from 0).
     Requesting { round: u32 },
-    Retrying { attempt: u32, delay: Duration, reason: &'a str },
+    Retrying {
+        attempt: u32,
+        delay: Duration,
+        reason: &'a str,
+    },
     /// A fragment of the answer text.
     Token(&'a str),
     /// A tool is about to run; the label says what it does ("reading src/lib.rs:10-80").
@@ -84,15 +90,15 @@ pub fn check_ready(settings: &Settings) -> Result<(), ActionError> {
 }
 
 pub fn endpoint(settings: &Settings) -> Endpoint {
-    Endpoint {
-        base_url: settings.base_url.clone(),
-        api_key: settings.api_key.clone(),
-        ..Endpoint::default()
-    }
+    Endpoint::new(settings.base_url.clone(), settings.api_key.clone())
 }
 
 /// The request body for one round; `messages` already holds system, history and new turns.
-pub fn build_request(settings: &Settings, messages: Vec<Message>, tools_allowed: bool) -> ChatRequest {
+pub fn build_request(
+    settings: &Settings,
+    messages: Vec<Message>,
+    tools_allowed: bool,
+) -> ChatRequest {
     let offer_tools = settings.tools_enabled;
     ChatRequest {
         model: settings.model.clone(),
@@ -102,9 +108,9 @@ pub fn build_request(settings: &Settings, messages: Vec<Message>, tools_allowed:
         max_tokens: settings.max_tokens,
         reasoning_effort: settings.reasoning_effort.clone(),
         stream: settings.stream,
-        stream_options: settings
-            .stream
-            .then_some(StreamOptions { include_usage: true }),
+        stream_options: settings.stream.then_some(StreamOptions {
+            include_usage: true,
+        }),
         // The tools array stays in every request of a conversation (it heads the cache
         // prefix); once the rounds are used up, tool_choice "none" asks for the answer.
         tools: offer_tools.then(definitions),
@@ -113,8 +119,7 @@ pub fn build_request(settings: &Settings, messages: Vec<Message>, tools_allowed:
 }
 
 /// The text sent when the rounds are used up.
-pub const ROUNDS_EXHAUSTED: &str =
-    "You have used all tool calls available for this request. Answer now with what you have, without calling tools.";
+pub const ROUNDS_EXHAUSTED: &str = "You have used all tool calls available for this request. Answer now with what you have, without calling tools.";
 
 impl Engine {
     pub fn new(client: LlmClient) -> Self {
@@ -142,8 +147,12 @@ impl Engine {
                     Vec::new()
                 } else {
                     let base_dir = path.parent().map(ToOwned::to_owned).unwrap_or_default();
-                    let (images, notes) =
-                        load_images(&workspace.sandbox, &base_dir, &references, &workspace.limits);
+                    let (images, notes) = load_images(
+                        &workspace.sandbox,
+                        &base_dir,
+                        &references,
+                        &workspace.limits,
+                    );
                     for note in &notes {
                         on_event(EngineEvent::Note(note));
                     }
@@ -164,7 +173,11 @@ impl Engine {
         messages.push(user_message.clone());
 
         let tools_enabled = settings.tools_enabled && workspace.is_some();
-        let max_rounds = if tools_enabled { settings.tools_max_rounds } else { 0 };
+        let max_rounds = if tools_enabled {
+            settings.tools_max_rounds
+        } else {
+            0
+        };
         let mut usage = Usage::default();
         let mut round = 0u32;
         loop {

@@ -39,7 +39,13 @@ pub fn write(dir: &Path, input: &ActionInput, answer: &str) -> io::Result<PathBu
         .map(|name| name.to_string_lossy().into_owned())
         .unwrap_or_else(|| "selection".to_owned())
         .chars()
-        .map(|c| if c.is_alphanumeric() || c == '.' || c == '-' || c == '_' { c } else { '_' })
+        .map(|c| {
+            if c.is_alphanumeric() || c == '.' || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     let stamp = SystemTime::now()
         .duration_since(UNIX_EPOCH)

@@ -11,7 +11,9 @@ use chatls::config::EnvSettings;
 
 fn init_logging(log_file: Option<&std::path::Path>) -> Result<(), String> {
     let filter = EnvFilter::try_from_env("CHATLS_LOG").unwrap_or_else(|_| EnvFilter::new("warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(false);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(false);
     match log_file {
         Some(path) => {
             let file = std::fs::OpenOptions::new()
@@ -34,7 +36,10 @@ fn main() {
         eprintln!("chatls: {message}");
         std::process::exit(2);
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("chatls: cannot start the async runtime: {error}");
@@ -45,7 +50,12 @@ fn main() {
         match cli.command {
             Some(Command::Ask(args)) => ask(args).await,
             Some(Command::Serve) | None => {
-                chatls::lsp::serve(tokio::io::stdin(), tokio::io::stdout(), EnvSettings::from_process()).await;
+                chatls::lsp::serve(
+                    tokio::io::stdin(),
+                    tokio::io::stdout(),
+                    EnvSettings::from_process(),
+                )
+                .await;
                 0
             }
         }

@@ -102,7 +102,10 @@ pub fn user_turn(input: &ActionInput) -> String {
 
     let selected = input.selected_text();
     let fence = fence_for(&selected);
-    let _ = writeln!(turn, "\nSelected code:\n{fence}{language}\n{selected}\n{fence}");
+    let _ = writeln!(
+        turn,
+        "\nSelected code:\n{fence}{language}\n{selected}\n{fence}"
+    );
     let closing = match input.kind {
         ActionKind::Explain => "Reply in markdown.",
         ActionKind::Refactor | ActionKind::Fix => {
@@ -210,7 +213,10 @@ mod tests {
         action.instruction = Some("  use a const  ".into());
         let turn = user_turn(&action);
         assert!(turn.starts_with("Task: Refactor the selected code.\nInstruction: use a const\n"));
-        assert!(turn.contains("File: src/lib.rs (rust), lines 2-4 of 6 selected."), "{turn}");
+        assert!(
+            turn.contains("File: src/lib.rs (rust), lines 2-4 of 6 selected."),
+            "{turn}"
+        );
         assert!(turn.contains("fn a() {}\n<<<SELECTIONfn b() {\n    1\n}\nSELECTION>>>fn c() {}"));
         assert!(turn.contains("Selected code:\n```rust\nfn b() {\n    1\n}\n\n```"));
         assert!(turn.ends_with("then a short note."));
@@ -228,9 +234,9 @@ mod tests {
             source: Some("rustc".into()),
         });
         let turn = user_turn(&action);
-        assert!(turn.contains(
-            "- line 1, column 13: error: cannot apply unary operator `-` [rustc]"
-        ));
+        assert!(
+            turn.contains("- line 1, column 13: error: cannot apply unary operator `-` [rustc]")
+        );
     }
 
     #[test]

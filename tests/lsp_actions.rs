@@ -29,12 +29,23 @@ async fn setup(replies: Vec<Reply>, caps: Value, options: Value) -> Setup {
     client.initialize(caps, options, Some(dir.path())).await;
     let uri = file_uri(&dir.path().join("src/lib.rs"));
     client.open(&uri, "rust", CODE).await;
-    Setup { fake, client, dir, explain_dir, uri }
+    Setup {
+        fake,
+        client,
+        dir,
+        explain_dir,
+        uri,
+    }
 }
 
 fn answer_with(code: &str) -> Reply {
     let text = format!("Here you go:\n```rust\n{code}```\nDone.");
-    let pieces: Vec<String> = text.chars().collect::<Vec<_>>().chunks(7).map(|chunk| chunk.iter().collect()).collect();
+    let pieces: Vec<String> = text
+        .chars()
+        .collect::<Vec<_>>()
+        .chunks(7)
+        .map(|chunk| chunk.iter().collect())
+        .collect();
     let refs: Vec<&str> = pieces.iter().map(String::as_str).collect();
     Reply::text(&refs)
 }
@@ -67,9 +78,21 @@ async fn initialize_advertises_commands_kinds_and_the_negotiated_encoding() {
             .iter()
             .filter_map(Value::as_str)
             .collect();
-        assert_eq!(commands, ["chatls.explain", "chatls.refactor", "chatls.fix", "chatls.resetConversation", "chatls.cancel"]);
+        assert_eq!(
+            commands,
+            [
+                "chatls.explain",
+                "chatls.refactor",
+                "chatls.fix",
+                "chatls.resetConversation",
+                "chatls.cancel"
+            ]
+        );
         let kinds = &capabilities["codeActionProvider"]["codeActionKinds"];
-        assert_eq!(kinds, &json!(["chatls.explain", "refactor.rewrite", "quickfix"]));
+        assert_eq!(
+            kinds,
+            &json!(["chatls.explain", "refactor.rewrite", "quickfix"])
+        );
         assert_ne!(capabilities["codeActionProvider"]["resolveProvider"], true);
     }
     assert!(fake.requests().is_empty());
@@ -87,8 +110,14 @@ async fn code_actions_are_offered_for_a_range_and_fix_carries_diagnostics() {
         )
         .await;
     let actions = response["result"].as_array().unwrap();
-    let titles: Vec<&str> = actions.iter().map(|action| action["title"].as_str().unwrap()).collect();
-    assert_eq!(titles, ["Explain with AI", "Refactor with AI", "Fix with AI"]);
+    let titles: Vec<&str> = actions
+        .iter()
+        .map(|action| action["title"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        titles,
+        ["Explain with AI", "Refactor with AI", "Fix with AI"]
+    );
     assert_eq!(actions[1]["kind"], "refactor.rewrite");
     assert_eq!(actions[2]["kind"], "quickfix");
     assert_eq!(actions[2]["diagnostics"][0]["message"], "mismatched types");
@@ -113,16 +142,27 @@ async fn code_actions_are_offered_for_a_range_and_fix_carries_diagnostics() {
         )
         .await;
     assert_eq!(unknown["result"], Value::Null);
-    assert!(s.fake.requests().is_empty(), "code actions never call the model");
+    assert!(
+        s.fake.requests().is_empty(),
+        "code actions never call the model"
+    );
 }
 
 #[tokio::test]
 async fn refactor_applies_a_minimal_versioned_edit_and_sends_the_exact_request() {
     let new_loop = "    sum = xs.iter().sum();\n";
-    let s = setup(vec![answer_with("sum = xs.iter().sum();\n")], capabilities(&["utf-16"], true), Value::Null).await;
+    let s = setup(
+        vec![answer_with("sum = xs.iter().sum();\n")],
+        capabilities(&["utf-16"], true),
+        Value::Null,
+    )
+    .await;
     let token = s
         .client
-        .run_action("chatls.refactor", json!({"uri": s.uri, "range": loop_range(), "instruction": "use iterators"}))
+        .run_action(
+            "chatls.refactor",
+            json!({"uri": s.uri, "range": loop_range(), "instruction": "use iterators"}),
+        )
         .await;
     let end = s.client.wait_progress_end(&token).await;
     assert_eq!(end, "applied 1 edit", "{:?}", s.client.shown_messages());
@@ -140,7 +180,10 @@ async fn refactor_applies_a_minimal_versioned_edit_and_sends_the_exact_request()
     assert_eq!(requests.len(), 1);
     let request = &requests[0];
     assert_eq!(request.path, "/v1/chat/completions");
-    assert_eq!(request.header("authorization"), Some(format!("Bearer {KEY}").as_str()));
+    assert_eq!(
+        request.header("authorization"),
+        Some(format!("Bearer {KEY}").as_str())
+    );
     assert_eq!(request.header("accept"), Some("text/event-stream"));
     assert_eq!(request.header("content-type"), Some("application/json"));
     let conversation = request.header("x-conversation-id").unwrap();
@@ -150,8 +193,21 @@ async fn refactor_applies_a_minimal_versioned_edit_and_sends_the_exact_request()
     assert_eq!(body["stream"], true);
     assert_eq!(body["stream_options"], json!({"include_usage": true}));
     assert_eq!(body["tool_choice"], "auto");
-    let tool_names: Vec<&str> = body["tools"].as_array().unwrap().iter().map(|tool| tool["function"]["name"].as_str().unwrap()).collect();
-    assert_eq!(tool_names, ["read_file", "list_files", "search_workspace", "get_diagnostics"]);
+    let tool_names: Vec<&str> = body["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|tool| tool["function"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        tool_names,
+        [
+            "read_file",
+            "list_files",
+            "search_workspace",
+            "get_diagnostics"
+        ]
+    );
     assert!(body.get("temperature").is_none() && body.get("reasoning_effort").is_none());
     let messages = body["messages"].as_array().unwrap();
     assert_eq!(messages.len(), 2);
@@ -159,31 +215,62 @@ async fn refactor_applies_a_minimal_versioned_edit_and_sends_the_exact_request()
     assert_eq!(messages[0]["content"], chatls::prompt::SYSTEM_PROMPT);
     let user = messages[1]["content"].as_str().unwrap();
     assert!(user.starts_with("Task: Refactor the selected code.\nInstruction: use iterators\nFile: src/lib.rs (rust), lines 3-5 of 8 selected."), "{user}");
-    assert!(user.contains("Selected code:\n```rust\n    for x in xs {\n        sum += x;\n    }\n\n```"), "{user}");
+    assert!(
+        user.contains(
+            "Selected code:\n```rust\n    for x in xs {\n        sum += x;\n    }\n\n```"
+        ),
+        "{user}"
+    );
 }
 
 #[tokio::test]
 async fn progress_goes_begin_report_end_with_a_server_created_token() {
     let reply = Reply::text_with_delay(&["Explaining ", "the ", "loop ", "slowly."], 150);
     let s = setup(vec![reply], capabilities(&["utf-16"], true), Value::Null).await;
-    let token = s.client.run_action("chatls.explain", json!({"uri": s.uri, "range": loop_range()})).await;
+    let token = s
+        .client
+        .run_action(
+            "chatls.explain",
+            json!({"uri": s.uri, "range": loop_range()}),
+        )
+        .await;
     s.client.wait_progress_end(&token).await;
     let created = s.client.server_requests("window/workDoneProgress/create");
     assert_eq!(created[0]["token"], token);
-    let kinds: Vec<String> = s.client.progress(&token).iter().map(|value| value["kind"].as_str().unwrap().to_owned()).collect();
+    let kinds: Vec<String> = s
+        .client
+        .progress(&token)
+        .iter()
+        .map(|value| value["kind"].as_str().unwrap().to_owned())
+        .collect();
     assert_eq!(kinds.first().map(String::as_str), Some("begin"));
     assert_eq!(kinds.last().map(String::as_str), Some("end"));
     assert!(kinds.iter().any(|kind| kind == "report"), "{kinds:?}");
     let progress = s.client.progress(&token);
     assert_eq!(progress[0]["cancellable"], true);
     assert_eq!(progress[0]["title"], "chatls: Explain");
-    assert!(progress.iter().any(|value| value["message"].as_str().is_some_and(|message| message.contains("writing:"))));
+    assert!(progress.iter().any(|value| {
+        value["message"]
+            .as_str()
+            .is_some_and(|message| message.contains("writing:"))
+    }));
 }
 
 #[tokio::test]
 async fn explain_writes_markdown_and_opens_it_with_show_document() {
-    let s = setup(vec![Reply::text(&["The loop **adds** ", "every element."])], capabilities(&["utf-8", "utf-16"], true), Value::Null).await;
-    let token = s.client.run_action("chatls.explain", json!({"uri": s.uri, "range": loop_range()})).await;
+    let s = setup(
+        vec![Reply::text(&["The loop **adds** ", "every element."])],
+        capabilities(&["utf-8", "utf-16"], true),
+        Value::Null,
+    )
+    .await;
+    let token = s
+        .client
+        .run_action(
+            "chatls.explain",
+            json!({"uri": s.uri, "range": loop_range()}),
+        )
+        .await;
     let end = s.client.wait_progress_end(&token).await;
     assert!(end.starts_with("explanation opened"), "{end}");
     let shown = s.client.server_requests("window/showDocument");
@@ -191,54 +278,119 @@ async fn explain_writes_markdown_and_opens_it_with_show_document() {
     let path = uri.strip_prefix("file://").unwrap();
     assert!(path.starts_with(s.explain_dir.path().to_str().unwrap()));
     let text = std::fs::read_to_string(path).unwrap();
-    assert_eq!(text, "# src/lib.rs — lines 3-5\n\nThe loop **adds** every element.\n");
+    assert_eq!(
+        text,
+        "# src/lib.rs — lines 3-5\n\nThe loop **adds** every element.\n"
+    );
     assert_eq!(s.client.doc(&s.uri).text, CODE, "explain never edits");
 }
 
 #[tokio::test]
 async fn explain_falls_back_to_show_message_without_show_document() {
-    let s = setup(vec![Reply::text(&["Sums the slice."])], json!({"window": {"workDoneProgress": false}}), Value::Null).await;
-    s.client.run_action("chatls.explain", json!({"uri": s.uri, "range": loop_range()})).await;
+    let s = setup(
+        vec![Reply::text(&["Sums the slice."])],
+        json!({"window": {"workDoneProgress": false}}),
+        Value::Null,
+    )
+    .await;
     s.client
-        .wait_until("explanation message", |client| client.shown_messages().iter().any(|message| message.starts_with("Sums the slice.")))
+        .run_action(
+            "chatls.explain",
+            json!({"uri": s.uri, "range": loop_range()}),
+        )
+        .await;
+    s.client
+        .wait_until("explanation message", |client| {
+            client
+                .shown_messages()
+                .iter()
+                .any(|message| message.starts_with("Sums the slice."))
+        })
         .await;
     assert!(s.client.notifications("$/progress").is_empty());
 }
 
 #[tokio::test]
 async fn fix_sends_the_diagnostics_of_the_range_and_uses_changes_without_document_changes() {
-    let s = setup(vec![answer_with("for x in xs {\n    sum += *x;\n}\n")], capabilities(&["utf-32"], false), Value::Null).await;
+    let s = setup(
+        vec![answer_with("for x in xs {\n    sum += *x;\n}\n")],
+        capabilities(&["utf-32"], false),
+        Value::Null,
+    )
+    .await;
     let diagnostic = json!({"range": range(3, 8, 3, 16), "severity": 1, "message": "cannot add-assign `&i32` to `i32`", "source": "rustc"});
     let outside = json!({"range": range(0, 0, 0, 2), "severity": 2, "message": "unused function", "source": "rustc"});
     let token = s
         .client
-        .run_action("chatls.fix", json!({"uri": s.uri, "range": loop_range(), "diagnostics": [diagnostic, outside]}))
+        .run_action(
+            "chatls.fix",
+            json!({"uri": s.uri, "range": loop_range(), "diagnostics": [diagnostic, outside]}),
+        )
         .await;
     let end = s.client.wait_progress_end(&token).await;
     assert_eq!(end, "applied 1 edit");
-    assert_eq!(s.client.doc(&s.uri).text, CODE.replace("sum += x;", "sum += *x;"));
+    assert_eq!(
+        s.client.doc(&s.uri).text,
+        CODE.replace("sum += x;", "sum += *x;")
+    );
     let edit = &s.client.server_requests("workspace/applyEdit")[0]["edit"];
     assert!(edit.get("documentChanges").is_none() && edit["changes"][&s.uri].is_array());
-    let user = s.fake.requests()[0].body["messages"][1]["content"].as_str().unwrap().to_owned();
-    assert!(user.contains("- line 4, column 9: error: cannot add-assign `&i32` to `i32` [rustc]"), "{user}");
+    let user = s.fake.requests()[0].body["messages"][1]["content"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        user.contains("- line 4, column 9: error: cannot add-assign `&i32` to `i32` [rustc]"),
+        "{user}"
+    );
     assert!(!user.contains("unused function"));
 }
 
 #[tokio::test]
 async fn one_conversation_per_document_with_history() {
-    let s = setup(vec![Reply::text(&["First answer."]), Reply::text(&["Second answer."]), Reply::text(&["Other doc."])], capabilities(&["utf-16"], true), Value::Null).await;
-    let first = s.client.run_action("chatls.explain", json!({"uri": s.uri, "range": loop_range()})).await;
+    let s = setup(
+        vec![
+            Reply::text(&["First answer."]),
+            Reply::text(&["Second answer."]),
+            Reply::text(&["Other doc."]),
+        ],
+        capabilities(&["utf-16"], true),
+        Value::Null,
+    )
+    .await;
+    let first = s
+        .client
+        .run_action(
+            "chatls.explain",
+            json!({"uri": s.uri, "range": loop_range()}),
+        )
+        .await;
     s.client.wait_progress_end(&first).await;
-    let second = s.client.run_action("chatls.explain", json!({"uri": s.uri, "range": range(0, 0, 1, 0)})).await;
+    let second = s
+        .client
+        .run_action(
+            "chatls.explain",
+            json!({"uri": s.uri, "range": range(0, 0, 1, 0)}),
+        )
+        .await;
     s.client.wait_progress_end(&second).await;
     let other_uri = file_uri(&s.dir.path().join("src/other.rs"));
     s.client.open(&other_uri, "rust", "fn other() {}\n").await;
-    let third = s.client.run_action("chatls.explain", json!({"uri": other_uri, "range": range(0, 0, 0, 5)})).await;
+    let third = s
+        .client
+        .run_action(
+            "chatls.explain",
+            json!({"uri": other_uri, "range": range(0, 0, 0, 5)}),
+        )
+        .await;
     s.client.wait_progress_end(&third).await;
 
     let requests = s.fake.requests();
     assert_eq!(requests.len(), 3);
-    let ids: Vec<&str> = requests.iter().map(|request| request.header("x-conversation-id").unwrap()).collect();
+    let ids: Vec<&str> = requests
+        .iter()
+        .map(|request| request.header("x-conversation-id").unwrap())
+        .collect();
     assert_eq!(ids[0], ids[1]);
     assert_ne!(ids[0], ids[2]);
     let first_messages = requests[0].body["messages"].as_array().unwrap();
@@ -247,12 +399,27 @@ async fn one_conversation_per_document_with_history() {
     // The earlier turn is replayed byte-identical: same system prompt, same user turn.
     assert_eq!(second_messages[0], first_messages[0]);
     assert_eq!(second_messages[1], first_messages[1]);
-    assert_eq!(second_messages[2], json!({"role": "assistant", "content": "First answer."}));
+    assert_eq!(
+        second_messages[2],
+        json!({"role": "assistant", "content": "First answer."})
+    );
     assert_eq!(requests[0].body["tools"], requests[1].body["tools"]);
 
-    let reset = s.client.request("workspace/executeCommand", json!({"command": "chatls.resetConversation", "arguments": [{"uri": s.uri}]})).await;
+    let reset = s
+        .client
+        .request(
+            "workspace/executeCommand",
+            json!({"command": "chatls.resetConversation", "arguments": [{"uri": s.uri}]}),
+        )
+        .await;
     assert_eq!(reset["result"]["reset"], true);
-    let fourth = s.client.run_action("chatls.explain", json!({"uri": s.uri, "range": loop_range()})).await;
+    let fourth = s
+        .client
+        .run_action(
+            "chatls.explain",
+            json!({"uri": s.uri, "range": loop_range()}),
+        )
+        .await;
     s.client.wait_progress_end(&fourth).await;
     let requests = s.fake.requests();
     assert_ne!(requests[3].header("x-conversation-id").unwrap(), ids[0]);
@@ -261,21 +428,56 @@ async fn one_conversation_per_document_with_history() {
 
 #[tokio::test]
 async fn invalid_settings_are_rejected_with_the_key_named_and_the_old_ones_kept() {
-    let s = setup(vec![Reply::text(&["ok"])], capabilities(&["utf-16"], true), json!({"chatls": {"temperature": 0.5}})).await;
-    s.client.notify("workspace/didChangeConfiguration", json!({"settings": {"chatls": {"temperature": 7, "model": "other"}}})).await;
+    let s = setup(
+        vec![Reply::text(&["ok"])],
+        capabilities(&["utf-16"], true),
+        json!({"chatls": {"temperature": 0.5}}),
+    )
+    .await;
     s.client
-        .wait_until("settings error", |client| client.shown_messages().iter().any(|message| message.contains("`temperature`") && message.contains("from 0 to 2")))
+        .notify(
+            "workspace/didChangeConfiguration",
+            json!({"settings": {"chatls": {"temperature": 7, "model": "other"}}}),
+        )
         .await;
-    let token = s.client.run_action("chatls.explain", json!({"uri": s.uri, "range": loop_range()})).await;
+    s.client
+        .wait_until("settings error", |client| {
+            client
+                .shown_messages()
+                .iter()
+                .any(|message| message.contains("`temperature`") && message.contains("from 0 to 2"))
+        })
+        .await;
+    let token = s
+        .client
+        .run_action(
+            "chatls.explain",
+            json!({"uri": s.uri, "range": loop_range()}),
+        )
+        .await;
     s.client.wait_progress_end(&token).await;
     let body = &s.fake.requests()[0].body;
     assert_eq!(body["temperature"], 0.5);
-    assert_eq!(body["model"], "test-model", "the rejected object changed nothing");
+    assert_eq!(
+        body["model"], "test-model",
+        "the rejected object changed nothing"
+    );
 
-    s.client.notify("workspace/didChangeConfiguration", json!({"settings": {"temperature": 1.5, "tools": {"enabled": false}, "stream": false}})).await;
+    s.client
+        .notify(
+            "workspace/didChangeConfiguration",
+            json!({"settings": {"temperature": 1.5, "tools": {"enabled": false}, "stream": false}}),
+        )
+        .await;
     s.fake.push(Reply::json_text("non-streamed"));
     // Let the notification land before the command (both are ordered on one connection).
-    let token = s.client.run_action("chatls.explain", json!({"uri": s.uri, "range": loop_range()})).await;
+    let token = s
+        .client
+        .run_action(
+            "chatls.explain",
+            json!({"uri": s.uri, "range": loop_range()}),
+        )
+        .await;
     s.client.wait_progress_end(&token).await;
     let body = &s.fake.requests()[1].body;
     assert_eq!(body["temperature"], 1.5);
@@ -291,37 +493,75 @@ async fn a_missing_key_is_a_clear_error_and_nothing_is_sent() {
     let mut settings = env("https://gateway.invalid/v1", None, explain_dir.path());
     settings.base_url = Some("https://gateway.invalid/v1".into());
     let client = Client::in_process(settings);
-    client.initialize(capabilities(&["utf-16"], true), Value::Null, None).await;
+    client
+        .initialize(capabilities(&["utf-16"], true), Value::Null, None)
+        .await;
     client.open("file:///tmp/a.rs", "rust", CODE).await;
     let response = client
         .request("workspace/executeCommand", json!({"command": "chatls.refactor", "arguments": [{"uri": "file:///tmp/a.rs", "range": loop_range()}]}))
         .await;
     let error = response["error"]["message"].as_str().unwrap();
-    assert!(error.contains("no API key is set") && error.contains("CHATLS_API_KEY"), "{error}");
-    client.wait_until("missing key message", |client| client.shown_messages().iter().any(|message| message.contains("no API key"))).await;
+    assert!(
+        error.contains("no API key is set") && error.contains("CHATLS_API_KEY"),
+        "{error}"
+    );
+    client
+        .wait_until("missing key message", |client| {
+            client
+                .shown_messages()
+                .iter()
+                .any(|message| message.contains("no API key"))
+        })
+        .await;
     assert!(fake.requests().is_empty());
     assert_eq!(client.doc("file:///tmp/a.rs").text, CODE);
 }
 
 #[tokio::test]
 async fn bad_command_arguments_get_clear_errors_and_the_server_keeps_serving() {
-    let s = setup(vec![Reply::text(&["still alive"])], capabilities(&["utf-16"], true), Value::Null).await;
+    let s = setup(
+        vec![Reply::text(&["still alive"])],
+        capabilities(&["utf-16"], true),
+        Value::Null,
+    )
+    .await;
     let cases = [
         ("chatls.refactor", json!([])),
         ("chatls.refactor", json!([42])),
         ("chatls.refactor", json!([{"range": loop_range()}])),
-        ("chatls.refactor", json!([{"uri": "file:///not/open.rs", "range": loop_range()}])),
-        ("chatls.refactor", json!([{"uri": s.uri, "range": range(5, 0, 1, 0)}])),
+        (
+            "chatls.refactor",
+            json!([{"uri": "file:///not/open.rs", "range": loop_range()}]),
+        ),
+        (
+            "chatls.refactor",
+            json!([{"uri": s.uri, "range": range(5, 0, 1, 0)}]),
+        ),
         ("chatls.cancel", json!([{}])),
         ("chatls.nope", json!([])),
     ];
     for (command, arguments) in cases {
-        let response = s.client.request("workspace/executeCommand", json!({"command": command, "arguments": arguments})).await;
+        let response = s
+            .client
+            .request(
+                "workspace/executeCommand",
+                json!({"command": command, "arguments": arguments}),
+            )
+            .await;
         let message = response["error"]["message"].as_str().unwrap_or_default();
-        assert!(!message.is_empty(), "{command} {arguments} should fail: {response}");
+        assert!(
+            !message.is_empty(),
+            "{command} {arguments} should fail: {response}"
+        );
     }
     // A range past the end is clamped, not an error.
-    let token = s.client.run_action("chatls.explain", json!({"uri": s.uri, "range": range(100, 0, 200, 0)})).await;
+    let token = s
+        .client
+        .run_action(
+            "chatls.explain",
+            json!({"uri": s.uri, "range": range(100, 0, 200, 0)}),
+        )
+        .await;
     s.client.wait_progress_end(&token).await;
     assert_eq!(s.fake.requests().len(), 1);
     assert_eq!(s.client.doc(&s.uri).text, CODE);
@@ -333,7 +573,9 @@ async fn an_upstream_500_and_a_cut_stream_leave_the_document_identical() {
         status: 200,
         headers: vec![],
         steps: vec![
-            Step::Data(json!({"choices": [{"index": 0, "delta": {"role": "assistant", "content": "```rust\nlet broken"}}]})),
+            Step::Data(
+                json!({"choices": [{"index": 0, "delta": {"role": "assistant", "content": "```rust\nlet broken"}}]}),
+            ),
             Step::Delay(50),
             Step::Reset,
         ],
@@ -342,12 +584,27 @@ async fn an_upstream_500_and_a_cut_stream_leave_the_document_identical() {
     let mut replies = errors;
     replies.push(cut);
     let s = setup(replies, capabilities(&["utf-16"], true), Value::Null).await;
-    let token = s.client.run_action("chatls.refactor", json!({"uri": s.uri, "range": loop_range()})).await;
+    let token = s
+        .client
+        .run_action(
+            "chatls.refactor",
+            json!({"uri": s.uri, "range": loop_range()}),
+        )
+        .await;
     let end = s.client.wait_progress_end(&token).await;
     assert!(end.contains("500"), "{end}");
-    let token = s.client.run_action("chatls.refactor", json!({"uri": s.uri, "range": loop_range()})).await;
+    let token = s
+        .client
+        .run_action(
+            "chatls.refactor",
+            json!({"uri": s.uri, "range": loop_range()}),
+        )
+        .await;
     let end = s.client.wait_progress_end(&token).await;
-    assert!(end.contains("cut off") || end.contains("broken") || end.contains("reset"), "{end}");
+    assert!(
+        end.contains("cut off") || end.contains("broken") || end.contains("reset"),
+        "{end}"
+    );
     assert_eq!(s.client.doc(&s.uri).text, CODE);
     assert!(s.client.server_requests("workspace/applyEdit").is_empty());
     let shown = s.client.shown_messages();
@@ -361,18 +618,38 @@ async fn cancel_closes_the_upstream_connection_at_once() {
         let slow = Reply::Sse {
             status: 200,
             headers: vec![],
-            steps: vec![Step::Data(json!({"choices": [{"index": 0, "delta": {"content": "thinking"}}]})), Step::Stall],
+            steps: vec![
+                Step::Data(json!({"choices": [{"index": 0, "delta": {"content": "thinking"}}]})),
+                Step::Stall,
+            ],
         };
         let s = setup(vec![slow], capabilities(&["utf-16"], true), Value::Null).await;
-        let token = s.client.run_action("chatls.refactor", json!({"uri": s.uri, "range": loop_range()})).await;
+        let token = s
+            .client
+            .run_action(
+                "chatls.refactor",
+                json!({"uri": s.uri, "range": loop_range()}),
+            )
+            .await;
         s.fake.wait_for_requests(1, Duration::from_secs(10)).await;
         if how == "command" {
-            let response = s.client.request("workspace/executeCommand", json!({"command": "chatls.cancel", "arguments": [{"uri": s.uri}]})).await;
+            let response = s
+                .client
+                .request(
+                    "workspace/executeCommand",
+                    json!({"command": "chatls.cancel", "arguments": [{"uri": s.uri}]}),
+                )
+                .await;
             assert_eq!(response["result"]["cancelled"], 1);
         } else {
-            s.client.notify("window/workDoneProgress/cancel", json!({"token": token})).await;
+            s.client
+                .notify("window/workDoneProgress/cancel", json!({"token": token}))
+                .await;
         }
-        assert!(s.fake.wait_for_abort(Duration::from_secs(5)).await, "{how}: the fake saw no disconnect");
+        assert!(
+            s.fake.wait_for_abort(Duration::from_secs(5)).await,
+            "{how}: the fake saw no disconnect"
+        );
         let end = s.client.wait_progress_end(&token).await;
         assert!(end.contains("cancelled"), "{end}");
         assert_eq!(s.client.doc(&s.uri).text, CODE);
@@ -387,35 +664,92 @@ async fn typing_above_the_selection_moves_the_edit_and_typing_inside_refuses_it(
         let text = format!("```rust\n{code}```");
         Reply::text_with_delay(&["", &text], 400)
     };
-    let s = setup(vec![slow("sum = xs.iter().sum();\n")], capabilities(&["utf-16"], true), Value::Null).await;
-    let token = s.client.run_action("chatls.refactor", json!({"uri": s.uri, "range": loop_range()})).await;
-    s.client.change(&s.uri, range(0, 0, 0, 0), "// 😀 header\n").await;
+    let s = setup(
+        vec![slow("sum = xs.iter().sum();\n")],
+        capabilities(&["utf-16"], true),
+        Value::Null,
+    )
+    .await;
+    let token = s
+        .client
+        .run_action(
+            "chatls.refactor",
+            json!({"uri": s.uri, "range": loop_range()}),
+        )
+        .await;
+    s.client
+        .change(&s.uri, range(0, 0, 0, 0), "// 😀 header\n")
+        .await;
     s.client.wait_progress_end(&token).await;
-    let expected = format!("// 😀 header\n{}", CODE.replace("    for x in xs {\n        sum += x;\n    }\n", "    sum = xs.iter().sum();\n"));
+    let expected = format!(
+        "// 😀 header\n{}",
+        CODE.replace(
+            "    for x in xs {\n        sum += x;\n    }\n",
+            "    sum = xs.iter().sum();\n"
+        )
+    );
     assert_eq!(s.client.doc(&s.uri).text, expected);
     let edit = &s.client.server_requests("workspace/applyEdit")[0]["edit"]["documentChanges"][0];
     assert_eq!(edit["textDocument"]["version"], 2);
 
     // Inside: nothing is applied and the user is told.
-    let s = setup(vec![slow("sum = 0;\n")], capabilities(&["utf-16"], true), Value::Null).await;
-    let token = s.client.run_action("chatls.refactor", json!({"uri": s.uri, "range": loop_range()})).await;
-    s.client.change(&s.uri, range(3, 8, 3, 8), "/* typed */ ").await;
+    let s = setup(
+        vec![slow("sum = 0;\n")],
+        capabilities(&["utf-16"], true),
+        Value::Null,
+    )
+    .await;
+    let token = s
+        .client
+        .run_action(
+            "chatls.refactor",
+            json!({"uri": s.uri, "range": loop_range()}),
+        )
+        .await;
+    s.client
+        .change(&s.uri, range(3, 8, 3, 8), "/* typed */ ")
+        .await;
     let end = s.client.wait_progress_end(&token).await;
     assert!(end.contains("selected code changed"), "{end}");
     let typed = CODE.replace("        sum += x;", "        /* typed */ sum += x;");
     assert_eq!(s.client.doc(&s.uri).text, typed);
     assert!(s.client.server_requests("workspace/applyEdit").is_empty());
-    assert!(s.client.shown_messages().iter().any(|message| message.contains("selected code changed")));
+    assert!(
+        s.client
+            .shown_messages()
+            .iter()
+            .any(|message| message.contains("selected code changed"))
+    );
 }
 
 #[tokio::test]
 async fn a_refused_edit_is_reported_not_ignored() {
-    let s = setup(vec![answer_with("sum = 1;\n")], capabilities(&["utf-16"], true), Value::Null).await;
-    s.client.set_apply_policy(ApplyPolicy::Refuse("document is read-only".into()));
-    let token = s.client.run_action("chatls.refactor", json!({"uri": s.uri, "range": loop_range()})).await;
+    let s = setup(
+        vec![answer_with("sum = 1;\n")],
+        capabilities(&["utf-16"], true),
+        Value::Null,
+    )
+    .await;
+    s.client
+        .set_apply_policy(ApplyPolicy::Refuse("document is read-only".into()));
+    let token = s
+        .client
+        .run_action(
+            "chatls.refactor",
+            json!({"uri": s.uri, "range": loop_range()}),
+        )
+        .await;
     let end = s.client.wait_progress_end(&token).await;
-    assert!(end.contains("refused the edit") && end.contains("read-only"), "{end}");
-    assert!(s.client.shown_messages().iter().any(|message| message.contains("refused the edit")));
+    assert!(
+        end.contains("refused the edit") && end.contains("read-only"),
+        "{end}"
+    );
+    assert!(
+        s.client
+            .shown_messages()
+            .iter()
+            .any(|message| message.contains("refused the edit"))
+    );
     assert_eq!(s.client.doc(&s.uri).text, CODE);
 }
 
@@ -425,41 +759,84 @@ async fn a_refused_edit_is_reported_not_ignored() {
 async fn sync_with_crlf_and_surrogate_pairs_in_all_encodings() {
     for encoding in ["utf-8", "utf-16", "utf-32"] {
         let start = "a😀b\r\n\tcé𝄞d\r\nlast";
-        let s = setup(vec![Reply::text(&["fine"])], capabilities(&[encoding], true), Value::Null).await;
+        let s = setup(
+            vec![Reply::text(&["fine"])],
+            capabilities(&[encoding], true),
+            Value::Null,
+        )
+        .await;
         let uri = file_uri(&s.dir.path().join("src/crlf.rs"));
         s.client.open(&uri, "rust", start).await;
         // Insert after the emoji, replace the musical symbol, and type at the very end.
-        let units_to_b = match encoding { "utf-8" => 5, "utf-16" => 3, _ => 2 };
-        s.client.change(&uri, range(0, units_to_b, 0, units_to_b), "X").await;
-        let (from, to) = match encoding { "utf-8" => (4, 8), "utf-16" => (3, 5), _ => (3, 4) };
+        let units_to_b = match encoding {
+            "utf-8" => 5,
+            "utf-16" => 3,
+            _ => 2,
+        };
+        s.client
+            .change(&uri, range(0, units_to_b, 0, units_to_b), "X")
+            .await;
+        let (from, to) = match encoding {
+            "utf-8" => (4, 8),
+            "utf-16" => (3, 5),
+            _ => (3, 4),
+        };
         s.client.change(&uri, range(1, from, 1, to), "Z").await;
         s.client.change(&uri, range(2, 4, 2, 4), "!\r\nnew").await;
         // Past the end of a line clamps to its end.
         s.client.change(&uri, range(0, 99, 0, 99), "#").await;
         let expected = s.client.doc(&uri).text;
-        assert_eq!(expected, "a😀Xb#\r\n\tcéZd\r\nlast!\r\nnew", "{encoding}: the client model");
-        let token = s.client.run_action("chatls.explain", json!({"uri": uri})).await;
+        assert_eq!(
+            expected, "a😀Xb#\r\n\tcéZd\r\nlast!\r\nnew",
+            "{encoding}: the client model"
+        );
+        let token = s
+            .client
+            .run_action("chatls.explain", json!({"uri": uri}))
+            .await;
         s.client.wait_progress_end(&token).await;
-        let user = s.fake.requests()[0].body["messages"][1]["content"].as_str().unwrap().to_owned();
-        assert!(user.contains(&format!("Selected code:\n```rust\n{expected}\n```")), "{encoding}: {user}");
+        let user = s.fake.requests()[0].body["messages"][1]["content"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert!(
+            user.contains(&format!("Selected code:\n```rust\n{expected}\n```")),
+            "{encoding}: {user}"
+        );
     }
 }
 
 #[tokio::test]
 async fn the_binary_serves_stdio_and_exits_on_shutdown_and_exit() {
-    let fake = FakeUpstream::start(vec![answer_with("sum = xs.iter().sum();\n")]).await.unwrap();
+    let fake = FakeUpstream::start(vec![answer_with("sum = xs.iter().sum();\n")])
+        .await
+        .unwrap();
     let dir = workspace(&[("src/lib.rs", CODE)]);
     let explain_dir = tempfile::tempdir().unwrap();
     let client = Client::binary(&[
         ("CHATLS_BASE_URL", fake.base_url()),
         ("CHATLS_API_KEY", KEY.to_owned()),
-        ("CHATLS_EXPLAIN_DIR", explain_dir.path().display().to_string()),
+        (
+            "CHATLS_EXPLAIN_DIR",
+            explain_dir.path().display().to_string(),
+        ),
         ("CHATLS_LOG", "debug".to_owned()),
     ]);
-    client.initialize(capabilities(&["utf-8", "utf-16"], true), Value::Null, Some(dir.path())).await;
+    client
+        .initialize(
+            capabilities(&["utf-8", "utf-16"], true),
+            Value::Null,
+            Some(dir.path()),
+        )
+        .await;
     let uri = file_uri(&dir.path().join("src/lib.rs"));
     client.open(&uri, "rust", CODE).await;
-    let token = client.run_action("chatls.refactor", json!({"uri": uri, "range": loop_range()})).await;
+    let token = client
+        .run_action(
+            "chatls.refactor",
+            json!({"uri": uri, "range": loop_range()}),
+        )
+        .await;
     assert_eq!(client.wait_progress_end(&token).await, "applied 1 edit");
     assert!(client.doc(&uri).text.contains("sum = xs.iter().sum();"));
     client.shutdown_and_exit().await;
@@ -478,5 +855,8 @@ async fn the_binary_serves_stdio_and_exits_on_shutdown_and_exit() {
     tokio::time::sleep(Duration::from_millis(100)).await;
     let stderr = client.stderr.lock().unwrap().clone();
     assert!(!stderr.contains(KEY), "the key leaked into the log");
-    assert!(stderr.contains("DEBUG") || stderr.contains("INFO"), "debug logging reaches stderr");
+    assert!(
+        stderr.contains("DEBUG") || stderr.contains("INFO"),
+        "debug logging reaches stderr"
+    );
 }

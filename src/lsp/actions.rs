@@ -50,7 +50,10 @@ pub fn action_kind(kind: ActionKind) -> CodeActionKind {
 }
 
 /// The three actions for a range of an open document; nothing for an unknown one.
-pub fn code_actions(session: &Session, params: CodeActionParams) -> Option<Vec<CodeActionOrCommand>> {
+pub fn code_actions(
+    session: &Session,
+    params: CodeActionParams,
+) -> Option<Vec<CodeActionOrCommand>> {
     let uri = params.text_document.uri.as_str().to_owned();
     if session.documents.snapshot(&uri).is_none() {
         return None;
@@ -116,7 +119,11 @@ fn invalid(message: impl Into<String>) -> Error {
     Error::invalid_params(message.into())
 }
 
-fn argument<T: for<'de> Deserialize<'de>>(command: &str, arguments: &[Value], shape: &str) -> Result<T> {
+fn argument<T: for<'de> Deserialize<'de>>(
+    command: &str,
+    arguments: &[Value],
+    shape: &str,
+) -> Result<T> {
     let first = arguments
         .first()
         .ok_or_else(|| invalid(format!("{command} needs one argument {shape}")))?;
@@ -125,7 +132,12 @@ fn argument<T: for<'de> Deserialize<'de>>(command: &str, arguments: &[Value], sh
 }
 
 /// `workspace/executeCommand`. Action commands answer as soon as the action has started.
-pub async fn execute(session: &Arc<Session>, client: &Client, command: &str, arguments: Vec<Value>) -> Result<Option<Value>> {
+pub async fn execute(
+    session: &Arc<Session>,
+    client: &Client,
+    command: &str,
+    arguments: Vec<Value>,
+) -> Result<Option<Value>> {
     if command == CANCEL_COMMAND {
         let args: DocumentArguments = argument(command, &arguments, "{\"uri\"}")?;
         let cancelled = session.cancel_document(&args.uri);
@@ -166,9 +178,10 @@ pub async fn execute(session: &Arc<Session>, client: &Client, command: &str, arg
     let task_session = Arc::clone(session);
     let task_client = client.clone();
     tokio::spawn(async move {
-        let outcome = std::panic::AssertUnwindSafe(run(&task_session, &task_client, input, &running))
-            .catch_unwind()
-            .await;
+        let outcome =
+            std::panic::AssertUnwindSafe(run(&task_session, &task_client, input, &running))
+                .catch_unwind()
+                .await;
         if outcome.is_err() {
             tracing::error!("an action panicked; the server keeps running");
             task_client
@@ -184,12 +197,18 @@ pub async fn execute(session: &Arc<Session>, client: &Client, command: &str, arg
 }
 
 /// Builds the action's snapshot from the open document. Errors are messages for the user.
-fn snapshot(session: &Session, kind: ActionKind, args: ActionArguments) -> std::result::Result<ActionInput, String> {
+fn snapshot(
+    session: &Session,
+    kind: ActionKind,
+    args: ActionArguments,
+) -> std::result::Result<ActionInput, String> {
     let facts = session.facts();
-    let document = session
-        .documents
-        .snapshot(&args.uri)
-        .ok_or_else(|| format!("{} is not open in the editor; open it and try again", args.uri))?;
+    let document = session.documents.snapshot(&args.uri).ok_or_else(|| {
+        format!(
+            "{} is not open in the editor; open it and try again",
+            args.uri
+        )
+    })?;
     let selection = match args.range {
         None => 0..document.text.len_chars(),
         Some(range) => {
@@ -290,7 +309,11 @@ async fn run(session: &Arc<Session>, client: &Client, input: ActionInput, runnin
             let line = match event {
                 EngineEvent::Requesting { round: 0 } => return,
                 EngineEvent::Requesting { round } => format!("thinking (tool round {round})"),
-                EngineEvent::Retrying { attempt, delay, reason } => format!(
+                EngineEvent::Retrying {
+                    attempt,
+                    delay,
+                    reason,
+                } => format!(
                     "{reason}; retrying in {:.1} s (attempt {attempt})",
                     delay.as_secs_f64()
                 ),
@@ -342,8 +365,20 @@ async fn run(session: &Arc<Session>, client: &Client, input: ActionInput, runnin
         return;
     }
     let delivered = match kind {
-        ActionKind::Explain => deliver_explanation(session, client, &settings.explain_output, facts.show_document, &input, &outcome.answer).await,
-        ActionKind::Refactor | ActionKind::Fix => apply_answer(session, client, &input, &outcome.answer).await,
+        ActionKind::Explain => {
+            deliver_explanation(
+                session,
+                client,
+                &settings.explain_output,
+                facts.show_document,
+                &input,
+                &outcome.answer,
+            )
+            .await
+        }
+        ActionKind::Refactor | ActionKind::Fix => {
+            apply_answer(session, client, &input, &outcome.answer).await
+        }
     };
     match delivered {
         Ok(summary) => {
@@ -363,7 +398,12 @@ async fn run(session: &Arc<Session>, client: &Client, input: ActionInput, runnin
 }
 
 /// Applies a refactor/fix answer as a versioned edit; the text says what happened.
-async fn apply_answer(session: &Session, client: &Client, input: &ActionInput, answer: &str) -> std::result::Result<String, String> {
+async fn apply_answer(
+    session: &Session,
+    client: &Client,
+    input: &ActionInput,
+    answer: &str,
+) -> std::result::Result<String, String> {
     let facts = session.facts();
     let planned = session
         .documents
@@ -375,9 +415,12 @@ async fn apply_answer(session: &Session, client: &Client, input: &ActionInput, a
                 )
             })
         })
-        .ok_or_else(|| "the document was closed before the answer arrived; nothing was changed".to_owned())?;
+        .ok_or_else(|| {
+            "the document was closed before the answer arrived; nothing was changed".to_owned()
+        })?;
     let (version, edits) = planned.map_err(|reason| reason.to_string())?;
-    let uri = convert::parse_uri(&input.uri).ok_or_else(|| format!("cannot address {}", input.uri))?;
+    let uri =
+        convert::parse_uri(&input.uri).ok_or_else(|| format!("cannot address {}", input.uri))?;
     let count = edits.len();
     let edit = if facts.document_changes {
         WorkspaceEdit {
@@ -420,7 +463,14 @@ async fn apply_answer(session: &Session, client: &Client, input: &ActionInput, a
 }
 
 /// Writes the explanation and opens it, or shows it as a message.
-async fn deliver_explanation(session: &Session, client: &Client, output: &ExplainOutput, show_document: bool, input: &ActionInput, answer: &str) -> std::result::Result<String, String> {
+async fn deliver_explanation(
+    session: &Session,
+    client: &Client,
+    output: &ExplainOutput,
+    show_document: bool,
+    input: &ActionInput,
+    answer: &str,
+) -> std::result::Result<String, String> {
     let as_message = |text: &str| {
         let mut text = text.trim().to_owned();
         if text.chars().count() > 4000 {
@@ -429,7 +479,8 @@ async fn deliver_explanation(session: &Session, client: &Client, output: &Explai
         text
     };
     if *output == ExplainOutput::Message || !show_document {
-        let path = session.explain_dir()
+        let path = session
+            .explain_dir()
             .and_then(|dir| explain::write(&dir, input, answer))
             .ok();
         let mut message = as_message(answer);
@@ -439,7 +490,8 @@ async fn deliver_explanation(session: &Session, client: &Client, output: &Explai
         client.show_message(MessageType::INFO, message).await;
         return Ok("explanation shown".to_owned());
     }
-    let path = session.explain_dir()
+    let path = session
+        .explain_dir()
         .and_then(|dir| explain::write(&dir, input, answer))
         .map_err(|error| format!("could not write the explanation file: {error}"))?;
     let uri = convert::file_uri(&path)

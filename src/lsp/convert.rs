@@ -42,7 +42,11 @@ pub fn text_change(change: lsp::TextDocumentContentChangeEvent) -> TextChange {
 }
 
 /// Edits in char offsets of `rope` → LSP `TextEdit`s in the negotiated encoding.
-pub fn text_edits(rope: &Rope, edits: &[CharEdit], encoding: PositionEncoding) -> Vec<lsp::TextEdit> {
+pub fn text_edits(
+    rope: &Rope,
+    edits: &[CharEdit],
+    encoding: PositionEncoding,
+) -> Vec<lsp::TextEdit> {
     edits
         .iter()
         .map(|edit| lsp::TextEdit {

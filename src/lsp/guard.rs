@@ -26,7 +26,10 @@ pub async fn request<T>(method: &str, handler: impl Future<Output = Result<T>>) 
             tracing::error!(method, panic = %text, "handler panicked");
             Err(Error {
                 code: ErrorCode::InternalError,
-                message: format!("chatls hit an internal error in {method} ({text}); the server keeps running").into(),
+                message: format!(
+                    "chatls hit an internal error in {method} ({text}); the server keeps running"
+                )
+                .into(),
                 data: None,
             })
         }

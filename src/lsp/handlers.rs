@@ -21,7 +21,10 @@ use super::actions::{action_kind, commands};
 use super::convert;
 use super::session::Session;
 
-pub fn initialize(session: &Session, params: InitializeParams) -> (InitializeResult, Option<String>) {
+pub fn initialize(
+    session: &Session,
+    params: InitializeParams,
+) -> (InitializeResult, Option<String>) {
     let facts = convert::client_facts(&params.capabilities);
     session.set_facts(facts);
     session.set_roots(convert::roots(&params));
@@ -31,11 +34,13 @@ pub fn initialize(session: &Session, params: InitializeParams) -> (InitializeRes
         .map(|errors| describe_errors(&errors));
     let capabilities = ServerCapabilities {
         position_encoding: Some(convert::encoding_kind(facts.encoding)),
-        text_document_sync: Some(TextDocumentSyncCapability::Options(TextDocumentSyncOptions {
-            open_close: Some(true),
-            change: Some(TextDocumentSyncKind::INCREMENTAL),
-            ..TextDocumentSyncOptions::default()
-        })),
+        text_document_sync: Some(TextDocumentSyncCapability::Options(
+            TextDocumentSyncOptions {
+                open_close: Some(true),
+                change: Some(TextDocumentSyncKind::INCREMENTAL),
+                ..TextDocumentSyncOptions::default()
+            },
+        )),
         code_action_provider: Some(CodeActionProviderCapability::Options(CodeActionOptions {
             code_action_kinds: Some(
                 ActionKind::ALL
@@ -104,7 +109,11 @@ async fn apply_configuration(session: &Session, client: &Client, value: Value) {
     }
 }
 
-pub async fn did_change_configuration(session: &Session, client: &Client, params: DidChangeConfigurationParams) {
+pub async fn did_change_configuration(
+    session: &Session,
+    client: &Client,
+    params: DidChangeConfigurationParams,
+) {
     if is_empty(&params.settings) {
         pull_configuration(session, client).await;
     } else {
@@ -139,7 +148,9 @@ pub fn did_change(session: &Session, params: DidChangeTextDocumentParams) -> Opt
         Ok(()) => None,
         Err(error) => {
             tracing::warn!(%uri, %error, "didChange not applied");
-            Some(format!("chatls: a change to {uri} was not applied: {error}"))
+            Some(format!(
+                "chatls: a change to {uri} was not applied: {error}"
+            ))
         }
     }
 }

@@ -26,7 +26,13 @@ pub struct ActionProgress {
 
 impl ActionProgress {
     /// Creates the token (when the client supports it) and sends `begin`.
-    pub async fn begin(client: &Client, supported: bool, token: &str, title: &str, message: &str) -> Self {
+    pub async fn begin(
+        client: &Client,
+        supported: bool,
+        token: &str,
+        title: &str,
+        message: &str,
+    ) -> Self {
         let mut progress = ActionProgress {
             client: client.clone(),
             token: None,

@@ -55,7 +55,11 @@ impl LanguageServer for Server {
 
     async fn initialized(&self, _: InitializedParams) {
         guard::notification("initialized", async {
-            let warning = self.init_warning.lock().ok().and_then(|mut slot| slot.take());
+            let warning = self
+                .init_warning
+                .lock()
+                .ok()
+                .and_then(|mut slot| slot.take());
             if let Some(warning) = warning {
                 self.client.show_message(MessageType::ERROR, warning).await;
             }

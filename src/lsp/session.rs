@@ -122,7 +122,10 @@ impl Session {
         self.update_settings(|layers| layers.latest = options)
     }
 
-    fn update_settings(&self, change: impl FnOnce(&mut SettingsLayers)) -> Result<(), Vec<SettingError>> {
+    fn update_settings(
+        &self,
+        change: impl FnOnce(&mut SettingsLayers),
+    ) -> Result<(), Vec<SettingError>> {
         let Ok(mut layers) = self.settings.write() else {
             return Ok(());
         };

@@ -104,7 +104,11 @@ pub fn offset_of(text: &str, line: u64, character: u64, encoding: &str) -> usize
         .find('\n')
         .map(|found| offset + found)
         .unwrap_or(text.len());
-    let line_end = if line_end > offset && bytes.get(line_end - 1) == Some(&b'\r') { line_end - 1 } else { line_end };
+    let line_end = if line_end > offset && bytes.get(line_end - 1) == Some(&b'\r') {
+        line_end - 1
+    } else {
+        line_end
+    };
     let mut units = 0u64;
     for (index, c) in text[offset..line_end].char_indices() {
         if units >= character {
@@ -124,8 +128,18 @@ fn apply_text_edits(text: &str, edits: &[Value], encoding: &str) -> String {
         .iter()
         .map(|edit| {
             let range = &edit["range"];
-            let start = offset_of(text, range["start"]["line"].as_u64().unwrap(), range["start"]["character"].as_u64().unwrap(), encoding);
-            let end = offset_of(text, range["end"]["line"].as_u64().unwrap(), range["end"]["character"].as_u64().unwrap(), encoding);
+            let start = offset_of(
+                text,
+                range["start"]["line"].as_u64().unwrap(),
+                range["start"]["character"].as_u64().unwrap(),
+                encoding,
+            );
+            let end = offset_of(
+                text,
+                range["end"]["line"].as_u64().unwrap(),
+                range["end"]["character"].as_u64().unwrap(),
+                encoding,
+            );
             (start, end, edit["newText"].as_str().unwrap().to_owned())
         })
         .collect();
@@ -171,14 +185,20 @@ impl Client {
         tokio::spawn(async move {
             let mut buffer = Vec::new();
             let _ = stderr.read_to_end(&mut buffer).await;
-            sink.lock().unwrap().push_str(&String::from_utf8_lossy(&buffer));
+            sink.lock()
+                .unwrap()
+                .push_str(&String::from_utf8_lossy(&buffer));
         });
         let mut client = Client::start(stdout, Box::new(stdin), Some(child));
         client.stderr = captured;
         client
     }
 
-    fn start<R: AsyncRead + Unpin + Send + 'static>(reader: R, writer: Box<dyn AsyncWrite + Send + Unpin>, child: Option<tokio::process::Child>) -> Client {
+    fn start<R: AsyncRead + Unpin + Send + 'static>(
+        reader: R,
+        writer: Box<dyn AsyncWrite + Send + Unpin>,
+        child: Option<tokio::process::Child>,
+    ) -> Client {
         let client = Client {
             writer: Arc::new(tokio::sync::Mutex::new(writer)),
             state: Arc::new(Mutex::new(State {
@@ -205,18 +225,30 @@ impl Client {
     }
 
     async fn dispatch(&self, message: Value) {
-        let method = message.get("method").and_then(Value::as_str).map(str::to_owned);
+        let method = message
+            .get("method")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
         let id = message.get("id").cloned();
         match (method, id) {
             (Some(method), Some(id)) => {
                 let params = message.get("params").cloned().unwrap_or(Value::Null);
                 let result = self.answer_server_request(&method, &params);
-                self.state.lock().unwrap().server_requests.push((method, params));
-                self.send(&json!({"jsonrpc": "2.0", "id": id, "result": result})).await;
+                self.state
+                    .lock()
+                    .unwrap()
+                    .server_requests
+                    .push((method, params));
+                self.send(&json!({"jsonrpc": "2.0", "id": id, "result": result}))
+                    .await;
             }
             (Some(method), None) => {
                 let params = message.get("params").cloned().unwrap_or(Value::Null);
-                self.state.lock().unwrap().notifications.push((method, params));
+                self.state
+                    .lock()
+                    .unwrap()
+                    .notifications
+                    .push((method, params));
             }
             (None, Some(id)) => {
                 if let Some(id) = id.as_i64() {
@@ -243,7 +275,10 @@ impl Client {
                 let edit = &params["edit"];
                 if let Some(changes) = edit["documentChanges"].as_array() {
                     for change in changes {
-                        let uri = change["textDocument"]["uri"].as_str().unwrap_or_default().to_owned();
+                        let uri = change["textDocument"]["uri"]
+                            .as_str()
+                            .unwrap_or_default()
+                            .to_owned();
                         let Some(doc) = state.docs.get_mut(&uri) else {
                             return json!({"applied": false, "failureReason": "unknown document"});
                         };
@@ -262,7 +297,8 @@ impl Client {
                         let Some(doc) = state.docs.get_mut(uri) else {
                             return json!({"applied": false, "failureReason": "unknown document"});
                         };
-                        doc.text = apply_text_edits(&doc.text, edits.as_array().unwrap(), &encoding);
+                        doc.text =
+                            apply_text_edits(&doc.text, edits.as_array().unwrap(), &encoding);
                         doc.version += 1;
                     }
                 }
@@ -299,7 +335,8 @@ impl Client {
         };
         let (sender, receiver) = oneshot::channel();
         self.state.lock().unwrap().pending.insert(id, sender);
-        self.send(&json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params})).await;
+        self.send(&json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}))
+            .await;
         match tokio::time::timeout(WAIT, receiver).await {
             Ok(Ok(response)) => response,
             _ => panic!("no response to {method} within {WAIT:?}"),
@@ -307,7 +344,8 @@ impl Client {
     }
 
     pub async fn notify(&self, method: &str, params: Value) {
-        self.send(&json!({"jsonrpc": "2.0", "method": method, "params": params})).await;
+        self.send(&json!({"jsonrpc": "2.0", "method": method, "params": params}))
+            .await;
     }
 
     pub fn set_encoding(&self, encoding: &str) {
@@ -327,7 +365,12 @@ impl Client {
     }
 
     /// `initialize` + `initialized` with the given capabilities and options.
-    pub async fn initialize(&self, capabilities: Value, options: Value, root: Option<&Path>) -> Value {
+    pub async fn initialize(
+        &self,
+        capabilities: Value,
+        options: Value,
+        root: Option<&Path>,
+    ) -> Value {
         let root_uri = root.map(file_uri);
         let response = self
             .request(
@@ -349,7 +392,13 @@ impl Client {
     }
 
     pub async fn open(&self, uri: &str, language: &str, text: &str) {
-        self.state.lock().unwrap().docs.insert(uri.to_owned(), ClientDoc { text: text.to_owned(), version: 1 });
+        self.state.lock().unwrap().docs.insert(
+            uri.to_owned(),
+            ClientDoc {
+                text: text.to_owned(),
+                version: 1,
+            },
+        );
         self.notify(
             "textDocument/didOpen",
             json!({"textDocument": {"uri": uri, "languageId": language, "version": 1, "text": text}}),
@@ -362,8 +411,15 @@ impl Client {
         let (version, encoding) = {
             let mut state = self.state.lock().unwrap();
             let encoding = state.encoding.clone();
-            let doc = state.docs.get_mut(uri).expect("document open in the client");
-            doc.text = apply_text_edits(&doc.text, &[json!({"range": range, "newText": text})], &encoding);
+            let doc = state
+                .docs
+                .get_mut(uri)
+                .expect("document open in the client");
+            doc.text = apply_text_edits(
+                &doc.text,
+                &[json!({"range": range, "newText": text})],
+                &encoding,
+            );
             doc.version += 1;
             (doc.version, encoding)
         };
@@ -376,7 +432,13 @@ impl Client {
     }
 
     pub fn doc(&self, uri: &str) -> ClientDoc {
-        self.state.lock().unwrap().docs.get(uri).cloned().expect("document open in the client")
+        self.state
+            .lock()
+            .unwrap()
+            .docs
+            .get(uri)
+            .cloned()
+            .expect("document open in the client")
     }
 
     pub fn notifications(&self, method: &str) -> Vec<Value> {
@@ -417,7 +479,10 @@ impl Client {
                 if check(self) {
                     return;
                 }
-                panic!("timed out waiting for {what}; notifications: {:#?}", self.state.lock().unwrap().notifications);
+                panic!(
+                    "timed out waiting for {what}; notifications: {:#?}",
+                    self.state.lock().unwrap().notifications
+                );
             }
         }
     }
@@ -434,7 +499,10 @@ impl Client {
     /// Waits for the `end` of a progress token and returns its message.
     pub async fn wait_progress_end(&self, token: &str) -> String {
         self.wait_until(&format!("progress end of {token}"), |client| {
-            client.progress(token).iter().any(|value| value["kind"] == "end")
+            client
+                .progress(token)
+                .iter()
+                .any(|value| value["kind"] == "end")
         })
         .await;
         self.progress(token)
@@ -454,10 +522,19 @@ impl Client {
     /// Runs a `chatls.*` action command and returns the progress token it started.
     pub async fn run_action(&self, command: &str, argument: Value) -> String {
         let response = self
-            .request("workspace/executeCommand", json!({"command": command, "arguments": [argument]}))
+            .request(
+                "workspace/executeCommand",
+                json!({"command": command, "arguments": [argument]}),
+            )
             .await;
-        assert!(response.get("error").is_none(), "{command} failed to start: {response}");
-        response["result"]["token"].as_str().expect("token in the command's answer").to_owned()
+        assert!(
+            response.get("error").is_none(),
+            "{command} failed to start: {response}"
+        );
+        response["result"]["token"]
+            .as_str()
+            .expect("token in the command's answer")
+            .to_owned()
     }
 
     pub async fn shutdown_and_exit(&self) {
