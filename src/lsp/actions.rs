@@ -405,6 +405,9 @@ async fn apply_answer(
     answer: &str,
 ) -> std::result::Result<String, String> {
     let facts = session.facts();
+    if !facts.document_changes {
+        settle(session, &input.uri).await;
+    }
     let planned = session
         .documents
         .with_document(&input.uri, |document| {
@@ -459,6 +462,21 @@ async fn apply_answer(
         Err(format!(
             "the editor refused the edit{reason}; the document probably changed meanwhile — run the action again"
         ))
+    }
+}
+
+/// How long the editor must have been quiet before an unversioned edit is computed.
+const SETTLE: std::time::Duration = std::time::Duration::from_millis(300);
+
+/// Clients without `documentChanges` (Neovim) cannot refuse a stale edit, and Neovim
+/// debounces `didChange` by ~150 ms: while the user is typing, wait (bounded) until the
+/// document has been quiet for [`SETTLE`], so the edit is computed on the text the editor has.
+async fn settle(session: &Session, uri: &str) {
+    for _ in 0..10 {
+        match session.since_last_change(uri) {
+            Some(since) if since < SETTLE => tokio::time::sleep(SETTLE - since).await,
+            _ => return,
+        }
     }
 }
 

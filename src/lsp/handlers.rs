@@ -141,6 +141,7 @@ pub fn did_change(session: &Session, params: DidChangeTextDocumentParams) -> Opt
         .map(convert::text_change)
         .collect();
     let encoding = session.facts().encoding;
+    session.touch(&uri);
     match session
         .documents
         .change(&uri, params.text_document.version, &changes, encoding)

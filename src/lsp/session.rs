@@ -54,6 +54,7 @@ pub struct Session {
     settings: RwLock<SettingsLayers>,
     roots: RwLock<Vec<PathBuf>>,
     diagnostics: DashMap<String, Vec<FileDiagnostic>>,
+    last_change: DashMap<String, std::time::Instant>,
     running: DashMap<u64, Running>,
     next_action: AtomicU64,
 }
@@ -82,6 +83,7 @@ impl Session {
             }),
             roots: RwLock::new(Vec::new()),
             diagnostics: DashMap::new(),
+            last_change: DashMap::new(),
             running: DashMap::new(),
             next_action: AtomicU64::new(1),
         }
@@ -162,8 +164,20 @@ impl Session {
         }
     }
 
+    /// Notes that the editor changed a document just now.
+    pub fn touch(&self, uri: &str) {
+        self.last_change
+            .insert(uri.to_owned(), std::time::Instant::now());
+    }
+
+    /// How long ago the editor last changed a document (`None` if never since opening).
+    pub fn since_last_change(&self, uri: &str) -> Option<std::time::Duration> {
+        self.last_change.get(uri).map(|at| at.elapsed())
+    }
+
     pub fn forget_document(&self, uri: &str) {
         self.diagnostics.remove(uri);
+        self.last_change.remove(uri);
         self.conversations.reset(uri);
         self.cancel_document(uri);
     }
