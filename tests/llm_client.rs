@@ -799,3 +799,15 @@ async fn the_api_key_never_appears_in_an_error() {
     result.unwrap();
     assert_eq!(format!("{endpoint:?}").matches(CANARY).count(), 0);
 }
+
+#[test]
+fn the_chat_future_is_send_so_the_engine_can_spawn_it() {
+    fn assert_send<T: Send>(_: &T) {}
+    let client = LlmClient::new();
+    let endpoint = endpoint("http://127.0.0.1:9/v1", None);
+    let request = request(true);
+    let cancel = CancellationToken::new();
+    let mut on_event = |_: StreamEvent<'_>| {};
+    let future = client.chat(&endpoint, &request, "c", &cancel, &mut on_event);
+    assert_send(&future);
+}

@@ -294,6 +294,16 @@ http://host/bare.png
         assert!(find_references("no images here, just code.rs").is_empty());
     }
 
+    proptest::proptest! {
+        #[test]
+        fn find_references_never_panics_and_returns_image_paths(text in "\\PC{0,300}") {
+            for reference in find_references(&text) {
+                proptest::prop_assert!(has_image_extension(&reference));
+                proptest::prop_assert!(!is_remote(&reference));
+            }
+        }
+    }
+
     #[test]
     fn human_sizes() {
         assert_eq!(human_size(5 * 1024 * 1024), "5 MB");

@@ -581,6 +581,21 @@ mod tests {
         assert!(!sandbox.is_denied(&fixture.ws.join("src/environment.rs")));
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(200))]
+        #[test]
+        fn any_requested_path_resolves_inside_a_root_or_is_refused(
+            requested in "(\\.\\./|\\./|/|src/|link_dir/|\\.env|\\.git/|[a-z.]{1,6}|\\PC{0,4}){0,6}"
+        ) {
+            let fixture = fixture();
+            let sandbox = sandbox(&fixture);
+            if let Ok(path) = sandbox.resolve(&requested) {
+                proptest::prop_assert!(path.starts_with(&fixture.ws), "{path:?}");
+                proptest::prop_assert!(!sandbox.is_denied(&path), "{path:?}");
+            }
+        }
+    }
+
     #[test]
     fn missing_roots_are_skipped_and_several_roots_are_prefixed() {
         let fixture = fixture();
