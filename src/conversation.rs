@@ -79,6 +79,13 @@ impl Conversations {
         self.by_document.remove(uri).is_some()
     }
 
+    /// Forgets every conversation; returns how many there were.
+    pub fn reset_all(&self) -> usize {
+        let count = self.by_document.len();
+        self.by_document.clear();
+        count
+    }
+
     pub fn id_of(&self, uri: &str) -> Option<String> {
         self.by_document.get(uri).map(|entry| entry.id.clone())
     }

@@ -614,7 +614,7 @@ async fn an_upstream_500_and_a_cut_stream_leave_the_document_identical() {
 
 #[tokio::test]
 async fn cancel_closes_the_upstream_connection_at_once() {
-    for how in ["command", "progress"] {
+    for how in ["command", "command without arguments", "progress"] {
         let slow = Reply::Sse {
             status: 200,
             headers: vec![],

@@ -138,12 +138,20 @@ pub async fn execute(
     command: &str,
     arguments: Vec<Value>,
 ) -> Result<Option<Value>> {
+    // Without an argument (Helix's `:lsp-workspace-command chatls.cancel`), cancel and reset
+    // act on every document.
     if command == CANCEL_COMMAND {
+        if arguments.is_empty() {
+            return Ok(Some(json!({ "cancelled": session.cancel_all() })));
+        }
         let args: DocumentArguments = argument(command, &arguments, "{\"uri\"}")?;
         let cancelled = session.cancel_document(&args.uri);
         return Ok(Some(json!({ "cancelled": cancelled })));
     }
     if command == RESET_COMMAND {
+        if arguments.is_empty() {
+            return Ok(Some(json!({ "reset": session.conversations.reset_all() })));
+        }
         let args: DocumentArguments = argument(command, &arguments, "{\"uri\"}")?;
         let reset = session.conversations.reset(&args.uri);
         return Ok(Some(json!({ "reset": reset })));

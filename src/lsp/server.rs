@@ -69,7 +69,7 @@ impl LanguageServer for Server {
     }
 
     async fn shutdown(&self) -> Result<()> {
-        self.session.cancel_all();
+        let _ = self.session.cancel_all();
         Ok(())
     }
 

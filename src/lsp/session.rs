@@ -223,10 +223,14 @@ impl Session {
         found
     }
 
-    pub fn cancel_all(&self) {
+    /// Cancels every running action; returns how many.
+    pub fn cancel_all(&self) -> usize {
+        let mut count = 0;
         for entry in self.running.iter() {
             entry.cancel.cancel();
+            count += 1;
         }
+        count
     }
 
     pub fn running_count(&self) -> usize {
