@@ -211,6 +211,7 @@ fn apply_one(
 ///   right with the inserted text (like a cursor);
 /// - a replacement or deletion that overlaps the range by at least one char, or an
 ///   insertion strictly inside it, gives `None`;
+/// - an edit that neither removes nor inserts anything is ignored, wherever it is;
 /// - an edit whose arithmetic does not fit the range (inconsistent input) gives `None`.
 pub fn rebase_range(range: CharRange<usize>, edits: &[AppliedEdit]) -> Option<CharRange<usize>> {
     if range.start > range.end {
@@ -218,6 +219,9 @@ pub fn rebase_range(range: CharRange<usize>, edits: &[AppliedEdit]) -> Option<Ch
     }
     let (mut start, mut end) = (range.start, range.end);
     for edit in edits {
+        if edit.old_len == 0 && edit.new_len == 0 {
+            continue; // an empty change (some clients send them) changes nothing
+        }
         let edit_end = edit.start.checked_add(edit.old_len)?;
         if edit_end <= start {
             // Entirely before (including an insertion at the start): shift.
@@ -459,6 +463,9 @@ mod tests {
             (10..20, vec![edit(25, 0, 1)], Some(10..20)),
             // insertion strictly inside
             (10..20, vec![edit(11, 0, 1)], None),
+            // an empty change inside changes nothing
+            (10..20, vec![edit(15, 0, 0)], Some(10..20)),
+            (10..20, vec![edit(15, 0, 0), edit(0, 1, 0)], Some(9..19)),
             (10..20, vec![edit(19, 0, 1)], None),
             // overlapping replacement or deletion
             (10..20, vec![edit(9, 2, 2)], None),
