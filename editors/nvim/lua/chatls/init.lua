@@ -1,0 +1,208 @@
+--- chatls for Neovim 0.11+: run Explain / Refactor / Fix on a range through
+--- `workspace/executeCommand`, cancel them, show their progress, and open explanations
+--- in a split. The user commands are defined in plugin/chatls.lua.
+
+local M = {}
+
+--- Last progress message per client id (for a statusline: `require('chatls').status()`).
+---@type table<integer, string>
+local last_progress = {}
+
+---@param msg string
+---@param level? integer
+local function notify(msg, level)
+  vim.notify('chatls: ' .. msg, level or vim.log.levels.INFO)
+end
+
+--- The chatls client attached to `bufnr`, or nil with an error shown.
+---@param bufnr integer
+---@return vim.lsp.Client?
+local function client_for(bufnr)
+  local client = vim.lsp.get_clients({ bufnr = bufnr, name = 'chatls' })[1]
+  if not client then
+    notify('not attached to this buffer (is `vim.lsp.enable("chatls")` in your config?)', vim.log.levels.ERROR)
+  end
+  return client
+end
+
+--- Byte column `col` (0-based) of buffer line `row` (0-based) in the client's encoding.
+---@param bufnr integer
+---@param row integer
+---@param col integer
+---@param encoding string
+---@return integer
+local function encode_col(bufnr, row, col, encoding)
+  local line = vim.api.nvim_buf_get_lines(bufnr, row, row + 1, false)[1] or ''
+  col = math.max(0, math.min(col, #line))
+  if col == 0 or encoding == 'utf-8' then
+    return col
+  end
+  return vim.str_utfindex(line, encoding, col, false)
+end
+
+--- The LSP range of a command invocation. With a charwise visual selection (`v`) it is
+--- exactly the selection; otherwise whole lines `line1`..`line2`, from column 0 of the first
+--- to the end of the last (not column 0 of the next line).
+---@param bufnr integer
+---@param opts { line1: integer, line2: integer, range: integer }
+---@param encoding string
+---@return lsp.Range
+function M.command_range(bufnr, opts, encoding)
+  local first, last = opts.line1 - 1, opts.line2 - 1
+  local line_count = vim.api.nvim_buf_line_count(bufnr)
+  first = math.max(0, math.min(first, line_count - 1))
+  last = math.max(first, math.min(last, line_count - 1))
+  if opts.range > 0 and vim.fn.visualmode() == 'v' then
+    local vstart = vim.api.nvim_buf_get_mark(bufnr, '<')
+    local vend = vim.api.nvim_buf_get_mark(bufnr, '>')
+    if vstart[1] - 1 == first and vend[1] - 1 == last then
+      local end_line = vim.api.nvim_buf_get_lines(bufnr, last, last + 1, false)[1] or ''
+      -- '> marks the first byte of the last selected character: include the whole character.
+      local end_byte = math.min(vend[2], #end_line)
+      if end_byte < #end_line then
+        local char_len = #vim.fn.strcharpart(end_line:sub(end_byte + 1), 0, 1)
+        end_byte = end_byte + math.max(char_len, 1)
+      end
+      return {
+        start = { line = first, character = encode_col(bufnr, first, vstart[2], encoding) },
+        ['end'] = { line = last, character = encode_col(bufnr, last, end_byte, encoding) },
+      }
+    end
+  end
+  local end_line = vim.api.nvim_buf_get_lines(bufnr, last, last + 1, false)[1] or ''
+  return {
+    start = { line = first, character = 0 },
+    ['end'] = { line = last, character = encode_col(bufnr, last, #end_line, encoding) },
+  }
+end
+
+--- Run `chatls.<action>` on the range of a user command.
+---@param action 'explain'|'refactor'|'fix'
+---@param opts { line1: integer, line2: integer, range: integer, args?: string }
+function M.run(action, opts)
+  local bufnr = vim.api.nvim_get_current_buf()
+  local client = client_for(bufnr)
+  if not client then
+    return
+  end
+  local args = {
+    uri = vim.uri_from_bufnr(bufnr),
+    range = M.command_range(bufnr, opts, client.offset_encoding),
+  }
+  local instruction = vim.trim(opts.args or '')
+  if action ~= 'explain' and instruction ~= '' then
+    args.instruction = instruction
+  end
+  client:exec_cmd({ title = 'chatls ' .. action, command = 'chatls.' .. action, arguments = { args } }, { bufnr = bufnr }, function(err)
+    if err then
+      notify(action .. ' failed: ' .. (err.message or vim.inspect(err)), vim.log.levels.ERROR)
+    end
+  end)
+end
+
+--- Run a per-document command (`cancel` or `resetConversation`) for the current buffer.
+---@param command 'cancel'|'resetConversation'
+function M.document_command(command)
+  local bufnr = vim.api.nvim_get_current_buf()
+  local client = client_for(bufnr)
+  if not client then
+    return
+  end
+  local args = { uri = vim.uri_from_bufnr(bufnr) }
+  client:exec_cmd({ title = 'chatls ' .. command, command = 'chatls.' .. command, arguments = { args } }, { bufnr = bufnr }, function(err)
+    if err then
+      notify(command .. ' failed: ' .. (err.message or vim.inspect(err)), vim.log.levels.ERROR)
+    end
+  end)
+end
+
+--- Text of one `$/progress` value, e.g. "Refactor: streaming (120 chars)".
+---@param value table
+---@return string?
+function M.progress_text(value)
+  if type(value) ~= 'table' then
+    return nil
+  end
+  local parts = {}
+  if value.title and value.title ~= '' then
+    parts[#parts + 1] = value.title
+  end
+  if value.message and value.message ~= '' then
+    parts[#parts + 1] = value.message
+  end
+  if #parts == 0 then
+    return nil
+  end
+  local text = table.concat(parts, ': ')
+  if value.percentage then
+    text = text .. (' (%d%%)'):format(value.percentage)
+  end
+  return text
+end
+
+--- LspProgress autocmd callback: echo chatls's progress and remember it for the statusline.
+---@param ev { data: { client_id: integer, params: { token: any, value: table } } }
+function M.on_progress(ev)
+  local client = vim.lsp.get_client_by_id(ev.data.client_id)
+  if not client or client.name ~= 'chatls' then
+    return
+  end
+  local value = ev.data.params.value
+  local text = M.progress_text(value)
+  if value.kind == 'end' then
+    last_progress[client.id] = nil
+  elseif text then
+    last_progress[client.id] = text
+  end
+  if text then
+    vim.api.nvim_echo({ { 'chatls: ' .. text } }, false, {})
+  end
+end
+
+--- The latest progress message of any running chatls action, '' when idle.
+---@return string
+function M.status()
+  for _, text in pairs(last_progress) do
+    return 'chatls: ' .. text
+  end
+  return ''
+end
+
+--- `window/showDocument` handler: explanations (markdown files) open in a vertical split,
+--- reusing the window that already shows them; anything else goes to Neovim's default.
+---@param err lsp.ResponseError?
+---@param result lsp.ShowDocumentParams
+---@param ctx lsp.HandlerContext
+---@return lsp.ShowDocumentResult
+function M.show_document(err, result, ctx)
+  if err or type(result) ~= 'table' or type(result.uri) ~= 'string' then
+    return { success = false }
+  end
+  local is_markdown = result.uri:match('^file:') and result.uri:match('%.md$') and not result.external
+  if not is_markdown then
+    return vim.lsp.handlers['window/showDocument'](err, result, ctx)
+  end
+  local path = vim.uri_to_fname(result.uri)
+  local previous = vim.api.nvim_get_current_win()
+  local ok, open_err = pcall(function()
+    local bufnr = vim.fn.bufnr(path)
+    local win = bufnr ~= -1 and vim.fn.bufwinid(bufnr) or -1
+    if win ~= -1 then
+      vim.api.nvim_set_current_win(win)
+      vim.cmd('silent edit!')
+    else
+      vim.cmd('vsplit ' .. vim.fn.fnameescape(path))
+    end
+    vim.bo.filetype = 'markdown'
+  end)
+  if not ok then
+    notify('could not open ' .. path .. ': ' .. tostring(open_err), vim.log.levels.ERROR)
+    return { success = false }
+  end
+  if result.takeFocus == false and vim.api.nvim_win_is_valid(previous) then
+    vim.api.nvim_set_current_win(previous)
+  end
+  return { success = true }
+end
+
+return M

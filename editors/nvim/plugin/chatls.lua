@@ -1,0 +1,43 @@
+--- chatls user commands for Neovim 0.11+ (the server config is lsp/chatls.lua):
+---   :[range]ChatlsExplain
+---   :[range]ChatlsRefactor [instruction]
+---   :[range]ChatlsFix [instruction]
+---   :ChatlsCancel          stop every running action of the current buffer
+---   :ChatlsReset           forget the buffer's conversation with the model
+--- Run them from a visual selection (`:'<,'>ChatlsRefactor use early returns`); without a
+--- range they act on the current line. Progress is echoed as it streams.
+
+if vim.g.loaded_chatls then
+  return
+end
+vim.g.loaded_chatls = true
+
+if vim.fn.has('nvim-0.11') == 0 then
+  vim.notify('chatls: needs Neovim 0.11 or newer', vim.log.levels.WARN)
+  return
+end
+
+local function action_command(name, action, nargs)
+  vim.api.nvim_create_user_command(name, function(opts)
+    require('chatls').run(action, opts)
+  end, { range = true, nargs = nargs, desc = 'chatls: ' .. action .. ' the selection with AI' })
+end
+
+action_command('ChatlsExplain', 'explain', 0)
+action_command('ChatlsRefactor', 'refactor', '*')
+action_command('ChatlsFix', 'fix', '*')
+
+vim.api.nvim_create_user_command('ChatlsCancel', function()
+  require('chatls').document_command('cancel')
+end, { desc = 'chatls: cancel the running actions of this buffer' })
+
+vim.api.nvim_create_user_command('ChatlsReset', function()
+  require('chatls').document_command('resetConversation')
+end, { desc = "chatls: forget this buffer's conversation" })
+
+vim.api.nvim_create_autocmd('LspProgress', {
+  group = vim.api.nvim_create_augroup('chatls_progress', { clear = true }),
+  callback = function(ev)
+    require('chatls').on_progress(ev)
+  end,
+})
