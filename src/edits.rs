@@ -262,6 +262,28 @@ const REFINE_LIMIT_BYTES: usize = 16 * 1024;
 /// editor gets a few readable edits rather than a scatter of single chars.
 const MIN_GAP_CHARS: usize = 3;
 
+/// Below this char similarity (0..1) a changed hunk is replaced as one edit.
+const MIN_REFINE_SIMILARITY: f32 = 0.6;
+
+/// Bytes of the longest common prefix, ending on a char boundary.
+fn common_prefix_len(a: &str, b: &str) -> usize {
+    a.char_indices()
+        .zip(b.chars())
+        .find(|((_, x), y)| x != y)
+        .map(|((index, _), _)| index)
+        .unwrap_or_else(|| a.len().min(b.len()))
+}
+
+/// Bytes of the longest common suffix, starting on a char boundary.
+fn common_suffix_len(a: &str, b: &str) -> usize {
+    a.chars()
+        .rev()
+        .zip(b.chars().rev())
+        .take_while(|(x, y)| x == y)
+        .map(|(x, _)| x.len_utf8())
+        .sum()
+}
+
 /// How long either diff may search before settling for a larger (still correct) result.
 const DIFF_TIMEOUT: Duration = Duration::from_millis(500);
 
@@ -351,6 +373,17 @@ fn refine(
         .algorithm(Algorithm::Myers)
         .timeout(DIFF_TIMEOUT)
         .diff_chars(old_hunk, new_hunk);
+    if chars.ratio() < MIN_REFINE_SIMILARITY {
+        // A rewrite, not a touch-up: char-level pieces of it would scatter edits (and the
+        // editor's cursor and undo) over the hunk. One edit, trimmed of the shared ends.
+        let prefix = common_prefix_len(old_hunk, new_hunk);
+        let suffix = common_suffix_len(&old_hunk[prefix..], &new_hunk[prefix..]);
+        edits.push(ByteEdit {
+            old: old_range.start + prefix..old_range.end - suffix,
+            new: new_range.start + prefix..new_range.end - suffix,
+        });
+        return;
+    }
     let old_offsets = token_offsets(chars.iter_old_slices());
     let new_offsets = token_offsets(chars.iter_new_slices());
     for group in change_groups(chars.ops()) {
@@ -595,6 +628,17 @@ mod tests {
             end,
             new_text: new_text.to_owned(),
         }
+    }
+
+    #[test]
+    fn a_rewritten_hunk_is_one_edit_not_scattered_pieces() {
+        let old = "fn f() {\n    for x in xs {\n        sum += x;\n    }\n}\n";
+        let new = "fn f() {\n    sum = xs.iter().sum();\n}\n";
+        let edits = minimal_edits(old, new);
+        assert_eq!(edits.len(), 1, "{edits:?}");
+        assert_eq!(apply_edits(old, &edits), new);
+        // The shared indentation and the untouched lines stay out of the edit.
+        assert_eq!(edits[0].start, "fn f() {\n    ".chars().count());
     }
 
     #[test]

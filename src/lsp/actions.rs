@@ -300,15 +300,13 @@ async fn run(session: &Arc<Session>, client: &Client, input: ActionInput, runnin
     let settings = session.settings();
     let facts = session.facts();
     let kind = input.kind;
-    let progress = super::progress::ActionProgress::begin(
+    let (status, reporter) = super::progress::ActionProgress::start(
         client,
         facts.work_done_progress,
         &running.token,
         title(kind),
         &format!("asking {}", settings.model),
-    )
-    .await;
-    let (status, reporter) = progress.reporter();
+    );
     let conversation = session.conversations.begin(&input.uri);
     let workspace = session.workspace(&settings);
     let result = {
@@ -347,7 +345,10 @@ async fn run(session: &Arc<Session>, client: &Client, input: ActionInput, runnin
             .await
     };
     drop(status);
-    let _ = reporter.await;
+    let progress = match reporter.await {
+        Ok(progress) => progress,
+        Err(_) => super::progress::ActionProgress::hidden(client),
+    };
 
     let outcome = match result {
         Err(error) if error.is_cancelled() => {

@@ -25,7 +25,15 @@ pub fn initialize(
     session: &Session,
     params: InitializeParams,
 ) -> (InitializeResult, Option<String>) {
-    let facts = convert::client_facts(&params.capabilities);
+    let mut facts = convert::client_facts(&params.capabilities);
+    // Helix (25.07) handles window/showDocument for file: URIs but does not advertise it.
+    if params
+        .client_info
+        .as_ref()
+        .is_some_and(|info| info.name.eq_ignore_ascii_case("helix"))
+    {
+        facts.show_document = true;
+    }
     session.set_facts(facts);
     session.set_roots(convert::roots(&params));
     let warning = params

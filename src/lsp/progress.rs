@@ -57,6 +57,14 @@ impl ActionProgress {
         progress
     }
 
+    /// Progress the client will not see (when its task failed): `end` sends nothing.
+    pub fn hidden(client: &Client) -> Self {
+        ActionProgress {
+            client: client.clone(),
+            token: None,
+        }
+    }
+
     pub fn is_shown(&self) -> bool {
         self.token.is_some()
     }
@@ -88,13 +96,24 @@ impl ActionProgress {
         }
     }
 
-    /// A sender for status lines and the task that forwards them as throttled reports:
-    /// bursts are coalesced to the newest line, at most one report per [`REPORT_INTERVAL`].
-    /// The task ends when every sender is dropped, after flushing the newest line.
-    pub fn reporter(&self) -> (mpsc::UnboundedSender<String>, JoinHandle<()>) {
+    /// Starts progress without making the caller wait for the client: returns at once with a
+    /// sender for status lines and a task that creates the token, sends `begin`, then forwards
+    /// the lines as throttled reports (bursts coalesced to the newest line, at most one report
+    /// per [`REPORT_INTERVAL`]). The task ends, returning the progress for its `end`, once
+    /// every sender is dropped. The action's upstream request never waits on the editor.
+    pub fn start(
+        client: &Client,
+        supported: bool,
+        token: &str,
+        title: &str,
+        message: &str,
+    ) -> (mpsc::UnboundedSender<String>, JoinHandle<ActionProgress>) {
         let (sender, mut receiver) = mpsc::unbounded_channel::<String>();
-        let progress = self.clone();
+        let client = client.clone();
+        let (token, title, message) = (token.to_owned(), title.to_owned(), message.to_owned());
         let task = tokio::spawn(async move {
+            let progress =
+                ActionProgress::begin(&client, supported, &token, &title, &message).await;
             let mut last_sent: Option<Instant> = None;
             while let Some(mut message) = receiver.recv().await {
                 if let Some(sent) = last_sent {
@@ -109,6 +128,7 @@ impl ActionProgress {
                 progress.report(&message).await;
                 last_sent = Some(Instant::now());
             }
+            progress
         });
         (sender, task)
     }
