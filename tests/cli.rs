@@ -1,0 +1,128 @@
+//! `chatls ask` as a person runs it: the built binary against the fake upstream, streaming the
+//! answer to stdout, printing the change, and writing it only with `--apply`.
+
+use std::process::Stdio;
+
+use chatls_fake_upstream::{FakeUpstream, Reply};
+
+const CODE: &str = "def mean(xs):\n    total = 0\n    for x in xs:\n        total += x\n    return total / len(xs)\n";
+
+async fn ask(fake: &FakeUpstream, args: &[&str], key: Option<&str>) -> (bool, String, String) {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_chatls"));
+    command
+        .arg("ask")
+        .args(args)
+        .env_remove("CHATLS_API_KEY")
+        .env_remove("OPENAI_API_KEY")
+        .env("CHATLS_BASE_URL", fake.base_url())
+        .stdin(Stdio::null())
+        .kill_on_drop(true);
+    if let Some(key) = key {
+        command.env("CHATLS_API_KEY", key);
+    }
+    let output = tokio::time::timeout(std::time::Duration::from_secs(30), command.output())
+        .await
+        .expect("chatls ask finishes")
+        .expect("runs");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn explain_streams_the_answer_to_stdout() {
+    let fake = FakeUpstream::start(vec![Reply::text(&[
+        "It adds ",
+        "the numbers ",
+        "and divides.",
+    ])])
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("stats.py");
+    std::fs::write(&file, CODE).unwrap();
+    let target = format!("{}:2-4", file.display());
+    let (ok, stdout, stderr) = ask(&fake, &["explain", &target], Some("sk-cli-canary")).await;
+    assert!(ok, "{stderr}");
+    assert_eq!(stdout.trim(), "It adds the numbers and divides.");
+    let user = fake.requests()[0].body["messages"][1]["content"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        user.contains("File: stats.py (python), lines 2-4 of 6 selected."),
+        "{user}"
+    );
+    assert!(!stderr.contains("sk-cli-canary"));
+}
+
+#[tokio::test]
+async fn refactor_prints_a_diff_and_writes_only_with_apply() {
+    let answer = "```python\ntotal = sum(xs)\n```";
+    let fake = FakeUpstream::start(vec![Reply::text(&[answer]), Reply::text(&[answer])])
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("stats.py");
+    std::fs::write(&file, CODE).unwrap();
+    let target = format!("{}:2-4", file.display());
+    let (ok, _, stderr) = ask(
+        &fake,
+        &["refactor", &target, "--instruction", "use sum"],
+        Some("k"),
+    )
+    .await;
+    assert!(ok, "{stderr}");
+    assert!(stderr.contains("+    total = sum(xs)"), "{stderr}");
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap(),
+        CODE,
+        "not written without --apply"
+    );
+    let (ok, _, stderr) = ask(&fake, &["refactor", &target, "--apply"], Some("k")).await;
+    assert!(ok, "{stderr}");
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap(),
+        "def mean(xs):\n    total = sum(xs)\n    return total / len(xs)\n"
+    );
+    assert!(
+        fake.requests()[0].body["messages"][1]["content"]
+            .as_str()
+            .unwrap()
+            .contains("Instruction: use sum")
+    );
+}
+
+#[tokio::test]
+async fn failures_exit_non_zero_with_a_clear_message_and_leave_the_file() {
+    let fake = FakeUpstream::start(vec![Reply::status(
+        401,
+        r#"{"error":{"message":"invalid key sk-bad-canary"}}"#,
+    )])
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("stats.py");
+    std::fs::write(&file, CODE).unwrap();
+    let target = format!("{}:2-4", file.display());
+    let (ok, _, stderr) = ask(&fake, &["fix", &target, "--apply"], Some("sk-bad-canary")).await;
+    assert!(!ok);
+    assert!(
+        stderr.contains("401") && stderr.contains("API key"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("sk-bad-canary"), "{stderr}");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), CODE);
+
+    let (ok, _, stderr) = ask(
+        &fake,
+        &["explain", &format!("{}:99-100", file.display())],
+        Some("k"),
+    )
+    .await;
+    assert!(!ok && stderr.contains("past the end"), "{stderr}");
+    let (ok, _, stderr) = ask(&fake, &["explain", "/no/such/file.py"], Some("k")).await;
+    assert!(!ok && stderr.contains("cannot open"), "{stderr}");
+}
