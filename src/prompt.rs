@@ -244,7 +244,7 @@ mod tests {
         assert_eq!(fence_for("plain"), "```");
         assert_eq!(fence_for("a ``` b"), "````");
         let action = input(ActionKind::Explain, "x = \"```\"\n", 0..9);
-        assert!(user_turn(&action).contains("````text") == false);
+        assert!(!user_turn(&action).contains("````text"));
         assert!(user_turn(&action).contains("````rust\nx = \"```\"\n````"));
     }
 

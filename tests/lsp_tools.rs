@@ -233,7 +233,11 @@ async fn hostile_paths_are_refused_as_tool_results_and_nothing_leaks() {
     let attacks = [
         (
             "t1",
-            format!(r#"{{"path": "../{}/outside.txt"}}"#, "x".repeat(1)),
+            // A real `..` escape: the workspace and this directory are siblings in the temp dir.
+            format!(
+                r#"{{"path": "../{}/outside.txt"}}"#,
+                outside_dir.path().file_name().unwrap().to_string_lossy()
+            ),
         ),
         ("t2", r#"{"path": "/etc/passwd"}"#.to_owned()),
         (

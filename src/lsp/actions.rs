@@ -55,9 +55,7 @@ pub fn code_actions(
     params: CodeActionParams,
 ) -> Option<Vec<CodeActionOrCommand>> {
     let uri = params.text_document.uri.as_str().to_owned();
-    if session.documents.snapshot(&uri).is_none() {
-        return None;
-    }
+    session.documents.snapshot(&uri)?;
     let path = convert::uri_path(&uri).unwrap_or_default();
     let remembered = params
         .context
