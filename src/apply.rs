@@ -20,6 +20,10 @@ pub enum NotApplied {
     NoCode,
     #[error("the model's answer is the same as the selected code; nothing to change")]
     Unchanged,
+    #[error(
+        "the answer stopped at the token limit before the code was complete, so nothing was applied; raise maxTokens or select less"
+    )]
+    Truncated,
 }
 
 /// Edits in the current text of `document` (char offsets) and the version they apply to.
@@ -37,6 +41,20 @@ pub fn plan(
     input: &ActionInput,
     answer: &str,
 ) -> Result<EditPlan, NotApplied> {
+    plan_outcome(document, input, answer, false)
+}
+
+/// [`plan`], refusing an answer the upstream cut at its token limit: a half-written
+/// replacement must never land in the user's code.
+pub fn plan_outcome(
+    document: &Document,
+    input: &ActionInput,
+    answer: &str,
+    truncated: bool,
+) -> Result<EditPlan, NotApplied> {
+    if truncated {
+        return Err(NotApplied::Truncated);
+    }
     let original = input.selected_text();
     let replacement = replacement_for(answer, &original);
     if replacement.trim().is_empty() && !original.trim().is_empty() {
@@ -152,6 +170,16 @@ mod tests {
         assert_eq!(
             plan(&document, &action, "```\nlet y = 1;\n```"),
             Err(NotApplied::SelectionChanged)
+        );
+    }
+
+    #[test]
+    fn a_truncated_answer_is_never_applied() {
+        let document = Document::new(TEXT, 1, "rust");
+        let action = input(&document, selection_of_line_1());
+        assert_eq!(
+            plan_outcome(&document, &action, "```rust\nlet x = 2;\nlet y", true),
+            Err(NotApplied::Truncated)
         );
     }
 

@@ -10,7 +10,7 @@ use ropey::Rope;
 use tokio_util::sync::CancellationToken;
 
 use crate::action::{ActionInput, ActionKind};
-use crate::apply::{NotApplied, plan};
+use crate::apply::{NotApplied, plan_outcome};
 use crate::config::{EnvSettings, Settings};
 use crate::conversation::Conversations;
 use crate::edits::apply_edits;
@@ -291,7 +291,7 @@ async fn ask_inner(args: AskArgs) -> Result<(), String> {
         return Ok(());
     }
     let document = Document::new(&original, 0, input.language_id.clone());
-    let edit_plan = match plan(&document, &input, &outcome.answer) {
+    let edit_plan = match plan_outcome(&document, &input, &outcome.answer, outcome.truncated) {
         Ok(edit_plan) => edit_plan,
         Err(NotApplied::Unchanged) => {
             status("chatls: the answer matches the selection; nothing to change");

@@ -45,6 +45,8 @@ pub struct Outcome {
     pub user_turn: Message,
     pub usage: Usage,
     pub tool_rounds: u32,
+    /// The upstream stopped at the token limit (`finish_reason: "length"`): the answer is cut.
+    pub truncated: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -230,6 +232,7 @@ impl Engine {
                         user_turn: user_message,
                         usage,
                         tool_rounds: round,
+                        truncated: completion.finish_reason.as_deref() == Some("length"),
                     });
                 }
             };

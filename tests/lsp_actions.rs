@@ -860,3 +860,36 @@ async fn the_binary_serves_stdio_and_exits_on_shutdown_and_exit() {
         "debug logging reaches stderr"
     );
 }
+
+#[tokio::test]
+async fn an_answer_cut_at_the_token_limit_is_never_applied() {
+    let cut = Reply::Sse {
+        status: 200,
+        headers: vec![],
+        steps: vec![
+            Step::Data(
+                json!({"choices": [{"index": 0, "delta": {"role": "assistant", "content": "```rust\n    for x in xs.iter() {\n        sum +="}}]}),
+            ),
+            Step::Data(json!({"choices": [{"index": 0, "delta": {}, "finish_reason": "length"}]})),
+            Step::Done,
+        ],
+    };
+    let s = setup(
+        vec![cut],
+        capabilities(&["utf-16"], true),
+        json!({"maxTokens": 20}),
+    )
+    .await;
+    let token = s
+        .client
+        .run_action(
+            "chatls.refactor",
+            json!({"uri": s.uri, "range": loop_range()}),
+        )
+        .await;
+    let end = s.client.wait_progress_end(&token).await;
+    assert!(end.contains("token limit"), "{end}");
+    assert_eq!(s.client.doc(&s.uri).text, CODE);
+    assert!(s.client.server_requests("workspace/applyEdit").is_empty());
+    assert_eq!(s.fake.requests()[0].body["max_tokens"], 20);
+}

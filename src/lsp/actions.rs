@@ -17,7 +17,7 @@ use tower_lsp_server::ls_types::{
 };
 
 use crate::action::{ActionInput, ActionKind};
-use crate::apply::plan;
+use crate::apply::plan_outcome;
 use crate::config::ExplainOutput;
 use crate::engine::{EngineEvent, check_ready};
 use crate::explain;
@@ -371,6 +371,14 @@ async fn run(session: &Arc<Session>, client: &Client, input: ActionInput, runnin
         progress.end("cancelled; nothing was changed").await;
         return;
     }
+    let answer = if outcome.truncated && kind == ActionKind::Explain {
+        format!(
+            "{}\n\n_(The answer stopped at the token limit; raise `maxTokens` for more.)_",
+            outcome.answer
+        )
+    } else {
+        outcome.answer.clone()
+    };
     let delivered = match kind {
         ActionKind::Explain => {
             deliver_explanation(
@@ -379,12 +387,12 @@ async fn run(session: &Arc<Session>, client: &Client, input: ActionInput, runnin
                 &settings.explain_output,
                 facts.show_document,
                 &input,
-                &outcome.answer,
+                &answer,
             )
             .await
         }
         ActionKind::Refactor | ActionKind::Fix => {
-            apply_answer(session, client, &input, &outcome.answer).await
+            apply_answer(session, client, &input, &outcome.answer, outcome.truncated).await
         }
     };
     match delivered {
@@ -410,6 +418,7 @@ async fn apply_answer(
     client: &Client,
     input: &ActionInput,
     answer: &str,
+    truncated: bool,
 ) -> std::result::Result<String, String> {
     let facts = session.facts();
     if !facts.document_changes {
@@ -418,7 +427,7 @@ async fn apply_answer(
     let planned = session
         .documents
         .with_document(&input.uri, |document| {
-            plan(document, input, answer).map(|plan| {
+            plan_outcome(document, input, answer, truncated).map(|plan| {
                 (
                     plan.version,
                     convert::text_edits(&document.text, &plan.edits, facts.encoding),
