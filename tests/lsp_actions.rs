@@ -893,3 +893,30 @@ async fn an_answer_cut_at_the_token_limit_is_never_applied() {
     assert!(s.client.server_requests("workspace/applyEdit").is_empty());
     assert_eq!(s.fake.requests()[0].body["max_tokens"], 20);
 }
+
+#[tokio::test]
+async fn a_selection_starting_at_the_first_non_blank_column_keeps_the_block_indentation() {
+    // The model re-indents the block from column 0, as models do.
+    let s = setup(
+        vec![answer_with("for x in xs.iter() {\n    sum += *x;\n}\n")],
+        capabilities(&["utf-16"], true),
+        Value::Null,
+    )
+    .await;
+    let token = s
+        .client
+        .run_action(
+            "chatls.refactor",
+            json!({"uri": s.uri, "range": range(2, 4, 5, 0)}),
+        )
+        .await;
+    // Two small edits (`.iter()` and `*`); the indentation is untouched.
+    assert_eq!(s.client.wait_progress_end(&token).await, "applied 2 edits");
+    assert_eq!(
+        s.client.doc(&s.uri).text,
+        CODE.replace(
+            "    for x in xs {\n        sum += x;\n",
+            "    for x in xs.iter() {\n        sum += *x;\n"
+        )
+    );
+}

@@ -233,7 +233,7 @@ fn snapshot(
                     .count();
                 start..start + trimmed
             } else {
-                chars
+                include_leading_indent(&document.text, chars)
             }
         }
     };
@@ -269,6 +269,25 @@ fn snapshot(
         instruction: args.instruction,
         diagnostics,
     })
+}
+
+/// A selection that starts inside its line's indentation (a charwise selection from the
+/// first non-blank column, say) is widened to the line start, so the replacement is
+/// re-indented from the real base indent and keeps its inner lines where they belong.
+fn include_leading_indent(
+    text: &ropey::Rope,
+    chars: std::ops::Range<usize>,
+) -> std::ops::Range<usize> {
+    let line_start = text.line_to_char(text.char_to_line(chars.start));
+    let only_indent = text
+        .slice(line_start..chars.start)
+        .chars()
+        .all(|c| c == ' ' || c == '\t');
+    if only_indent {
+        line_start..chars.end
+    } else {
+        chars
+    }
 }
 
 fn title(kind: ActionKind) -> &'static str {
