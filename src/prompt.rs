@@ -209,7 +209,7 @@ mod tests {
     #[test]
     fn refactor_turn_names_file_lines_and_marks_the_selection() {
         let text = "fn a() {}\nfn b() {\n    1\n}\nfn c() {}\n";
-        let mut action = input(ActionKind::Refactor, text, 10..25);
+        let mut action = input(ActionKind::Refactor, text, 10..27);
         action.instruction = Some("  use a const  ".into());
         let turn = user_turn(&action);
         assert!(turn.starts_with("Task: Refactor the selected code.\nInstruction: use a const\n"));
