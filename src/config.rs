@@ -37,6 +37,8 @@ pub struct Settings {
     /// Extra globs the tools must never read, on top of the built-in secret list.
     pub tools_deny: Vec<String>,
     pub explain_output: ExplainOutput,
+    /// Timeouts and backoff from the environment only.
+    pub tuning: UpstreamTuning,
 }
 
 impl fmt::Debug for Settings {
@@ -54,8 +56,22 @@ impl fmt::Debug for Settings {
             .field("tools_max_rounds", &self.tools_max_rounds)
             .field("tools_deny", &self.tools_deny)
             .field("explain_output", &self.explain_output)
+            .field("tuning", &self.tuning)
             .finish()
     }
+}
+
+/// Upstream timing that only the environment can change (for tests and unusual networks),
+/// not a user setting: `CHATLS_FIRST_BYTE_TIMEOUT_MS`, `CHATLS_IDLE_TIMEOUT_MS`,
+/// `CHATLS_RETRY_BASE_MS`. `None` keeps the client's default.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct UpstreamTuning {
+    /// From sending the request to the response headers.
+    pub first_byte_timeout_ms: Option<u64>,
+    /// The longest gap between two pieces of a response body.
+    pub idle_timeout_ms: Option<u64>,
+    /// The first retry's backoff (later ones double it, with jitter).
+    pub retry_base_ms: Option<u64>,
 }
 
 /// The environment fallbacks (`CHATLS_BASE_URL`, `CHATLS_MODEL`, `CHATLS_API_KEY`, `OPENAI_API_KEY`).
@@ -66,6 +82,10 @@ pub struct EnvSettings {
     pub api_key: Option<ApiKey>,
     /// Where explanations are written (`CHATLS_EXPLAIN_DIR`, else the user's cache dir).
     pub explain_dir: Option<std::path::PathBuf>,
+    pub tuning: UpstreamTuning,
+    /// `CHATLS_TEST_HOOKS=1`: enables hidden commands the reliability tests use (never
+    /// advertised), such as `chatls.debug.panic`.
+    pub test_hooks: bool,
 }
 
 impl EnvSettings {
@@ -83,8 +103,21 @@ impl EnvSettings {
                 .or_else(|| read("OPENAI_API_KEY"))
                 .map(ApiKey::new),
             explain_dir: read("CHATLS_EXPLAIN_DIR").map(std::path::PathBuf::from),
+            tuning: UpstreamTuning {
+                first_byte_timeout_ms: millis(read("CHATLS_FIRST_BYTE_TIMEOUT_MS")),
+                idle_timeout_ms: millis(read("CHATLS_IDLE_TIMEOUT_MS")),
+                retry_base_ms: millis(read("CHATLS_RETRY_BASE_MS")),
+            },
+            test_hooks: read("CHATLS_TEST_HOOKS").is_some_and(|value| value == "1"),
         }
     }
+}
+
+/// A positive whole number of milliseconds; anything else is ignored.
+fn millis(value: Option<String>) -> Option<u64> {
+    value
+        .and_then(|text| text.parse::<u64>().ok())
+        .filter(|ms| *ms > 0)
 }
 
 /// A rejected setting: names the key and what is allowed.
@@ -132,6 +165,7 @@ impl Settings {
             tools_max_rounds: 8,
             tools_deny: Vec::new(),
             explain_output: ExplainOutput::Document,
+            tuning: env.tuning,
         }
     }
 
@@ -342,7 +376,7 @@ mod tests {
             base_url: Some("http://127.0.0.1:9/v1".into()),
             model: Some("env-model".into()),
             api_key: Some(ApiKey::new("env-key")),
-            explain_dir: None,
+            ..EnvSettings::default()
         };
         let from_env = Settings::from_env(&env);
         assert_eq!(from_env.model, "env-model");
@@ -426,6 +460,31 @@ mod tests {
     fn debug_output_never_shows_the_key() {
         let settings = Settings::layered(&base(), &json!({"apiKey": "sk-canary-123"})).unwrap();
         assert!(!format!("{settings:?}").contains("sk-canary-123"));
+    }
+
+    #[test]
+    fn timing_overrides_are_positive_millis_and_reach_the_endpoint() {
+        assert_eq!(millis(Some("250".into())), Some(250));
+        assert_eq!(millis(Some("0".into())), None);
+        assert_eq!(millis(Some("soon".into())), None);
+        assert_eq!(millis(None), None);
+        let env = EnvSettings {
+            tuning: UpstreamTuning {
+                first_byte_timeout_ms: Some(400),
+                idle_timeout_ms: Some(300),
+                retry_base_ms: Some(5),
+            },
+            ..EnvSettings::default()
+        };
+        let endpoint = crate::engine::endpoint(&Settings::from_env(&env));
+        assert_eq!(endpoint.timeouts.first_byte.as_millis(), 400);
+        assert_eq!(endpoint.timeouts.idle.as_millis(), 300);
+        assert_eq!(endpoint.retry.base_delay.as_millis(), 5);
+        let defaults = crate::engine::endpoint(&base());
+        let expected = crate::llm::client::Endpoint::new("x", None);
+        assert_eq!(defaults.timeouts.idle, expected.timeouts.idle);
+        assert_eq!(defaults.timeouts.first_byte, expected.timeouts.first_byte);
+        assert_eq!(defaults.retry.base_delay, expected.retry.base_delay);
     }
 
     #[test]

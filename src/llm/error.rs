@@ -63,11 +63,11 @@ pub enum LlmError {
     )]
     ConnectTimeout { url: String, secs: u64 },
 
-    #[error("the upstream sent no response within {secs} s: it may be overloaded, try again")]
-    FirstByteTimeout { secs: u64 },
+    #[error("the upstream sent no response within {}: it may be overloaded, try again", seconds(.timeout))]
+    FirstByteTimeout { timeout: Duration },
 
-    #[error("the upstream stopped sending for {secs} s in the middle of the answer")]
-    IdleTimeout { secs: u64 },
+    #[error("the upstream stopped sending for {} in the middle of the answer", seconds(.timeout))]
+    IdleTimeout { timeout: Duration },
 
     #[error("the stream was cut off before the answer finished{}", colon(.detail))]
     CutOff { detail: Option<String> },
@@ -148,6 +148,15 @@ fn colon(detail: &Option<String>) -> String {
     }
 }
 
+/// "90 s", or "0.3 s" for a timeout under ten seconds that is not whole.
+fn seconds(duration: &Duration) -> String {
+    if duration.subsec_millis() == 0 || duration.as_secs() >= 10 {
+        format!("{} s", duration.as_secs())
+    } else {
+        format!("{:.1} s", duration.as_secs_f64())
+    }
+}
+
 fn after(retry_after_secs: &Option<u64>) -> String {
     match retry_after_secs {
         Some(secs) => format!(" and asked to wait {secs} s"),
@@ -208,11 +217,28 @@ mod tests {
         let errors = [
             LlmError::Cancelled,
             LlmError::CutOff { detail: None },
-            LlmError::IdleTimeout { secs: 60 },
+            LlmError::IdleTimeout {
+                timeout: Duration::from_secs(60),
+            },
             LlmError::TooLarge { limit: 10 },
         ];
         for error in errors {
             assert!(!error.to_string().ends_with('.'), "{error}");
         }
+    }
+
+    #[test]
+    fn short_timeouts_are_not_shown_as_zero_seconds() {
+        let idle = LlmError::IdleTimeout {
+            timeout: Duration::from_millis(300),
+        };
+        assert_eq!(
+            idle.to_string(),
+            "the upstream stopped sending for 0.3 s in the middle of the answer"
+        );
+        let first = LlmError::FirstByteTimeout {
+            timeout: Duration::from_secs(90),
+        };
+        assert!(first.to_string().contains("within 90 s:"), "{first}");
     }
 }

@@ -569,6 +569,7 @@ pub fn env(base_url: &str, key: Option<&str>, explain_dir: &Path) -> chatls::con
         model: Some("test-model".to_owned()),
         api_key: key.map(chatls::llm::secret::ApiKey::new),
         explain_dir: Some(explain_dir.to_path_buf()),
+        ..chatls::config::EnvSettings::default()
     }
 }
 
