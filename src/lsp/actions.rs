@@ -29,6 +29,11 @@ use super::session::{Running, Session};
 pub const EXPLAIN_KIND: &str = "chatls.explain";
 pub const RESET_COMMAND: &str = "chatls.resetConversation";
 pub const CANCEL_COMMAND: &str = "chatls.cancel";
+/// A hidden command that panics, for the tests of the panic guards. It exists only when the
+/// session has test hooks on (`CHATLS_TEST_HOOKS=1`) and is never advertised. With the
+/// argument `{"in": "action"}` the panic happens in a background action task instead of the
+/// request handler.
+pub const DEBUG_PANIC_COMMAND: &str = "chatls.debug.panic";
 
 /// Every command chatls answers, as advertised in `executeCommandProvider`.
 pub fn commands() -> Vec<String> {
@@ -148,6 +153,29 @@ pub async fn execute(
         let reset = session.conversations.reset(&args.uri);
         return Ok(Some(json!({ "reset": reset })));
     }
+    if command == DEBUG_PANIC_COMMAND && session.test_hooks() {
+        if arguments
+            .first()
+            .is_some_and(|first| first["in"] == "action")
+        {
+            let (id, running) = session.start_action("chatls:debug", ActionKind::Explain);
+            let (hook_client, token) = (client.clone(), running.token.clone());
+            let supported = session.facts().work_done_progress;
+            spawn_action(session, client, &running, id, async move {
+                let _progress = super::progress::ActionProgress::begin(
+                    &hook_client,
+                    supported,
+                    &token,
+                    "chatls: debug",
+                    "about to panic",
+                )
+                .await;
+                panic!("{DEBUG_PANIC_COMMAND} in an action (test hook)");
+            });
+            return Ok(Some(json!({ "started": true, "token": running.token })));
+        }
+        panic!("{DEBUG_PANIC_COMMAND} (test hook)");
+    }
     let Some(kind) = ActionKind::from_command(command) else {
         return Err(invalid(format!(
             "unknown command {command:?}; chatls knows {}",
@@ -177,23 +205,43 @@ pub async fn execute(
     let token = running.token.clone();
     let task_session = Arc::clone(session);
     let task_client = client.clone();
-    tokio::spawn(async move {
-        let outcome =
-            std::panic::AssertUnwindSafe(run(&task_session, &task_client, input, &running))
-                .catch_unwind()
-                .await;
-        if outcome.is_err() {
-            tracing::error!("an action panicked; the server keeps running");
-            task_client
-                .show_message(
-                    MessageType::ERROR,
-                    format!("chatls: {} failed with an internal error (see the log); the document was not changed", kind.as_str()),
-                )
-                .await;
-        }
-        task_session.finish_action(id);
+    let task_running = running.clone();
+    spawn_action(session, client, &running, id, async move {
+        run(&task_session, &task_client, input, &task_running).await;
     });
     Ok(Some(json!({ "started": true, "token": token })))
+}
+
+/// Runs an action's work in the background; a panic in it is caught, logged and shown, its
+/// progress is ended (it would otherwise spin in the editor forever), and the action is
+/// unregistered either way.
+fn spawn_action(
+    session: &Arc<Session>,
+    client: &Client,
+    running: &Running,
+    id: u64,
+    work: impl std::future::Future<Output = ()> + Send + 'static,
+) {
+    let session = Arc::clone(session);
+    let client = client.clone();
+    let (kind, token) = (running.kind, running.token.clone());
+    tokio::spawn(async move {
+        let outcome = std::panic::AssertUnwindSafe(work).catch_unwind().await;
+        if outcome.is_err() {
+            tracing::error!("an action panicked; the server keeps running");
+            let message = format!(
+                "chatls: {} failed with an internal error (see the log); the document was not changed",
+                kind.as_str()
+            );
+            if session.facts().work_done_progress {
+                super::progress::ActionProgress::existing(&client, &token)
+                    .end(&message)
+                    .await;
+            }
+            client.show_message(MessageType::ERROR, message).await;
+        }
+        session.finish_action(id);
+    });
 }
 
 /// Builds the action's snapshot from the open document. Errors are messages for the user.
