@@ -44,6 +44,8 @@ struct State {
     show_document_ok: bool,
     configuration: Value,
     closed: bool,
+    /// Every message the server sent, in order (for scanning, e.g. for a leaked key).
+    incoming: Vec<Value>,
 }
 
 type Writer = Arc<tokio::sync::Mutex<Box<dyn AsyncWrite + Send + Unpin>>>;
@@ -163,8 +165,14 @@ impl Client {
 
     /// The built binary over stdio, with the given environment.
     pub fn binary(env: &[(&str, String)]) -> Client {
+        Client::binary_with_args(&[], env)
+    }
+
+    /// The built binary over stdio, with arguments (such as `--log-file`) and environment.
+    pub fn binary_with_args(args: &[&str], env: &[(&str, String)]) -> Client {
         let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_chatls"));
         command
+            .args(args)
             .env_remove("CHATLS_API_KEY")
             .env_remove("OPENAI_API_KEY")
             .env_remove("CHATLS_BASE_URL")
@@ -225,6 +233,7 @@ impl Client {
     }
 
     async fn dispatch(&self, message: Value) {
+        self.state.lock().unwrap().incoming.push(message.clone());
         let method = message
             .get("method")
             .and_then(Value::as_str)
@@ -461,6 +470,48 @@ impl Client {
             .filter(|(name, _)| name == method)
             .map(|(_, params)| params.clone())
             .collect()
+    }
+
+    /// Every message the server sent so far, as one JSON text per line.
+    pub fn transcript(&self) -> String {
+        self.state
+            .lock()
+            .unwrap()
+            .incoming
+            .iter()
+            .map(Value::to_string)
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// Closes the server's input (end of stdin for the binary), as an editor that dies does.
+    pub async fn close_input(&self) {
+        let mut writer = self.writer.lock().await;
+        let _ = writer.shutdown().await;
+        *writer = Box::new(tokio::io::sink());
+    }
+
+    /// The process id of the binary, if this client runs one.
+    pub fn pid(&self) -> Option<u32> {
+        self.child
+            .as_ref()
+            .and_then(|child| child.lock().unwrap().id())
+    }
+
+    /// Waits (up to `limit`) for the binary to exit; its status and how long it took.
+    pub async fn wait_exit(&self, limit: Duration) -> Option<(std::process::ExitStatus, Duration)> {
+        let child = self.child.clone()?;
+        let started = tokio::time::Instant::now();
+        tokio::time::timeout(limit, async {
+            loop {
+                if let Some(status) = child.lock().unwrap().try_wait().ok().flatten() {
+                    return (status, started.elapsed());
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+        .await
+        .ok()
     }
 
     pub fn is_closed(&self) -> bool {
