@@ -46,6 +46,10 @@ struct State {
     closed: bool,
     /// Every message the server sent, in order (for scanning, e.g. for a leaked key).
     incoming: Vec<Value>,
+    /// Send `didChange` for every applied edit, as real editors do.
+    echo_edits: bool,
+    /// `didChange` params waiting to be sent (before the `applyEdit` response).
+    pending_echo: Vec<Value>,
 }
 
 type Writer = Arc<tokio::sync::Mutex<Box<dyn AsyncWrite + Send + Unpin>>>;
@@ -123,6 +127,24 @@ pub fn offset_of(text: &str, line: u64, character: u64, encoding: &str) -> usize
         };
     }
     line_end
+}
+
+/// `didChange` params for edits that were applied at once: sent last-first, each change's
+/// positions stay valid for the text the previous ones left.
+fn echo_change(uri: &str, version: i32, edits: &[Value]) -> Value {
+    let mut sorted: Vec<&Value> = edits.iter().collect();
+    let key = |edit: &Value| {
+        (
+            edit["range"]["start"]["line"].as_u64().unwrap_or(0),
+            edit["range"]["start"]["character"].as_u64().unwrap_or(0),
+        )
+    };
+    sorted.sort_by_key(|edit| std::cmp::Reverse(key(edit)));
+    let changes: Vec<Value> = sorted
+        .iter()
+        .map(|edit| json!({"range": edit["range"], "text": edit["newText"]}))
+        .collect();
+    json!({"textDocument": {"uri": uri, "version": version}, "contentChanges": changes})
 }
 
 fn apply_text_edits(text: &str, edits: &[Value], encoding: &str) -> String {
@@ -243,11 +265,15 @@ impl Client {
             (Some(method), Some(id)) => {
                 let params = message.get("params").cloned().unwrap_or(Value::Null);
                 let result = self.answer_server_request(&method, &params);
-                self.state
-                    .lock()
-                    .unwrap()
-                    .server_requests
-                    .push((method, params));
+                let echo = {
+                    let mut state = self.state.lock().unwrap();
+                    state.server_requests.push((method, params));
+                    std::mem::take(&mut state.pending_echo)
+                };
+                for change in echo {
+                    self.send(&json!({"jsonrpc": "2.0", "method": "textDocument/didChange", "params": change}))
+                        .await;
+                }
                 self.send(&json!({"jsonrpc": "2.0", "id": id, "result": result}))
                     .await;
             }
@@ -299,6 +325,11 @@ impl Client {
                         let edits = change["edits"].as_array().cloned().unwrap_or_default();
                         doc.text = apply_text_edits(&doc.text, &edits, &encoding);
                         doc.version += 1;
+                        let version = doc.version;
+                        if state.echo_edits {
+                            let echo = echo_change(&uri, version, &edits);
+                            state.pending_echo.push(echo);
+                        }
                     }
                 }
                 if let Some(changes) = edit["changes"].as_object() {
@@ -309,6 +340,11 @@ impl Client {
                         doc.text =
                             apply_text_edits(&doc.text, edits.as_array().unwrap(), &encoding);
                         doc.version += 1;
+                        let version = doc.version;
+                        if state.echo_edits {
+                            let echo = echo_change(uri, version, edits.as_array().unwrap());
+                            state.pending_echo.push(echo);
+                        }
                     }
                 }
                 json!({"applied": true})
@@ -367,6 +403,12 @@ impl Client {
 
     pub fn set_show_document_ok(&self, ok: bool) {
         self.state.lock().unwrap().show_document_ok = ok;
+    }
+
+    /// After applying a `workspace/applyEdit`, send the matching `didChange` (before the
+    /// response), as VS Code and Neovim do, so the server's buffer follows.
+    pub fn set_echo_edits(&self, echo: bool) {
+        self.state.lock().unwrap().echo_edits = echo;
     }
 
     pub fn set_configuration(&self, value: Value) {
