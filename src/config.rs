@@ -224,7 +224,11 @@ impl Settings {
                 self.model = model.trim().to_owned();
             }
             "apiKey" => {
-                let key = string(value)?;
+                // The value is not echoed: whatever its shape, it may hold the key.
+                let key = value
+                    .as_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| "must be a string (the value is not shown)".to_owned())?;
                 self.api_key = (!key.trim().is_empty()).then(|| ApiKey::new(key.trim()));
             }
             "temperature" => self.temperature = Some(number_in(value, 0.0, 2.0)?),
@@ -292,11 +296,13 @@ impl Settings {
 }
 
 /// The chatls section of a settings payload: `{"chatls": {...}}` or the bare object.
+/// `{"chatls": "..."}` (a section that is not an object) is no section at all.
 fn section(options: &Value) -> Option<&Map<String, Value>> {
     let object = options.as_object()?;
     match object.get("chatls") {
         Some(Value::Object(inner)) => Some(inner),
-        _ => Some(object),
+        Some(Value::Null) | None => Some(object),
+        Some(_) => None,
     }
 }
 
@@ -454,12 +460,23 @@ mod tests {
         assert_eq!(settings.top_p, Some(0.5));
         assert!(Settings::layered(&base(), &Value::Null).is_ok());
         assert!(Settings::layered(&base(), &json!([1])).is_err());
+        // A chatls section that is not an object was silently ignored.
+        let errors = Settings::layered(&base(), &json!({"chatls": "fast"})).unwrap_err();
+        assert_eq!(errors[0].key, "chatls");
+        assert!(Settings::layered(&base(), &json!({"chatls": null})).is_ok());
     }
 
     #[test]
     fn debug_output_never_shows_the_key() {
         let settings = Settings::layered(&base(), &json!({"apiKey": "sk-canary-123"})).unwrap();
         assert!(!format!("{settings:?}").contains("sk-canary-123"));
+        // A key of the wrong shape was echoed in the error shown to the user.
+        for wrong in [json!(["sk-canary-123"]), json!({"key": "sk-canary-123"})] {
+            let errors = Settings::layered(&base(), &json!({"apiKey": wrong})).unwrap_err();
+            let text = describe_errors(&errors);
+            assert!(text.contains("`apiKey` must be a string"), "{text}");
+            assert!(!text.contains("sk-canary-123"), "{text}");
+        }
     }
 
     #[test]
