@@ -537,9 +537,10 @@ pub async fn run_fault_row(transport: &Transport, row: &FaultRow) -> RowReport {
     assert_eq!(server.client.doc(&server.uri).text, refactored(), "{name}");
     assert_eq!(server.fake().requests().len(), row.requests + 1, "{name}");
     scan_server(&server, name);
-    if server.client.child.is_some() {
+    if let Transport::Binary { log_file, .. } = transport {
         server.client.shutdown_and_exit().await;
         server.client.wait_exit(Duration::from_secs(5)).await;
+        scan_process_output(&server, log_file, name).await;
     }
     RowReport {
         name,
@@ -615,4 +616,23 @@ pub fn scan_server(server: &Server, what: &str) {
     if let Some(fake) = &server.fake {
         assert_requests_clean(what, &fake.requests());
     }
+}
+
+/// After the binary exited: its stderr and its log file hold no key, and the log is not empty
+/// (so the scan looked at something).
+pub async fn scan_process_output(server: &Server, log_file: &Path, what: &str) {
+    // The stderr reader finishes once the pipe closes.
+    let mut stderr = String::new();
+    for _ in 0..100 {
+        stderr = server.client.stderr.lock().unwrap().clone();
+        if !stderr.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(!stderr.is_empty(), "{what}: stderr was captured");
+    assert_no_key(&format!("{what}: stderr"), &stderr);
+    let log = std::fs::read_to_string(log_file).unwrap_or_default();
+    assert!(!log.is_empty(), "{what}: the log file was written");
+    assert_no_key(&format!("{what}: log file"), &log);
 }
