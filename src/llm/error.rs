@@ -84,7 +84,7 @@ pub enum LlmError {
     #[error("the upstream reported an error: {message}")]
     UpstreamError { message: String },
 
-    #[error("the upstream's response is larger than {limit} bytes, so it was dropped")]
+    #[error("the upstream's response is larger than {}, so it was dropped", bytes(*.limit))]
     TooLarge { limit: usize },
 
     #[error("the request to {url} failed: {detail}")]
@@ -145,6 +145,16 @@ fn colon(detail: &Option<String>) -> String {
     match detail {
         Some(text) if !text.is_empty() => format!(": {text}"),
         _ => String::new(),
+    }
+}
+
+/// "8 MB" for whole mebibytes, else "1234 bytes".
+fn bytes(count: usize) -> String {
+    const MB: usize = 1024 * 1024;
+    if count >= MB && count % MB == 0 {
+        format!("{} MB", count / MB)
+    } else {
+        format!("{count} bytes")
     }
 }
 
@@ -228,13 +238,22 @@ mod tests {
     }
 
     #[test]
-    fn short_timeouts_are_not_shown_as_zero_seconds() {
+    fn timeouts_and_sizes_read_naturally() {
         let idle = LlmError::IdleTimeout {
             timeout: Duration::from_millis(300),
         };
         assert_eq!(
             idle.to_string(),
             "the upstream stopped sending for 0.3 s in the middle of the answer"
+        );
+        let large = LlmError::TooLarge {
+            limit: 8 * 1024 * 1024,
+        };
+        assert!(large.to_string().contains("larger than 8 MB,"), "{large}");
+        let small = LlmError::TooLarge { limit: 1000 };
+        assert!(
+            small.to_string().contains("larger than 1000 bytes,"),
+            "{small}"
         );
         let first = LlmError::FirstByteTimeout {
             timeout: Duration::from_secs(90),
