@@ -425,7 +425,7 @@ pub fn fault_rows() -> Vec<FaultRow> {
                 "a response far larger than any answer (8.4 MB, capped at 8 MB)",
                 vec![sse(huge)],
                 1,
-                &["larger than 8388608 bytes"],
+                &["larger than 8 MB"],
             )
         },
         row(
@@ -474,7 +474,33 @@ pub async fn run_fault_row(transport: &Transport, row: &FaultRow) -> RowReport {
         server.fake = None;
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let (_, end) = refactor(&server).await;
+    let (token, end) = refactor(&server).await;
+    // The client's own count: the last retry is reported in the progress (reports are
+    // coalesced, but the newest line is always flushed before the end).
+    let reports: Vec<String> = server
+        .client
+        .progress(&token)
+        .iter()
+        .filter_map(|value| value["message"].as_str().map(str::to_owned))
+        .collect();
+    let retried = row.requests > 1 || row.refused;
+    let last_retry = format!("(attempt {RETRIES})");
+    let too_many = format!("(attempt {})", RETRIES + 1);
+    if retried {
+        assert!(
+            reports.iter().any(|report| report.contains(&last_retry)),
+            "{name}: no {last_retry} in {reports:?}"
+        );
+    } else {
+        assert!(
+            !reports.iter().any(|report| report.contains("retrying")),
+            "{name}: retried: {reports:?}"
+        );
+    }
+    assert!(
+        !reports.iter().any(|report| report.contains(&too_many)),
+        "{name}: {reports:?}"
+    );
     if row.refused {
         let fake = FakeUpstream::start_on(server.address, vec![answer_with(GOOD_CODE)])
             .await
