@@ -151,7 +151,7 @@ fn colon(detail: &Option<String>) -> String {
 /// "8 MB" for whole mebibytes, else "1234 bytes".
 fn bytes(count: usize) -> String {
     const MB: usize = 1024 * 1024;
-    if count >= MB && count % MB == 0 {
+    if count >= MB && count.is_multiple_of(MB) {
         format!("{} MB", count / MB)
     } else {
         format!("{count} bytes")
