@@ -37,6 +37,8 @@ pub struct Settings {
     /// Extra globs the tools must never read, on top of the built-in secret list.
     pub tools_deny: Vec<String>,
     pub explain_output: ExplainOutput,
+    /// Timeouts and backoff from the environment only.
+    pub tuning: UpstreamTuning,
 }
 
 impl fmt::Debug for Settings {
@@ -54,8 +56,22 @@ impl fmt::Debug for Settings {
             .field("tools_max_rounds", &self.tools_max_rounds)
             .field("tools_deny", &self.tools_deny)
             .field("explain_output", &self.explain_output)
+            .field("tuning", &self.tuning)
             .finish()
     }
+}
+
+/// Upstream timing that only the environment can change (for tests and unusual networks),
+/// not a user setting: `CHATLS_FIRST_BYTE_TIMEOUT_MS`, `CHATLS_IDLE_TIMEOUT_MS`,
+/// `CHATLS_RETRY_BASE_MS`. `None` keeps the client's default.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct UpstreamTuning {
+    /// From sending the request to the response headers.
+    pub first_byte_timeout_ms: Option<u64>,
+    /// The longest gap between two pieces of a response body.
+    pub idle_timeout_ms: Option<u64>,
+    /// The first retry's backoff (later ones double it, with jitter).
+    pub retry_base_ms: Option<u64>,
 }
 
 /// The environment fallbacks (`CHATLS_BASE_URL`, `CHATLS_MODEL`, `CHATLS_API_KEY`, `OPENAI_API_KEY`).
@@ -66,6 +82,10 @@ pub struct EnvSettings {
     pub api_key: Option<ApiKey>,
     /// Where explanations are written (`CHATLS_EXPLAIN_DIR`, else the user's cache dir).
     pub explain_dir: Option<std::path::PathBuf>,
+    pub tuning: UpstreamTuning,
+    /// `CHATLS_TEST_HOOKS=1`: enables hidden commands the reliability tests use (never
+    /// advertised), such as `chatls.debug.panic`.
+    pub test_hooks: bool,
 }
 
 impl EnvSettings {
@@ -83,8 +103,21 @@ impl EnvSettings {
                 .or_else(|| read("OPENAI_API_KEY"))
                 .map(ApiKey::new),
             explain_dir: read("CHATLS_EXPLAIN_DIR").map(std::path::PathBuf::from),
+            tuning: UpstreamTuning {
+                first_byte_timeout_ms: millis(read("CHATLS_FIRST_BYTE_TIMEOUT_MS")),
+                idle_timeout_ms: millis(read("CHATLS_IDLE_TIMEOUT_MS")),
+                retry_base_ms: millis(read("CHATLS_RETRY_BASE_MS")),
+            },
+            test_hooks: read("CHATLS_TEST_HOOKS").is_some_and(|value| value == "1"),
         }
     }
+}
+
+/// A positive whole number of milliseconds; anything else is ignored.
+fn millis(value: Option<String>) -> Option<u64> {
+    value
+        .and_then(|text| text.parse::<u64>().ok())
+        .filter(|ms| *ms > 0)
 }
 
 /// A rejected setting: names the key and what is allowed.
@@ -132,6 +165,7 @@ impl Settings {
             tools_max_rounds: 8,
             tools_deny: Vec::new(),
             explain_output: ExplainOutput::Document,
+            tuning: env.tuning,
         }
     }
 
@@ -190,7 +224,11 @@ impl Settings {
                 self.model = model.trim().to_owned();
             }
             "apiKey" => {
-                let key = string(value)?;
+                // The value is not echoed: whatever its shape, it may hold the key.
+                let key = value
+                    .as_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| "must be a string (the value is not shown)".to_owned())?;
                 self.api_key = (!key.trim().is_empty()).then(|| ApiKey::new(key.trim()));
             }
             "temperature" => self.temperature = Some(number_in(value, 0.0, 2.0)?),
@@ -258,11 +296,13 @@ impl Settings {
 }
 
 /// The chatls section of a settings payload: `{"chatls": {...}}` or the bare object.
+/// `{"chatls": "..."}` (a section that is not an object) is no section at all.
 fn section(options: &Value) -> Option<&Map<String, Value>> {
     let object = options.as_object()?;
     match object.get("chatls") {
         Some(Value::Object(inner)) => Some(inner),
-        _ => Some(object),
+        Some(Value::Null) | None => Some(object),
+        Some(_) => None,
     }
 }
 
@@ -342,7 +382,7 @@ mod tests {
             base_url: Some("http://127.0.0.1:9/v1".into()),
             model: Some("env-model".into()),
             api_key: Some(ApiKey::new("env-key")),
-            explain_dir: None,
+            ..EnvSettings::default()
         };
         let from_env = Settings::from_env(&env);
         assert_eq!(from_env.model, "env-model");
@@ -420,12 +460,48 @@ mod tests {
         assert_eq!(settings.top_p, Some(0.5));
         assert!(Settings::layered(&base(), &Value::Null).is_ok());
         assert!(Settings::layered(&base(), &json!([1])).is_err());
+        // A chatls section that is not an object was silently ignored.
+        let errors = Settings::layered(&base(), &json!({"chatls": "fast"})).unwrap_err();
+        assert_eq!(errors[0].key, "chatls");
+        assert!(Settings::layered(&base(), &json!({"chatls": null})).is_ok());
     }
 
     #[test]
     fn debug_output_never_shows_the_key() {
         let settings = Settings::layered(&base(), &json!({"apiKey": "sk-canary-123"})).unwrap();
         assert!(!format!("{settings:?}").contains("sk-canary-123"));
+        // A key of the wrong shape was echoed in the error shown to the user.
+        for wrong in [json!(["sk-canary-123"]), json!({"key": "sk-canary-123"})] {
+            let errors = Settings::layered(&base(), &json!({"apiKey": wrong})).unwrap_err();
+            let text = describe_errors(&errors);
+            assert!(text.contains("`apiKey` must be a string"), "{text}");
+            assert!(!text.contains("sk-canary-123"), "{text}");
+        }
+    }
+
+    #[test]
+    fn timing_overrides_are_positive_millis_and_reach_the_endpoint() {
+        assert_eq!(millis(Some("250".into())), Some(250));
+        assert_eq!(millis(Some("0".into())), None);
+        assert_eq!(millis(Some("soon".into())), None);
+        assert_eq!(millis(None), None);
+        let env = EnvSettings {
+            tuning: UpstreamTuning {
+                first_byte_timeout_ms: Some(400),
+                idle_timeout_ms: Some(300),
+                retry_base_ms: Some(5),
+            },
+            ..EnvSettings::default()
+        };
+        let endpoint = crate::engine::endpoint(&Settings::from_env(&env));
+        assert_eq!(endpoint.timeouts.first_byte.as_millis(), 400);
+        assert_eq!(endpoint.timeouts.idle.as_millis(), 300);
+        assert_eq!(endpoint.retry.base_delay.as_millis(), 5);
+        let defaults = crate::engine::endpoint(&base());
+        let expected = crate::llm::client::Endpoint::new("x", None);
+        assert_eq!(defaults.timeouts.idle, expected.timeouts.idle);
+        assert_eq!(defaults.timeouts.first_byte, expected.timeouts.first_byte);
+        assert_eq!(defaults.retry.base_delay, expected.retry.base_delay);
     }
 
     #[test]

@@ -91,8 +91,20 @@ pub fn check_ready(settings: &Settings) -> Result<(), ActionError> {
     Ok(())
 }
 
+/// The endpoint for these settings, with the environment's timing overrides applied.
 pub fn endpoint(settings: &Settings) -> Endpoint {
-    Endpoint::new(settings.base_url.clone(), settings.api_key.clone())
+    let mut endpoint = Endpoint::new(settings.base_url.clone(), settings.api_key.clone());
+    let tuning = settings.tuning;
+    if let Some(ms) = tuning.first_byte_timeout_ms {
+        endpoint.timeouts.first_byte = Duration::from_millis(ms);
+    }
+    if let Some(ms) = tuning.idle_timeout_ms {
+        endpoint.timeouts.idle = Duration::from_millis(ms);
+    }
+    if let Some(ms) = tuning.retry_base_ms {
+        endpoint.retry.base_delay = Duration::from_millis(ms);
+    }
+    endpoint
 }
 
 /// The request body for one round; `messages` already holds system, history and new turns.

@@ -11,6 +11,12 @@ use chatls::config::EnvSettings;
 
 fn init_logging(log_file: Option<&std::path::Path>) -> Result<(), String> {
     let filter = EnvFilter::try_from_env("CHATLS_LOG").unwrap_or_else(|_| EnvFilter::new("warn"));
+    // tower-lsp-server traces every message verbatim, so `CHATLS_LOG=trace` wrote an apiKey
+    // sent in the settings to the log; its codec never logs below debug here.
+    let filter = match "tower_lsp_server::codec=debug".parse() {
+        Ok(directive) => filter.add_directive(directive),
+        Err(_) => filter,
+    };
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(false);

@@ -356,7 +356,7 @@ async fn send_once(
     };
     match outcome {
         Err(_) => Err(Failure::Final(LlmError::FirstByteTimeout {
-            secs: endpoint.timeouts.first_byte.as_secs(),
+            timeout: endpoint.timeouts.first_byte,
         })),
         Ok(Ok(response)) => Ok(response),
         Ok(Err(error)) => {
@@ -554,9 +554,7 @@ impl Body {
             outcome = tokio::time::timeout(self.idle, self.response.chunk()) => outcome,
         };
         match outcome {
-            Err(_) => Err(LlmError::IdleTimeout {
-                secs: self.idle.as_secs(),
-            }),
+            Err(_) => Err(LlmError::IdleTimeout { timeout: self.idle }),
             Ok(Err(error)) => Err(LlmError::CutOff {
                 detail: Some(error_chain(&error)),
             }),

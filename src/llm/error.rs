@@ -63,11 +63,11 @@ pub enum LlmError {
     )]
     ConnectTimeout { url: String, secs: u64 },
 
-    #[error("the upstream sent no response within {secs} s: it may be overloaded, try again")]
-    FirstByteTimeout { secs: u64 },
+    #[error("the upstream sent no response within {}: it may be overloaded, try again", seconds(.timeout))]
+    FirstByteTimeout { timeout: Duration },
 
-    #[error("the upstream stopped sending for {secs} s in the middle of the answer")]
-    IdleTimeout { secs: u64 },
+    #[error("the upstream stopped sending for {} in the middle of the answer", seconds(.timeout))]
+    IdleTimeout { timeout: Duration },
 
     #[error("the stream was cut off before the answer finished{}", colon(.detail))]
     CutOff { detail: Option<String> },
@@ -84,7 +84,7 @@ pub enum LlmError {
     #[error("the upstream reported an error: {message}")]
     UpstreamError { message: String },
 
-    #[error("the upstream's response is larger than {limit} bytes, so it was dropped")]
+    #[error("the upstream's response is larger than {}, so it was dropped", bytes(*.limit))]
     TooLarge { limit: usize },
 
     #[error("the request to {url} failed: {detail}")]
@@ -148,6 +148,25 @@ fn colon(detail: &Option<String>) -> String {
     }
 }
 
+/// "8 MB" for whole mebibytes, else "1234 bytes".
+fn bytes(count: usize) -> String {
+    const MB: usize = 1024 * 1024;
+    if count >= MB && count.is_multiple_of(MB) {
+        format!("{} MB", count / MB)
+    } else {
+        format!("{count} bytes")
+    }
+}
+
+/// "90 s", or "0.3 s" for a timeout under ten seconds that is not whole.
+fn seconds(duration: &Duration) -> String {
+    if duration.subsec_millis() == 0 || duration.as_secs() >= 10 {
+        format!("{} s", duration.as_secs())
+    } else {
+        format!("{:.1} s", duration.as_secs_f64())
+    }
+}
+
 fn after(retry_after_secs: &Option<u64>) -> String {
     match retry_after_secs {
         Some(secs) => format!(" and asked to wait {secs} s"),
@@ -208,11 +227,37 @@ mod tests {
         let errors = [
             LlmError::Cancelled,
             LlmError::CutOff { detail: None },
-            LlmError::IdleTimeout { secs: 60 },
+            LlmError::IdleTimeout {
+                timeout: Duration::from_secs(60),
+            },
             LlmError::TooLarge { limit: 10 },
         ];
         for error in errors {
             assert!(!error.to_string().ends_with('.'), "{error}");
         }
+    }
+
+    #[test]
+    fn timeouts_and_sizes_read_naturally() {
+        let idle = LlmError::IdleTimeout {
+            timeout: Duration::from_millis(300),
+        };
+        assert_eq!(
+            idle.to_string(),
+            "the upstream stopped sending for 0.3 s in the middle of the answer"
+        );
+        let large = LlmError::TooLarge {
+            limit: 8 * 1024 * 1024,
+        };
+        assert!(large.to_string().contains("larger than 8 MB,"), "{large}");
+        let small = LlmError::TooLarge { limit: 1000 };
+        assert!(
+            small.to_string().contains("larger than 1000 bytes,"),
+            "{small}"
+        );
+        let first = LlmError::FirstByteTimeout {
+            timeout: Duration::from_secs(90),
+        };
+        assert!(first.to_string().contains("within 90 s:"), "{first}");
     }
 }

@@ -29,6 +29,11 @@ use super::session::{Running, Session};
 pub const EXPLAIN_KIND: &str = "chatls.explain";
 pub const RESET_COMMAND: &str = "chatls.resetConversation";
 pub const CANCEL_COMMAND: &str = "chatls.cancel";
+/// A hidden command that panics, for the tests of the panic guards. It exists only when the
+/// session has test hooks on (`CHATLS_TEST_HOOKS=1`) and is never advertised. With the
+/// argument `{"in": "action"}` the panic happens in a background action task instead of the
+/// request handler.
+pub const DEBUG_PANIC_COMMAND: &str = "chatls.debug.panic";
 
 /// Every command chatls answers, as advertised in `executeCommandProvider`.
 pub fn commands() -> Vec<String> {
@@ -154,6 +159,29 @@ pub async fn execute(
         let reset = session.conversations.reset(&args.uri);
         return Ok(Some(json!({ "reset": reset })));
     }
+    if command == DEBUG_PANIC_COMMAND && session.test_hooks() {
+        if arguments
+            .first()
+            .is_some_and(|first| first["in"] == "action")
+        {
+            let (id, running) = session.start_action("chatls:debug", ActionKind::Explain);
+            let (hook_client, token) = (client.clone(), running.token.clone());
+            let supported = session.facts().work_done_progress;
+            spawn_action(session, client, &running, id, async move {
+                let _progress = super::progress::ActionProgress::begin(
+                    &hook_client,
+                    supported,
+                    &token,
+                    "chatls: debug",
+                    "about to panic",
+                )
+                .await;
+                panic!("{DEBUG_PANIC_COMMAND} in an action (test hook)");
+            });
+            return Ok(Some(json!({ "started": true, "token": running.token })));
+        }
+        panic!("{DEBUG_PANIC_COMMAND} (test hook)");
+    }
     let Some(kind) = ActionKind::from_command(command) else {
         return Err(invalid(format!(
             "unknown command {command:?}; chatls knows {}",
@@ -183,23 +211,43 @@ pub async fn execute(
     let token = running.token.clone();
     let task_session = Arc::clone(session);
     let task_client = client.clone();
-    tokio::spawn(async move {
-        let outcome =
-            std::panic::AssertUnwindSafe(run(&task_session, &task_client, input, &running))
-                .catch_unwind()
-                .await;
-        if outcome.is_err() {
-            tracing::error!("an action panicked; the server keeps running");
-            task_client
-                .show_message(
-                    MessageType::ERROR,
-                    format!("chatls: {} failed with an internal error (see the log); the document was not changed", kind.as_str()),
-                )
-                .await;
-        }
-        task_session.finish_action(id);
+    let task_running = running.clone();
+    spawn_action(session, client, &running, id, async move {
+        run(&task_session, &task_client, input, &task_running).await;
     });
     Ok(Some(json!({ "started": true, "token": token })))
+}
+
+/// Runs an action's work in the background; a panic in it is caught, logged and shown, its
+/// progress is ended (it would otherwise spin in the editor forever), and the action is
+/// unregistered either way.
+fn spawn_action(
+    session: &Arc<Session>,
+    client: &Client,
+    running: &Running,
+    id: u64,
+    work: impl std::future::Future<Output = ()> + Send + 'static,
+) {
+    let session = Arc::clone(session);
+    let client = client.clone();
+    let (kind, token) = (running.kind, running.token.clone());
+    tokio::spawn(async move {
+        let outcome = std::panic::AssertUnwindSafe(work).catch_unwind().await;
+        if outcome.is_err() {
+            tracing::error!("an action panicked; the server keeps running");
+            let message = format!(
+                "chatls: {} failed with an internal error (see the log); the document was not changed",
+                kind.as_str()
+            );
+            if session.facts().work_done_progress {
+                super::progress::ActionProgress::existing(&client, &token)
+                    .end(&message)
+                    .await;
+            }
+            client.show_message(MessageType::ERROR, message).await;
+        }
+        session.finish_action(id);
+    });
 }
 
 /// Builds the action's snapshot from the open document. Errors are messages for the user.
@@ -299,17 +347,22 @@ fn title(kind: ActionKind) -> &'static str {
 }
 
 /// The last `max` chars of `text` on one line, for progress messages.
+/// Only the end of `text` is looked at, so calling it on every token of a long answer costs
+/// O(max) each time, not O(answer).
 fn tail(text: &str, max: usize) -> String {
-    let flat: String = text
+    let cut = match max.checked_sub(1) {
+        Some(last) => text.char_indices().rev().nth(last).map(|(index, _)| index),
+        None => Some(text.len()),
+    };
+    let kept = &text[cut.unwrap_or(0)..];
+    let flat: String = kept
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect();
-    let count = flat.chars().count();
-    if count <= max {
-        return flat;
+    match cut {
+        Some(index) if index > 0 => format!("…{flat}"),
+        _ => flat,
     }
-    let kept: String = flat.chars().skip(count - max).collect();
-    format!("…{kept}")
 }
 
 /// One action, in the background, from request to delivered result.
@@ -565,6 +618,28 @@ async fn deliver_explanation(
                 .show_message(MessageType::INFO, as_message(answer))
                 .await;
             Ok(format!("explanation saved to {}", path.display()))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tail_keeps_the_last_chars_on_one_line() {
+        assert_eq!(tail("short", 10), "short");
+        assert_eq!(tail("exactly10!", 10), "exactly10!");
+        assert_eq!(tail("a\nb\tc", 10), "a b c");
+        assert_eq!(tail("0123456789abc", 3), "…abc");
+        assert_eq!(tail("ééééé😀", 2), "…é😀");
+        assert_eq!(tail("abc", 0), "…");
+        assert_eq!(tail("", 0), "");
+        // Linear, not quadratic: 2,000 calls on a text growing to 8 MB.
+        let mut text = String::new();
+        for _ in 0..2_000 {
+            text.push_str(&"x".repeat(4096));
+            assert_eq!(tail(&text, 60).chars().count(), 61);
         }
     }
 }

@@ -6,6 +6,7 @@ pub mod actions;
 pub mod convert;
 pub mod guard;
 pub mod handlers;
+pub mod input;
 pub mod progress;
 pub mod server;
 pub mod session;
@@ -27,18 +28,25 @@ pub fn service(env: EnvSettings) -> (LspService<Server>, ClientSocket) {
             "window/workDoneProgress/cancel",
             Server::work_done_progress_cancel,
         )
+        .custom_method(input::INVALID_REQUEST_METHOD, Server::invalid_request)
+        .custom_method(input::INVALID_MESSAGE_METHOD, Server::invalid_message)
         .finish()
 }
 
-/// Serves LSP over the given streams until `exit` or end of input.
+/// Serves LSP over the given streams until `exit` or end of input. The input goes through
+/// [`input::pump`] first, so a malformed message is answered or logged instead of ending the
+/// server.
 pub async fn serve<I, O>(input: I, output: O, env: EnvSettings)
 where
-    I: AsyncRead + Unpin,
+    I: AsyncRead + Unpin + Send + 'static,
     O: AsyncWrite,
 {
     let (service, socket) = service(env);
-    tower_lsp_server::Server::new(input, output, socket)
+    let (checked, to_checked) = tokio::io::duplex(64 * 1024);
+    let pump = tokio::spawn(input::pump(input, to_checked));
+    tower_lsp_server::Server::new(checked, output, socket)
         .concurrency_level(16)
         .serve(service)
         .await;
+    pump.abort();
 }

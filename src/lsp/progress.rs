@@ -65,6 +65,15 @@ impl ActionProgress {
         }
     }
 
+    /// A handle on a token that `begin` already created elsewhere (to end it after a panic
+    /// unwound the code that held it).
+    pub fn existing(client: &Client, token: &str) -> Self {
+        ActionProgress {
+            client: client.clone(),
+            token: Some(NumberOrString::String(token.to_owned())),
+        }
+    }
+
     pub fn is_shown(&self) -> bool {
         self.token.is_some()
     }

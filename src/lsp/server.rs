@@ -16,6 +16,12 @@ use tower_lsp_server::{Client, LanguageServer};
 use super::session::Session;
 use super::{actions, guard, handlers};
 
+/// What the input guard says about a message it could not pass on.
+#[derive(Debug, serde::Deserialize)]
+pub struct InvalidMessage {
+    pub reason: String,
+}
+
 pub struct Server {
     pub(crate) client: Client,
     pub(crate) session: Arc<Session>,
@@ -30,6 +36,36 @@ impl Server {
             session,
             init_warning: std::sync::Mutex::new(None),
         }
+    }
+
+    /// `chatls/invalidRequest`: a message with an id that was not valid JSON-RPC (see
+    /// [`super::input`]); the client gets an error for that id instead of waiting forever.
+    pub async fn invalid_request(&self, params: InvalidMessage) -> Result<()> {
+        tracing::warn!(reason = %params.reason, "answered an invalid request with an error");
+        Err(tower_lsp_server::jsonrpc::Error {
+            code: tower_lsp_server::jsonrpc::ErrorCode::InvalidRequest,
+            message: format!(
+                "chatls: not a valid JSON-RPC 2.0 request: {}",
+                params.reason
+            )
+            .into(),
+            data: None,
+        })
+    }
+
+    /// `chatls/invalidMessage`: input that was not a valid message and cannot be answered;
+    /// logged and reported to the client's log.
+    pub async fn invalid_message(&self, params: InvalidMessage) {
+        tracing::warn!(reason = %params.reason, "ignored an invalid message");
+        self.client
+            .log_message(
+                MessageType::WARNING,
+                format!(
+                    "chatls: ignored a message that is not valid JSON-RPC 2.0: {}",
+                    params.reason
+                ),
+            )
+            .await;
     }
 
     /// `window/workDoneProgress/cancel` (not part of the trait; routed as a custom method).

@@ -57,6 +57,7 @@ pub struct Session {
     last_change: DashMap<String, std::time::Instant>,
     running: DashMap<u64, Running>,
     next_action: AtomicU64,
+    test_hooks: bool,
 }
 
 fn read<T: Clone>(lock: &RwLock<T>) -> T {
@@ -70,6 +71,7 @@ impl Session {
     pub fn new(env: EnvSettings) -> Self {
         let effective = Settings::from_env(&env);
         Session {
+            test_hooks: env.test_hooks,
             explain_dir: env.explain_dir.clone(),
             documents: DocumentStore::new(),
             conversations: Conversations::default(),
@@ -95,6 +97,11 @@ impl Session {
             Some(dir) => Ok(dir.clone()),
             None => crate::explain::default_dir(),
         }
+    }
+
+    /// Whether the hidden test commands (`chatls.debug.*`) exist (`CHATLS_TEST_HOOKS=1`).
+    pub fn test_hooks(&self) -> bool {
+        self.test_hooks
     }
 
     pub fn facts(&self) -> ClientFacts {

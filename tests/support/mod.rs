@@ -44,6 +44,12 @@ struct State {
     show_document_ok: bool,
     configuration: Value,
     closed: bool,
+    /// Every message the server sent, in order (for scanning, e.g. for a leaked key).
+    incoming: Vec<Value>,
+    /// Send `didChange` for every applied edit, as real editors do.
+    echo_edits: bool,
+    /// `didChange` params waiting to be sent (before the `applyEdit` response).
+    pending_echo: Vec<Value>,
 }
 
 type Writer = Arc<tokio::sync::Mutex<Box<dyn AsyncWrite + Send + Unpin>>>;
@@ -123,6 +129,24 @@ pub fn offset_of(text: &str, line: u64, character: u64, encoding: &str) -> usize
     line_end
 }
 
+/// `didChange` params for edits that were applied at once: sent last-first, each change's
+/// positions stay valid for the text the previous ones left.
+fn echo_change(uri: &str, version: i32, edits: &[Value]) -> Value {
+    let mut sorted: Vec<&Value> = edits.iter().collect();
+    let key = |edit: &Value| {
+        (
+            edit["range"]["start"]["line"].as_u64().unwrap_or(0),
+            edit["range"]["start"]["character"].as_u64().unwrap_or(0),
+        )
+    };
+    sorted.sort_by_key(|edit| std::cmp::Reverse(key(edit)));
+    let changes: Vec<Value> = sorted
+        .iter()
+        .map(|edit| json!({"range": edit["range"], "text": edit["newText"]}))
+        .collect();
+    json!({"textDocument": {"uri": uri, "version": version}, "contentChanges": changes})
+}
+
 fn apply_text_edits(text: &str, edits: &[Value], encoding: &str) -> String {
     let mut resolved: Vec<(usize, usize, String)> = edits
         .iter()
@@ -163,8 +187,14 @@ impl Client {
 
     /// The built binary over stdio, with the given environment.
     pub fn binary(env: &[(&str, String)]) -> Client {
+        Client::binary_with_args(&[], env)
+    }
+
+    /// The built binary over stdio, with arguments (such as `--log-file`) and environment.
+    pub fn binary_with_args(args: &[&str], env: &[(&str, String)]) -> Client {
         let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_chatls"));
         command
+            .args(args)
             .env_remove("CHATLS_API_KEY")
             .env_remove("OPENAI_API_KEY")
             .env_remove("CHATLS_BASE_URL")
@@ -225,6 +255,7 @@ impl Client {
     }
 
     async fn dispatch(&self, message: Value) {
+        self.state.lock().unwrap().incoming.push(message.clone());
         let method = message
             .get("method")
             .and_then(Value::as_str)
@@ -234,11 +265,15 @@ impl Client {
             (Some(method), Some(id)) => {
                 let params = message.get("params").cloned().unwrap_or(Value::Null);
                 let result = self.answer_server_request(&method, &params);
-                self.state
-                    .lock()
-                    .unwrap()
-                    .server_requests
-                    .push((method, params));
+                let echo = {
+                    let mut state = self.state.lock().unwrap();
+                    state.server_requests.push((method, params));
+                    std::mem::take(&mut state.pending_echo)
+                };
+                for change in echo {
+                    self.send(&json!({"jsonrpc": "2.0", "method": "textDocument/didChange", "params": change}))
+                        .await;
+                }
                 self.send(&json!({"jsonrpc": "2.0", "id": id, "result": result}))
                     .await;
             }
@@ -290,6 +325,11 @@ impl Client {
                         let edits = change["edits"].as_array().cloned().unwrap_or_default();
                         doc.text = apply_text_edits(&doc.text, &edits, &encoding);
                         doc.version += 1;
+                        let version = doc.version;
+                        if state.echo_edits {
+                            let echo = echo_change(&uri, version, &edits);
+                            state.pending_echo.push(echo);
+                        }
                     }
                 }
                 if let Some(changes) = edit["changes"].as_object() {
@@ -300,6 +340,11 @@ impl Client {
                         doc.text =
                             apply_text_edits(&doc.text, edits.as_array().unwrap(), &encoding);
                         doc.version += 1;
+                        let version = doc.version;
+                        if state.echo_edits {
+                            let echo = echo_change(uri, version, edits.as_array().unwrap());
+                            state.pending_echo.push(echo);
+                        }
                     }
                 }
                 json!({"applied": true})
@@ -358,6 +403,12 @@ impl Client {
 
     pub fn set_show_document_ok(&self, ok: bool) {
         self.state.lock().unwrap().show_document_ok = ok;
+    }
+
+    /// After applying a `workspace/applyEdit`, send the matching `didChange` (before the
+    /// response), as VS Code and Neovim do, so the server's buffer follows.
+    pub fn set_echo_edits(&self, echo: bool) {
+        self.state.lock().unwrap().echo_edits = echo;
     }
 
     pub fn set_configuration(&self, value: Value) {
@@ -461,6 +512,48 @@ impl Client {
             .filter(|(name, _)| name == method)
             .map(|(_, params)| params.clone())
             .collect()
+    }
+
+    /// Every message the server sent so far, as one JSON text per line.
+    pub fn transcript(&self) -> String {
+        self.state
+            .lock()
+            .unwrap()
+            .incoming
+            .iter()
+            .map(Value::to_string)
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// Closes the server's input (end of stdin for the binary), as an editor that dies does.
+    pub async fn close_input(&self) {
+        let mut writer = self.writer.lock().await;
+        let _ = writer.shutdown().await;
+        *writer = Box::new(tokio::io::sink());
+    }
+
+    /// The process id of the binary, if this client runs one.
+    pub fn pid(&self) -> Option<u32> {
+        self.child
+            .as_ref()
+            .and_then(|child| child.lock().unwrap().id())
+    }
+
+    /// Waits (up to `limit`) for the binary to exit; its status and how long it took.
+    pub async fn wait_exit(&self, limit: Duration) -> Option<(std::process::ExitStatus, Duration)> {
+        let child = self.child.clone()?;
+        let started = tokio::time::Instant::now();
+        tokio::time::timeout(limit, async {
+            loop {
+                if let Some(status) = child.lock().unwrap().try_wait().ok().flatten() {
+                    return (status, started.elapsed());
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+        .await
+        .ok()
     }
 
     pub fn is_closed(&self) -> bool {
@@ -569,6 +662,7 @@ pub fn env(base_url: &str, key: Option<&str>, explain_dir: &Path) -> chatls::con
         model: Some("test-model".to_owned()),
         api_key: key.map(chatls::llm::secret::ApiKey::new),
         explain_dir: Some(explain_dir.to_path_buf()),
+        ..chatls::config::EnvSettings::default()
     }
 }
 

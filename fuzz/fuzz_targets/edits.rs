@@ -1,0 +1,55 @@
+//! Answer → edit: extracting code from any answer and re-indenting it never panics, and for
+//! any two texts `minimal_edits` gives sorted, non-overlapping edits inside the old text that
+//! never split a CRLF and turn the old text into the new one exactly.
+
+#![no_main]
+
+use chatls_fuzz::edits::{apply_edits, extract_code, minimal_edits, reindent, replacement_for};
+use libfuzzer_sys::arbitrary::{self, Arbitrary};
+use libfuzzer_sys::fuzz_target;
+
+#[derive(Arbitrary, Debug)]
+struct Input {
+    answer: String,
+    original: String,
+    new: String,
+}
+
+fuzz_target!(|input: Input| {
+    let _ = extract_code(&input.answer);
+    let _ = reindent(&input.answer, &input.original);
+    let replacement = replacement_for(&input.answer, &input.original);
+
+    for (old, new) in [
+        (input.original.as_str(), input.new.as_str()),
+        (input.original.as_str(), replacement.as_str()),
+    ] {
+        let edits = minimal_edits(old, new);
+        assert_eq!(apply_edits(old, &edits), new, "{edits:?}");
+        let chars: Vec<char> = old.chars().collect();
+        let mut previous_end = 0;
+        for edit in &edits {
+            assert!(
+                edit.start <= edit.end && edit.end <= chars.len(),
+                "{edit:?}"
+            );
+            assert!(
+                edit.start >= previous_end,
+                "overlapping or unsorted: {edits:?}"
+            );
+            previous_end = edit.end;
+            for boundary in [edit.start, edit.end] {
+                let splits_crlf = boundary > 0
+                    && chars.get(boundary - 1) == Some(&'\r')
+                    && chars.get(boundary) == Some(&'\n');
+                assert!(
+                    !splits_crlf,
+                    "an edit splits a CRLF at {boundary}: {edits:?}"
+                );
+            }
+        }
+        if old == new {
+            assert!(edits.is_empty());
+        }
+    }
+});

@@ -1,0 +1,26 @@
+//! chatls's pure modules, compiled from the very same source files as the `chatls` crate
+//! (`#[path]`), so the fuzz build instruments only them and their three small dependencies
+//! instead of the whole server (tokio, reqwest, rustls, aws-lc): the targets fuzz the real
+//! code, and the build fits in the CI time budget.
+
+#[path = "../../src/llm/sse.rs"]
+pub mod sse;
+
+#[path = "../../src/edits.rs"]
+pub mod edits;
+
+#[doc(hidden)]
+#[path = "../../src/text/document.rs"]
+pub mod text_document;
+
+#[doc(hidden)]
+#[path = "../../src/text/encoding.rs"]
+pub mod text_encoding;
+
+/// The same paths as in chatls (`crate::text::document`, `crate::text::encoding`).
+pub mod text {
+    pub use crate::text_document as document;
+    pub use crate::text_document::*;
+    pub use crate::text_encoding as encoding;
+    pub use crate::text_encoding::*;
+}

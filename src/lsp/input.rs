@@ -1,0 +1,404 @@
+//! A guard in front of the JSON-RPC reader. tower-lsp-server stops reading, and so the whole
+//! server ends, at the first frame it cannot decode: a body that is not JSON or not UTF-8, a
+//! JSON value that is not a JSON-RPC 2.0 message, a header block without `Content-Length`, a
+//! `Content-Type` without `charset=utf-8`. One bad message from a client would end the user's
+//! session. This layer re-frames the input: valid messages pass through byte for byte; an
+//! invalid one becomes a `chatls/invalidRequest` request (when it carries an id the client
+//! waits on, which is then answered with an error) or a `chatls/invalidMessage` notification
+//! (logged and reported to the client). Framing is pure ([`Deframer`], [`sanitize`]); the
+//! pump only moves bytes.
+
+use serde_json::{Value, json};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tower_lsp_server::jsonrpc::{Request, Response};
+
+/// The request an invalid message with an id becomes; answered with an error.
+pub const INVALID_REQUEST_METHOD: &str = "chatls/invalidRequest";
+/// The notification an invalid message without a usable id becomes; logged.
+pub const INVALID_MESSAGE_METHOD: &str = "chatls/invalidMessage";
+
+/// A header block longer than this is garbage.
+const MAX_HEADER_BYTES: usize = 8 * 1024;
+/// A `Content-Length` larger than this is taken for garbage too.
+const MAX_BODY_BYTES: usize = 1 << 30;
+const MARKER: &[u8] = b"content-length";
+
+/// What the deframer found next in the input.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Frame {
+    /// A complete body, as sent.
+    Body(Vec<u8>),
+    /// Bytes that were not a valid header block; they were skipped up to the next
+    /// `Content-Length`.
+    Garbage(String),
+}
+
+/// Splits an LSP byte stream into bodies, resynchronising after garbage at the next
+/// `Content-Length` header (matched in any case).
+#[derive(Debug, Default)]
+pub struct Deframer {
+    buffer: Vec<u8>,
+    /// The length of the body being read, once its header block is parsed.
+    body_len: Option<usize>,
+    /// After garbage: skip to the next `Content-Length`.
+    resync: bool,
+}
+
+impl Deframer {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn push(&mut self, bytes: &[u8]) {
+        self.buffer.extend_from_slice(bytes);
+    }
+
+    /// The next frame, if the bytes pushed so far complete one.
+    pub fn next_frame(&mut self) -> Option<Frame> {
+        loop {
+            if let Some(len) = self.body_len {
+                if self.buffer.len() < len {
+                    return None;
+                }
+                let body = self.buffer.drain(..len).collect();
+                self.body_len = None;
+                return Some(Frame::Body(body));
+            }
+            if self.resync {
+                match find_marker(&self.buffer) {
+                    Some(at) => {
+                        self.buffer.drain(..at);
+                        self.resync = false;
+                    }
+                    None => {
+                        // Keep a tail that may be the start of a split marker.
+                        let keep = self.buffer.len().min(MARKER.len() - 1);
+                        self.buffer.drain(..self.buffer.len() - keep);
+                        return None;
+                    }
+                }
+            }
+            // Blank lines between messages are tolerated.
+            let leading = self
+                .buffer
+                .iter()
+                .take_while(|byte| matches!(byte, b'\r' | b'\n'))
+                .count();
+            self.buffer.drain(..leading);
+            let Some((head_len, block_len)) = header_end(&self.buffer) else {
+                if self.buffer.len() > MAX_HEADER_BYTES {
+                    self.skip_garbage(1);
+                    return Some(Frame::Garbage(format!(
+                        "no end of the header block within {MAX_HEADER_BYTES} bytes"
+                    )));
+                }
+                return None;
+            };
+            match content_length(&self.buffer[..head_len]) {
+                Ok(len) => {
+                    self.buffer.drain(..block_len);
+                    self.body_len = Some(len);
+                }
+                Err(reason) => {
+                    // Resume at the next Content-Length, even one inside this block.
+                    self.skip_garbage(1);
+                    return Some(Frame::Garbage(reason));
+                }
+            }
+        }
+    }
+
+    fn skip_garbage(&mut self, at_least: usize) {
+        self.buffer.drain(..at_least.min(self.buffer.len()));
+        self.resync = true;
+    }
+}
+
+/// Where the next `Content-Length` (any case) starts.
+fn find_marker(bytes: &[u8]) -> Option<usize> {
+    bytes
+        .windows(MARKER.len())
+        .position(|window| window.eq_ignore_ascii_case(MARKER))
+}
+
+/// The length of the header lines and of the whole block with its blank line.
+fn header_end(bytes: &[u8]) -> Option<(usize, usize)> {
+    let crlf = bytes.windows(4).position(|window| window == b"\r\n\r\n");
+    let lf = bytes.windows(2).position(|window| window == b"\n\n");
+    match (crlf, lf) {
+        (Some(crlf), Some(lf)) if lf < crlf => Some((lf, lf + 2)),
+        (Some(crlf), _) => Some((crlf, crlf + 4)),
+        (None, Some(lf)) => Some((lf, lf + 2)),
+        (None, None) => None,
+    }
+}
+
+/// The `Content-Length` of a header block; other headers are dropped (the body is always
+/// forwarded as UTF-8, which is the only encoding LSP allows).
+fn content_length(head: &[u8]) -> Result<usize, String> {
+    let text = String::from_utf8_lossy(head);
+    let mut length = None;
+    for line in text.split('\n') {
+        let line = line.trim_end_matches('\r');
+        let Some((name, value)) = line.split_once(':') else {
+            return Err("a header line without a colon".to_owned());
+        };
+        if name.trim().eq_ignore_ascii_case("content-length") {
+            let parsed = value
+                .trim()
+                .parse::<usize>()
+                .ok()
+                .filter(|len| *len <= MAX_BODY_BYTES)
+                .ok_or_else(|| "an invalid Content-Length header".to_owned())?;
+            length = Some(parsed);
+        }
+    }
+    length.ok_or_else(|| "a header block without Content-Length".to_owned())
+}
+
+/// The frame to hand to the JSON-RPC reader for one body: the body itself when it is a valid
+/// message, else a replacement that the server answers or logs.
+pub fn sanitize(body: Vec<u8>) -> Vec<u8> {
+    match check(&body) {
+        Ok(()) => frame(&body),
+        Err(reason) => frame(replacement(&body, &reason).to_string().as_bytes()),
+    }
+}
+
+/// A replacement frame for garbage between messages.
+pub fn garbage_frame(reason: &str) -> Vec<u8> {
+    let message = json!({
+        "jsonrpc": "2.0",
+        "method": INVALID_MESSAGE_METHOD,
+        "params": {"reason": reason},
+    });
+    frame(message.to_string().as_bytes())
+}
+
+fn frame(body: &[u8]) -> Vec<u8> {
+    let mut framed = format!("Content-Length: {}\r\n\r\n", body.len()).into_bytes();
+    framed.extend_from_slice(body);
+    framed
+}
+
+/// Whether tower-lsp-server will decode this body (it takes a `Response` or a `Request`).
+fn check(body: &[u8]) -> Result<(), String> {
+    let text = std::str::from_utf8(body).map_err(|_| "the body is not valid UTF-8".to_owned())?;
+    if text.is_empty() {
+        // The reader skips an empty body.
+        return Ok(());
+    }
+    let request = match serde_json::from_str::<Request>(text) {
+        Ok(_) => return Ok(()),
+        Err(error) => error,
+    };
+    if serde_json::from_str::<Response>(text).is_ok() {
+        return Ok(());
+    }
+    if request.is_syntax() || request.is_eof() {
+        return Err(format!("the body is not JSON ({request})"));
+    }
+    Err(format!("not a JSON-RPC 2.0 message ({request})"))
+}
+
+/// `chatls/invalidRequest` with the message's id when it is a request the client waits on,
+/// else `chatls/invalidMessage`.
+fn replacement(body: &[u8], reason: &str) -> Value {
+    let parsed: Option<Value> = serde_json::from_slice(body).ok();
+    let id = parsed.as_ref().and_then(|value| {
+        let object = value.as_object()?;
+        if object.contains_key("result") || object.contains_key("error") {
+            return None;
+        }
+        match object.get("id")? {
+            id @ Value::String(_) => Some(id.clone()),
+            id @ Value::Number(number) if number.is_i64() => Some(id.clone()),
+            _ => None,
+        }
+    });
+    match id {
+        Some(id) => json!({
+            "jsonrpc": "2.0",
+            "id": id,
+            "method": INVALID_REQUEST_METHOD,
+            "params": {"reason": reason},
+        }),
+        None => json!({
+            "jsonrpc": "2.0",
+            "method": INVALID_MESSAGE_METHOD,
+            "params": {"reason": reason},
+        }),
+    }
+}
+
+/// Copies `input` to `output` frame by frame, sanitized, until `input` ends.
+pub async fn pump<I, O>(mut input: I, mut output: O)
+where
+    I: AsyncRead + Unpin,
+    O: AsyncWrite + Unpin,
+{
+    let mut deframer = Deframer::new();
+    let mut piece = vec![0u8; 64 * 1024];
+    loop {
+        let read = match input.read(&mut piece).await {
+            Ok(0) | Err(_) => break,
+            Ok(read) => read,
+        };
+        deframer.push(&piece[..read]);
+        while let Some(next) = deframer.next_frame() {
+            let bytes = match next {
+                Frame::Body(body) => sanitize(body),
+                Frame::Garbage(reason) => {
+                    tracing::warn!(%reason, "skipped bytes that were not an LSP message");
+                    garbage_frame(&reason)
+                }
+            };
+            if output.write_all(&bytes).await.is_err() {
+                return;
+            }
+        }
+        if output.flush().await.is_err() {
+            return;
+        }
+    }
+    let _ = output.shutdown().await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frames(input: &[u8], piece: usize) -> Vec<Frame> {
+        let mut deframer = Deframer::new();
+        let mut found = Vec::new();
+        for chunk in input.chunks(piece.max(1)) {
+            deframer.push(chunk);
+            while let Some(frame) = deframer.next_frame() {
+                found.push(frame);
+            }
+        }
+        found
+    }
+
+    #[test]
+    fn frames_split_anywhere_come_out_whole() {
+        let one = br#"{"jsonrpc":"2.0","method":"initialized","params":{}}"#;
+        let two = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"x\",\"params\":\"é\"}";
+        let mut input = frame(one);
+        input.extend_from_slice(
+            format!(
+                "content-length: {}\r\nContent-Type: application/vscode-jsonrpc\r\n\r\n{two}",
+                two.len()
+            )
+            .as_bytes(),
+        );
+        for piece in [1, 2, 3, 7, 64, 4096] {
+            assert_eq!(
+                frames(&input, piece),
+                vec![
+                    Frame::Body(one.to_vec()),
+                    Frame::Body(two.as_bytes().to_vec())
+                ],
+                "pieces of {piece}"
+            );
+        }
+    }
+
+    #[test]
+    fn garbage_is_skipped_to_the_next_content_length() {
+        let good = br#"{"jsonrpc":"2.0","method":"exit"}"#;
+        let mut input = b"Content-Length: abc\r\n\r\n{\"x\":1}".to_vec();
+        input.extend_from_slice(b"Content-Type: text/plain\r\n\r\nhello ");
+        input.extend_from_slice(&frame(good));
+        for piece in [1, 5, 4096] {
+            // Everything up to the next Content-Length is one piece of garbage.
+            let found = frames(&input, piece);
+            assert_eq!(found.len(), 2, "{found:?}");
+            assert!(
+                matches!(found[0], Frame::Garbage(ref reason) if reason.contains("Content-Length"))
+            );
+            assert_eq!(found[1], Frame::Body(good.to_vec()));
+        }
+        let long = vec![b'x'; MAX_HEADER_BYTES + 10];
+        let mut input = long.clone();
+        input.extend_from_slice(&frame(good));
+        let found = frames(&input, 1000);
+        assert!(matches!(found[0], Frame::Garbage(_)));
+        assert_eq!(found.last(), Some(&Frame::Body(good.to_vec())));
+    }
+
+    fn replaced(body: &[u8]) -> Value {
+        let framed = sanitize(body.to_vec());
+        let text = String::from_utf8(framed).unwrap();
+        let (_, json) = text.split_once("\r\n\r\n").unwrap();
+        serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn valid_messages_pass_unchanged() {
+        for body in [
+            br#"{"jsonrpc":"2.0","id":1,"method":"shutdown"}"#.as_slice(),
+            br#"{"jsonrpc":"2.0","method":"exit"}"#,
+            br#"{"jsonrpc":"2.0","id":"a","result":null}"#,
+            br#"{"jsonrpc":"2.0","id":3,"error":{"code":-1,"message":"no"}}"#,
+            b"",
+        ] {
+            assert_eq!(sanitize(body.to_vec()), frame(body));
+        }
+    }
+
+    #[test]
+    fn invalid_messages_become_answerable_requests_or_notifications() {
+        let request = replaced(br#"{"jsonrpc":"1.0","id":42,"method":"shutdown"}"#);
+        assert_eq!(request["method"], INVALID_REQUEST_METHOD);
+        assert_eq!(request["id"], 42);
+        assert!(
+            request["params"]["reason"]
+                .as_str()
+                .unwrap()
+                .contains("JSON-RPC")
+        );
+        let string_id = replaced(br#"{"id":"x7","method":"a"}"#);
+        assert_eq!(string_id["id"], "x7");
+        // tower-lsp-server reads this as a response with a null result: passed on.
+        let bare = br#"{"jsonrpc":"2.0","id":5}"#;
+        assert_eq!(sanitize(bare.to_vec()), frame(bare));
+        for body in [
+            b"{not json".as_slice(),
+            b"[1, 2, 3]",
+            br#"{"jsonrpc":"2.0","id":{"a":1},"method":"x"}"#,
+            br#"{"jsonrpc":"2.0","id":5,"result":1,"error":7,"x":[}"#,
+            b"\"\xff\xfe\"",
+            b"{\"id\":1.5,\"method\":\"x\"}",
+        ] {
+            let message = replaced(body);
+            assert_eq!(message["method"], INVALID_MESSAGE_METHOD, "{message}");
+            assert!(message.get("id").is_none(), "{message}");
+        }
+        let not_json = replaced(b"{not json");
+        assert!(
+            not_json["params"]["reason"]
+                .as_str()
+                .unwrap()
+                .starts_with("the body is not JSON")
+        );
+    }
+
+    #[tokio::test]
+    async fn the_pump_forwards_and_ends_with_its_input() {
+        let good = br#"{"jsonrpc":"2.0","method":"exit"}"#;
+        let mut input = frame(b"{bad");
+        input.extend_from_slice(&frame(good));
+        let (mut client, server_side) = tokio::io::duplex(1024);
+        let (mut reader, writer) = tokio::io::duplex(1024);
+        let task = tokio::spawn(pump(server_side, writer));
+        client.write_all(&input).await.unwrap();
+        drop(client);
+        let mut out = Vec::new();
+        reader.read_to_end(&mut out).await.unwrap();
+        task.await.unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains(INVALID_MESSAGE_METHOD), "{text}");
+        assert!(text.ends_with(std::str::from_utf8(good).unwrap()), "{text}");
+    }
+}
