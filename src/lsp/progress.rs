@@ -90,7 +90,9 @@ impl ActionProgress {
 
     /// A sender for status lines and the task that forwards them as throttled reports:
     /// bursts are coalesced to the newest line, at most one report per [`REPORT_INTERVAL`].
-    /// The task ends when every sender is dropped, after flushing the newest line.
+    /// The task ends as soon as every sender is dropped: a line still waiting for its slot
+    /// is dropped too, since the action's `end` follows at once and says what happened
+    /// (waiting for the slot would hold the result back by up to one interval).
     pub fn reporter(&self) -> (mpsc::UnboundedSender<String>, JoinHandle<()>) {
         let (sender, mut receiver) = mpsc::unbounded_channel::<String>();
         let progress = self.clone();
@@ -98,9 +100,17 @@ impl ActionProgress {
             let mut last_sent: Option<Instant> = None;
             while let Some(mut message) = receiver.recv().await {
                 if let Some(sent) = last_sent {
-                    let ready = sent + REPORT_INTERVAL;
-                    if Instant::now() < ready {
-                        tokio::time::sleep_until(ready).await;
+                    let ready = tokio::time::sleep_until(sent + REPORT_INTERVAL);
+                    tokio::pin!(ready);
+                    loop {
+                        tokio::select! {
+                            biased;
+                            () = &mut ready => break,
+                            newer = receiver.recv() => match newer {
+                                Some(newer) => message = newer,
+                                None => return,
+                            },
+                        }
                     }
                 }
                 while let Ok(newer) = receiver.try_recv() {
