@@ -411,7 +411,7 @@ async fn apply_answer(
             plan(document, input, answer).map(|plan| {
                 (
                     plan.version,
-                    convert::text_edits(&document.text, &plan.edits, facts.encoding),
+                    convert::text_edits(document.text(), &plan.edits, facts.encoding),
                 )
             })
         })
