@@ -26,7 +26,7 @@ fn edits_in_a_large_document(c: &mut Criterion) {
 
     for enc in [PositionEncoding::Utf16, PositionEncoding::Utf8] {
         let mut document = Document::new(&text, 0, "rust");
-        let line = (document.text.len_lines() / 2) as u32;
+        let line = (document.text().len_lines() / 2) as u32;
         let mut version = 0;
         group.bench_function(format!("insert_char_{}", enc.as_str()), |b| {
             b.iter(|| {
@@ -41,7 +41,7 @@ fn edits_in_a_large_document(c: &mut Criterion) {
     }
 
     let mut document = Document::new(&text, 0, "rust");
-    let line = (document.text.len_lines() / 3) as u32;
+    let line = (document.text().len_lines() / 3) as u32;
     let mut version = 0;
     group.bench_function("insert_line_utf16", |b| {
         b.iter(|| {
@@ -55,7 +55,7 @@ fn edits_in_a_large_document(c: &mut Criterion) {
     });
 
     let mut document = Document::new(&text, 0, "rust");
-    let line = (document.text.len_lines() / 4) as u32;
+    let line = (document.text().len_lines() / 4) as u32;
     let mut version = 0;
     group.bench_function("replace_word_utf16", |b| {
         b.iter(|| {

@@ -68,8 +68,8 @@ pub fn plan_outcome(
         .ok_or(NotApplied::HistoryLost)?;
     let moved =
         rebase_range(input.selection.clone(), &changes).ok_or(NotApplied::SelectionChanged)?;
-    if moved.end > document.text.len_chars()
-        || document.text.slice(moved.clone()) != original.as_str()
+    if moved.end > document.text().len_chars()
+        || document.text().slice(moved.clone()) != original.as_str()
     {
         return Err(NotApplied::SelectionChanged);
     }
@@ -106,7 +106,7 @@ mod tests {
             path: None,
             display_path: "a.rs".into(),
             language_id: "rust".into(),
-            text: document.text.clone(),
+            text: document.text().clone(),
             version: document.version,
             selection,
             instruction: None,
@@ -155,7 +155,7 @@ mod tests {
         insert(&mut document, 2, 0, 0, "// header\n");
         let plan = plan(&document, &action, "```\nlet y = 1;\n```").unwrap();
         assert_eq!(plan.version, 2);
-        let current = document.text.to_string();
+        let current = document.text().to_string();
         assert_eq!(
             apply_edits(&current, &plan.edits),
             format!("// header\n{}", TEXT.replace("let x = 1;", "let y = 1;"))

@@ -237,20 +237,20 @@ fn run_incremental_case(
         }
         let model_text: String = model.iter().collect();
         prop_assert_eq!(
-            document.text.to_string(),
+            document.text().to_string(),
             model_text.clone(),
             "after {:?}",
             changes
         );
         prop_assert_eq!(document.version, version);
-        prop_assert_eq!(document.text.len_lines(), model_lines(&model).len());
+        prop_assert_eq!(document.text().len_lines(), model_lines(&model).len());
 
         // Offsets back to positions, and those positions back to offsets.
         let offset = batch[0].offset_probe as usize % (model.len() + 2);
-        let position = char_to_position(&document.text, offset, enc);
+        let position = char_to_position(document.text(), offset, enc);
         prop_assert_eq!(position, model_char_to_position(&model, offset, enc));
         prop_assert_eq!(
-            chatls::text::position_to_char(&document.text, position, enc),
+            chatls::text::position_to_char(document.text(), position, enc),
             model_position_to_char(&model, position, enc)
         );
     }
@@ -350,16 +350,16 @@ proptest! {
         seeds in prop::collection::vec(change_seed(), 1..12),
     ) {
         let mut document = Document::new(&initial, 0, "text");
-        let len = document.text.len_chars();
+        let len = document.text().len_chars();
         let a = range_seed.0 as usize % (len + 1);
         let b = range_seed.1 as usize % (len + 1);
         let selection = a.min(b)..a.max(b);
-        let selected = document.text.slice(selection.clone()).to_string();
+        let selected = document.text().slice(selection.clone()).to_string();
 
         // The model: every char carries its original index; inserted chars carry none.
         let mut tagged: Vec<Option<usize>> = (0..len).map(Some).collect();
         for (version, seed) in seeds.iter().enumerate() {
-            let chars: Vec<char> = document.text.chars().collect();
+            let chars: Vec<char> = document.text().chars().collect();
             let start = position_from_seed(&chars, &seed.start, enc);
             let end = position_from_seed(&chars, &seed.end, enc);
             let range = Range::new(start.min(end), start.max(end));
@@ -374,8 +374,8 @@ proptest! {
         prop_assert_eq!(edits.len(), seeds.len());
         let rebased = rebase_range(selection.clone(), &edits);
         if let Some(moved) = rebased.clone() {
-            prop_assert!(moved.end <= document.text.len_chars());
-            prop_assert_eq!(document.text.slice(moved).to_string(), selected);
+            prop_assert!(moved.end <= document.text().len_chars());
+            prop_assert_eq!(document.text().slice(moved).to_string(), selected);
         }
         // A non-empty selection survives exactly when its chars are all still there, side
         // by side (nothing deleted from it, nothing inserted inside it).

@@ -379,6 +379,7 @@ async fn run(session: &Arc<Session>, client: &Client, input: ActionInput, runnin
     );
     let conversation = session.conversations.begin(&input.uri);
     let workspace = session.workspace(&settings);
+    let mut retries = 0u32;
     let result = {
         let mut answer_so_far = String::new();
         let mut on_event = |event: EngineEvent<'_>| {
@@ -389,10 +390,13 @@ async fn run(session: &Arc<Session>, client: &Client, input: ActionInput, runnin
                     attempt,
                     delay,
                     reason,
-                } => format!(
-                    "{reason}; retrying in {:.1} s (attempt {attempt})",
-                    delay.as_secs_f64()
-                ),
+                } => {
+                    retries = attempt;
+                    format!(
+                        "{reason}; retrying in {:.1} s (attempt {attempt})",
+                        delay.as_secs_f64()
+                    )
+                }
                 EngineEvent::Token(text) => {
                     answer_so_far.push_str(text);
                     format!("writing: {}", tail(&answer_so_far, 60))
@@ -426,7 +430,13 @@ async fn run(session: &Arc<Session>, client: &Client, input: ActionInput, runnin
             return;
         }
         Err(error) => {
-            let message = format!("{} failed: {error}", title(kind));
+            // Progress reports are throttled, so the end itself says how hard chatls tried.
+            let tried = match retries {
+                0 => String::new(),
+                1 => " (gave up after 1 retry)".to_owned(),
+                n => format!(" (gave up after {n} retries)"),
+            };
+            let message = format!("{} failed: {error}{tried}", title(kind));
             progress.end(&message).await;
             client.show_message(MessageType::ERROR, message).await;
             return;
@@ -502,7 +512,7 @@ async fn apply_answer(
             plan_outcome(document, input, answer, truncated).map(|plan| {
                 (
                     plan.version,
-                    convert::text_edits(&document.text, &plan.edits, facts.encoding),
+                    convert::text_edits(document.text(), &plan.edits, facts.encoding),
                 )
             })
         })

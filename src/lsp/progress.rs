@@ -108,8 +108,9 @@ impl ActionProgress {
     /// Starts progress without making the caller wait for the client: returns at once with a
     /// sender for status lines and a task that creates the token, sends `begin`, then forwards
     /// the lines as throttled reports (bursts coalesced to the newest line, at most one report
-    /// per [`REPORT_INTERVAL`]). The task ends, returning the progress for its `end`, once
-    /// every sender is dropped. The action's upstream request never waits on the editor.
+    /// per [`REPORT_INTERVAL`]). The task ends, returning the progress for its `end`, as soon
+    /// as every sender is dropped (a line still waiting for its slot is dropped too). The
+    /// action's upstream request never waits on the editor.
     pub fn start(
         client: &Client,
         supported: bool,
@@ -126,9 +127,20 @@ impl ActionProgress {
             let mut last_sent: Option<Instant> = None;
             while let Some(mut message) = receiver.recv().await {
                 if let Some(sent) = last_sent {
-                    let ready = sent + REPORT_INTERVAL;
-                    if Instant::now() < ready {
-                        tokio::time::sleep_until(ready).await;
+                    // Wait for the slot, but stop at once when the action ends: its `end`
+                    // follows and says what happened, so a late report would only hold the
+                    // result back by up to one interval.
+                    let ready = tokio::time::sleep_until(sent + REPORT_INTERVAL);
+                    tokio::pin!(ready);
+                    loop {
+                        tokio::select! {
+                            biased;
+                            () = &mut ready => break,
+                            newer = receiver.recv() => match newer {
+                                Some(newer) => message = newer,
+                                None => return progress,
+                            },
+                        }
                     }
                 }
                 while let Ok(newer) = receiver.try_recv() {

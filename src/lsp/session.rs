@@ -278,7 +278,7 @@ impl WorkspaceView for SessionView {
         let uri = super::convert::file_uri(path)?;
         self.0
             .documents
-            .with_document(&uri, |document| document.text.to_string())
+            .with_document(&uri, |document| document.contents())
     }
 
     fn diagnostics(&self, path: Option<&Path>) -> Vec<FileDiagnostic> {

@@ -56,11 +56,16 @@ impl DocumentStore {
 
     /// A detached copy of the document's current state.
     pub fn snapshot(&self, uri: &str) -> Option<DocSnapshot> {
-        self.documents.get(uri).map(|document| DocSnapshot {
-            uri: uri.to_owned(),
-            text: document.text.clone(),
-            version: document.version,
-            language_id: document.language_id.clone(),
+        // Settled under the write lock, so a document read for an action holds its text
+        // once (as a rope) rather than as both its opening string and a rope.
+        self.documents.get_mut(uri).map(|mut document| {
+            document.settle();
+            DocSnapshot {
+                uri: uri.to_owned(),
+                text: document.text().clone(),
+                version: document.version,
+                language_id: document.language_id.clone(),
+            }
         })
     }
 

@@ -475,8 +475,8 @@ pub async fn run_fault_row(transport: &Transport, row: &FaultRow) -> RowReport {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let (token, end) = refactor(&server).await;
-    // The client's own count: the last retry is reported in the progress (reports are
-    // coalesced, but the newest line is always flushed before the end).
+    // The client's own count: the end of the progress says how many retries were made
+    // (reports are throttled and coalesced, so single attempts may not all be shown).
     let reports: Vec<String> = server
         .client
         .progress(&token)
@@ -484,7 +484,7 @@ pub async fn run_fault_row(transport: &Transport, row: &FaultRow) -> RowReport {
         .filter_map(|value| value["message"].as_str().map(str::to_owned))
         .collect();
     let retried = row.requests > 1 || row.refused;
-    let last_retry = format!("(attempt {RETRIES})");
+    let last_retry = format!("after {RETRIES} retries");
     let too_many = format!("(attempt {})", RETRIES + 1);
     if retried {
         assert!(

@@ -1,0 +1,1386 @@
+//! Whole-process benchmark: starts the release `chatls` over stdio with a minimal LSP client
+//! of its own, against the fake upstream (in-process, answering instantly) behind a
+//! timestamping TCP relay, and prints one table of figures with their targets and baselines
+//! measured in the same run. `cargo bench --bench process` (release build); takes about two
+//! minutes. `CHATLS_BENCH_TREE` picks the tree for the search row (default: the largest
+//! crate source found in the cargo registry cache); `CHATLS_BENCH_RUNS` the latency runs.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chatls_fake_upstream::{FakeUpstream, Reply, Step};
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Notify, mpsc, oneshot};
+
+const WAIT: Duration = Duration::from_secs(30);
+
+// ---------------------------------------------------------------------------------------------
+// Statistics and /proc
+
+fn percentile(samples: &[f64], p: f64) -> f64 {
+    if samples.is_empty() {
+        return f64::NAN;
+    }
+    let mut sorted = samples.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+fn median(samples: &[f64]) -> f64 {
+    percentile(samples, 50.0)
+}
+
+fn ms(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1e3
+}
+
+/// (VmRSS, VmHWM) in KiB.
+fn rss_kib(pid: u32) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix(name))
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|number| number.parse().ok())
+            .unwrap_or(0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// The 1-minute load average, to judge how quiet the machine was.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|text| text.split_whitespace().next().map(str::to_owned))
+        .unwrap_or_else(|| "?".into())
+}
+
+/// CPU seconds a process's live threads have run, from the scheduler's nanosecond counts
+/// (`/proc/<pid>/task/*/schedstat`); tokio's workers and its idle blocking threads live on,
+/// so over a few seconds this is the process's CPU time, at a finer grain than ticks.
+fn cpu_seconds(pid: u32) -> f64 {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return 0.0;
+    };
+    let mut nanos = 0u64;
+    for task in tasks.flatten() {
+        let schedstat = std::fs::read_to_string(task.path().join("schedstat")).unwrap_or_default();
+        nanos += schedstat
+            .split_whitespace()
+            .next()
+            .and_then(|field| field.parse::<u64>().ok())
+            .unwrap_or(0);
+    }
+    nanos as f64 / 1e9
+}
+
+// ---------------------------------------------------------------------------------------------
+// A TCP relay between chatls and the fake that timestamps every chunk in both directions.
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Dir {
+    /// chatls → upstream.
+    Up,
+    /// upstream → chatls (stamped just before the write to chatls).
+    Down,
+    /// chatls closed its side (EOF or error on read).
+    Closed,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Stamp {
+    at: Instant,
+    connection: u64,
+    dir: Dir,
+}
+
+struct Relay {
+    address: String,
+    log: Arc<Mutex<Vec<Stamp>>>,
+    changed: Arc<Notify>,
+    connections: Arc<AtomicU64>,
+}
+
+impl Relay {
+    async fn start(upstream: u16) -> Relay {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind relay");
+        let address = format!(
+            "http://{}/v1",
+            listener.local_addr().expect("relay address")
+        );
+        let log: Arc<Mutex<Vec<Stamp>>> = Arc::default();
+        let changed = Arc::new(Notify::new());
+        let connections = Arc::new(AtomicU64::new(0));
+        let (task_log, task_changed, task_connections) =
+            (log.clone(), changed.clone(), connections.clone());
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let connection = task_connections.fetch_add(1, Ordering::SeqCst) + 1;
+                let Ok(server) = TcpStream::connect(("127.0.0.1", upstream)).await else {
+                    continue;
+                };
+                let _ = client.set_nodelay(true);
+                let _ = server.set_nodelay(true);
+                let (mut client_read, mut client_write) = client.into_split();
+                let (mut server_read, mut server_write) = server.into_split();
+                let (up_log, up_changed) = (task_log.clone(), task_changed.clone());
+                tokio::spawn(async move {
+                    let mut buffer = vec![0u8; 64 * 1024];
+                    loop {
+                        let n = client_read.read(&mut buffer).await.unwrap_or(0);
+                        let at = Instant::now();
+                        let dir = if n == 0 { Dir::Closed } else { Dir::Up };
+                        up_log.lock().unwrap().push(Stamp {
+                            at,
+                            connection,
+                            dir,
+                        });
+                        up_changed.notify_waiters();
+                        if n == 0 || server_write.write_all(&buffer[..n]).await.is_err() {
+                            let _ = server_write.shutdown().await;
+                            return;
+                        }
+                    }
+                });
+                let (down_log, down_changed) = (task_log.clone(), task_changed.clone());
+                tokio::spawn(async move {
+                    let mut buffer = vec![0u8; 64 * 1024];
+                    loop {
+                        let n = server_read.read(&mut buffer).await.unwrap_or(0);
+                        if n == 0 {
+                            let _ = client_write.shutdown().await;
+                            return;
+                        }
+                        // Logged before the write, so the stamp is there before chatls can
+                        // act on the bytes (the write to a local socket takes microseconds,
+                        // which the figures then include).
+                        let at = Instant::now();
+                        down_log.lock().unwrap().push(Stamp {
+                            at,
+                            connection,
+                            dir: Dir::Down,
+                        });
+                        down_changed.notify_waiters();
+                        if client_write.write_all(&buffer[..n]).await.is_err() {
+                            let _ = client_write.shutdown().await;
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        Relay {
+            address,
+            log,
+            changed,
+            connections,
+        }
+    }
+
+    fn stamps(&self) -> Vec<Stamp> {
+        self.log.lock().unwrap().clone()
+    }
+
+    fn connections(&self) -> u64 {
+        self.connections.load(Ordering::SeqCst)
+    }
+
+    /// Waits until a stamp after `since` matches.
+    async fn wait_for(&self, since: Instant, check: impl Fn(&Stamp) -> bool) -> Option<Stamp> {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let notified = self.changed.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if let Some(stamp) = self
+                .stamps()
+                .into_iter()
+                .find(|stamp| stamp.at >= since && check(stamp))
+            {
+                return Some(stamp);
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return None;
+            }
+        }
+    }
+}
+
+/// Request/response exchanges on the relay between two instants: for each request, the
+/// instant its last byte arrived and the instant the last byte of its response was delivered.
+fn exchanges(stamps: &[Stamp], from: Instant, to: Instant) -> Vec<(Instant, Instant)> {
+    let mut by_connection: HashMap<u64, Vec<Stamp>> = HashMap::new();
+    for stamp in stamps.iter().filter(|s| s.at >= from && s.at <= to) {
+        by_connection
+            .entry(stamp.connection)
+            .or_default()
+            .push(*stamp);
+    }
+    let mut out = Vec::new();
+    for (_, list) in by_connection {
+        let mut request_end: Option<Instant> = None;
+        let mut response_end: Option<Instant> = None;
+        for stamp in list {
+            match stamp.dir {
+                Dir::Up => {
+                    if let (Some(request), Some(response)) = (request_end, response_end) {
+                        out.push((request, response));
+                        response_end = None;
+                    }
+                    request_end = Some(stamp.at);
+                }
+                Dir::Down => response_end = Some(stamp.at),
+                Dir::Closed => {}
+            }
+        }
+        if let (Some(request), Some(response)) = (request_end, response_end) {
+            out.push((request, response));
+        }
+    }
+    out.sort_by_key(|(request, _)| *request);
+    out
+}
+
+// ---------------------------------------------------------------------------------------------
+// A minimal LSP client over the child's stdio that timestamps every message on arrival.
+
+#[derive(Clone, Debug)]
+struct Event {
+    at: Instant,
+    method: String,
+    params: Value,
+}
+
+#[derive(Default)]
+struct ClientState {
+    events: Vec<Event>,
+    pending: HashMap<i64, oneshot::Sender<(Instant, Value)>>,
+}
+
+struct Lsp {
+    child: tokio::process::Child,
+    pid: u32,
+    spawned: Instant,
+    out: mpsc::UnboundedSender<Vec<u8>>,
+    state: Arc<Mutex<ClientState>>,
+    changed: Arc<Notify>,
+    next_id: AtomicU64,
+}
+
+fn frame(message: &Value) -> Vec<u8> {
+    let body = serde_json::to_vec(message).expect("json");
+    let mut bytes = format!("Content-Length: {}\r\n\r\n", body.len()).into_bytes();
+    bytes.extend_from_slice(&body);
+    bytes
+}
+
+async fn read_frame<R: tokio::io::AsyncRead + Unpin>(reader: &mut BufReader<R>) -> Option<Value> {
+    let mut length = None;
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if reader.read_line(&mut line).await.ok()? == 0 {
+            return None;
+        }
+        let trimmed = line.trim_end();
+        if trimmed.is_empty() {
+            break;
+        }
+        if let Some(value) = trimmed.strip_prefix("Content-Length:") {
+            length = value.trim().parse::<usize>().ok();
+        }
+    }
+    let mut body = vec![0u8; length?];
+    reader.read_exact(&mut body).await.ok()?;
+    serde_json::from_slice(&body).ok()
+}
+
+impl Lsp {
+    fn spawn(base_url: &str, explain_dir: &Path) -> Lsp {
+        let spawned = Instant::now();
+        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_chatls"))
+            .env_remove("CHATLS_API_KEY")
+            .env_remove("OPENAI_API_KEY")
+            .env_remove("CHATLS_LOG")
+            .env("CHATLS_BASE_URL", base_url)
+            .env("CHATLS_MODEL", "bench-model")
+            .env("CHATLS_EXPLAIN_DIR", explain_dir)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("spawn chatls");
+        let pid = child.id().expect("pid");
+        let mut stdin = child.stdin.take().expect("stdin");
+        let stdout = child.stdout.take().expect("stdout");
+        let (out, mut outgoing) = mpsc::unbounded_channel::<Vec<u8>>();
+        tokio::spawn(async move {
+            while let Some(bytes) = outgoing.recv().await {
+                if stdin.write_all(&bytes).await.is_err() || stdin.flush().await.is_err() {
+                    return;
+                }
+            }
+        });
+        let state: Arc<Mutex<ClientState>> = Arc::default();
+        let changed = Arc::new(Notify::new());
+        let (reader_state, reader_changed, reader_out) =
+            (state.clone(), changed.clone(), out.clone());
+        tokio::spawn(async move {
+            let mut reader = BufReader::with_capacity(1 << 16, stdout);
+            while let Some(message) = read_frame(&mut reader).await {
+                let at = Instant::now();
+                let method = message
+                    .get("method")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned);
+                match (method, message.get("id").cloned()) {
+                    (Some(method), Some(id)) => {
+                        // A request from the server: answer like an editor that applies edits.
+                        let result = match method.as_str() {
+                            "workspace/applyEdit" => json!({"applied": true}),
+                            "window/showDocument" => json!({"success": true}),
+                            "workspace/configuration" => json!([null]),
+                            _ => Value::Null,
+                        };
+                        let _ = reader_out.send(frame(
+                            &json!({"jsonrpc": "2.0", "id": id, "result": result}),
+                        ));
+                        let params = message.get("params").cloned().unwrap_or(Value::Null);
+                        reader_state
+                            .lock()
+                            .unwrap()
+                            .events
+                            .push(Event { at, method, params });
+                    }
+                    (Some(method), None) => {
+                        let params = message.get("params").cloned().unwrap_or(Value::Null);
+                        reader_state
+                            .lock()
+                            .unwrap()
+                            .events
+                            .push(Event { at, method, params });
+                    }
+                    (None, Some(id)) => {
+                        let sender = id
+                            .as_i64()
+                            .and_then(|id| reader_state.lock().unwrap().pending.remove(&id));
+                        if let Some(sender) = sender {
+                            let _ = sender.send((at, message));
+                        }
+                    }
+                    (None, None) => {}
+                }
+                reader_changed.notify_waiters();
+            }
+        });
+        Lsp {
+            child,
+            pid,
+            spawned,
+            out,
+            state,
+            changed,
+            next_id: AtomicU64::new(1),
+        }
+    }
+
+    fn send(&self, message: &Value) {
+        let _ = self.out.send(frame(message));
+    }
+
+    fn notify(&self, method: &str, params: Value) {
+        self.send(&json!({"jsonrpc": "2.0", "method": method, "params": params}));
+    }
+
+    /// Sends a request; returns when it was sent, when the answer arrived, and the answer.
+    async fn request(&self, method: &str, params: Value) -> (Instant, Instant, Value) {
+        let id = self.next_id.fetch_add(1, Ordering::SeqCst) as i64;
+        let (sender, receiver) = oneshot::channel();
+        self.state.lock().unwrap().pending.insert(id, sender);
+        let bytes = frame(&json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}));
+        let sent = Instant::now();
+        let _ = self.out.send(bytes);
+        match tokio::time::timeout(WAIT, receiver).await {
+            Ok(Ok((at, value))) => (sent, at, value),
+            _ => panic!("no answer to {method} within {WAIT:?}"),
+        }
+    }
+
+    async fn initialize(&self, root: &Path) -> (Instant, Instant) {
+        let uri = format!("file://{}", root.display());
+        let (sent, answered, response) = self
+            .request(
+                "initialize",
+                json!({
+                    "processId": null,
+                    "rootUri": uri,
+                    "workspaceFolders": [{"uri": uri, "name": "root"}],
+                    "capabilities": {
+                        "general": {"positionEncodings": ["utf-8", "utf-16"]},
+                        "window": {"workDoneProgress": true, "showDocument": {"support": true}},
+                        "workspace": {"workspaceEdit": {"documentChanges": true}, "configuration": false},
+                    },
+                    "initializationOptions": {"tools": {"enabled": true}},
+                }),
+            )
+            .await;
+        assert!(
+            response.get("result").is_some(),
+            "initialize failed: {response}"
+        );
+        self.notify("initialized", json!({}));
+        (sent, answered)
+    }
+
+    fn open(&self, uri: &str, text: &str) {
+        self.notify(
+            "textDocument/didOpen",
+            json!({"textDocument": {"uri": uri, "languageId": "rust", "version": 1, "text": text}}),
+        );
+    }
+
+    fn events_len(&self) -> usize {
+        self.state.lock().unwrap().events.len()
+    }
+
+    fn events_from(&self, index: usize) -> Vec<Event> {
+        self.state.lock().unwrap().events[index..].to_vec()
+    }
+
+    /// Waits until the events from `index` on satisfy `check`.
+    async fn wait(&self, what: &str, index: usize, check: impl Fn(&[Event]) -> bool) {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let notified = self.changed.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if check(&self.state.lock().unwrap().events[index..]) {
+                return;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                panic!("timed out waiting for {what}");
+            }
+        }
+    }
+
+    /// Starts an action; returns the instant the command was sent and its progress token.
+    async fn action(&self, command: &str, uri: &str, line: u32) -> (Instant, String) {
+        let (sent, _, response) = self
+            .request(
+                "workspace/executeCommand",
+                json!({"command": command, "arguments": [{"uri": uri, "range": range(line)}]}),
+            )
+            .await;
+        let token = response["result"]["token"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{command} did not start: {response}"))
+            .to_owned();
+        (sent, token)
+    }
+
+    async fn wait_end(&self, index: usize, token: &str) {
+        self.wait(&format!("end of {token}"), index, |events| {
+            events.iter().any(|event| is_end(event, token))
+        })
+        .await;
+    }
+
+    fn rss(&self) -> (u64, u64) {
+        rss_kib(self.pid)
+    }
+
+    async fn stop(mut self) {
+        let _ = tokio::time::timeout(
+            Duration::from_secs(2),
+            self.request("shutdown", Value::Null),
+        )
+        .await;
+        self.notify("exit", Value::Null);
+        if tokio::time::timeout(Duration::from_secs(2), self.child.wait())
+            .await
+            .is_err()
+        {
+            let _ = self.child.kill().await;
+        }
+    }
+}
+
+fn range(line: u32) -> Value {
+    json!({"start": {"line": line, "character": 0}, "end": {"line": line + 1, "character": 0}})
+}
+
+fn is_end(event: &Event, token: &str) -> bool {
+    event.method == "$/progress"
+        && event.params["token"] == token
+        && event.params["value"]["kind"] == "end"
+}
+
+fn apply_edit_for<'a>(events: &'a [Event], uri: &str) -> Option<&'a Event> {
+    events.iter().find(|event| {
+        event.method == "workspace/applyEdit"
+            && event.params["edit"]["documentChanges"][0]["textDocument"]["uri"] == uri
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Inputs
+
+const SOURCE: &str = "fn add(a: i32, b: i32) -> i32 {\n    a + b\n}\n\nfn main() {\n    println!(\"{}\", add(1, 2));\n}\n";
+
+/// A refactor answer of `tokens` streamed pieces whose code replaces one line.
+fn answer_reply(tokens: usize) -> Reply {
+    let mut pieces: Vec<String> = vec![
+        "```rust\n".into(),
+        "fn add(a: i64, b: i64) -> i64 {\n".into(),
+    ];
+    for i in 0..tokens.saturating_sub(4) {
+        pieces.push(format!("w{i} "));
+    }
+    pieces.push("\n".into());
+    pieces.push("```\nWidened the integers.".into());
+    let borrowed: Vec<&str> = pieces.iter().map(String::as_str).collect();
+    Reply::text(&borrowed)
+}
+
+/// About `bytes` of Rust-like text, mostly ASCII with some non-ASCII, distinct per `seed`.
+fn document_text(seed: usize, bytes: usize) -> String {
+    let mut text = String::with_capacity(bytes + 100);
+    let mut line = 0usize;
+    while text.len() < bytes {
+        if line.is_multiple_of(10) {
+            text.push_str(&format!(
+                "// doc {seed} line {line}: café — naïve ünïcödé → ✓\n"
+            ));
+        } else {
+            text.push_str(&format!(
+                "    let value_{line} = compute(\"item {seed}-{line}\", {line}) + offset;\n"
+            ));
+        }
+        line += 1;
+    }
+    text
+}
+
+fn largest_registry_crate() -> Option<PathBuf> {
+    let home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cargo")))?;
+    let mut best: Option<(u64, PathBuf)> = None;
+    for index in std::fs::read_dir(home.join("registry/src")).ok()?.flatten() {
+        for krate in std::fs::read_dir(index.path()).ok()?.flatten() {
+            let size = tree_size(&krate.path());
+            if best.as_ref().is_none_or(|(biggest, _)| size > *biggest) {
+                best = Some((size, krate.path()));
+            }
+        }
+    }
+    best.map(|(_, path)| path)
+}
+
+fn tree_size(path: &Path) -> u64 {
+    let mut total = 0;
+    let mut stack = vec![path.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            match entry.file_type() {
+                Ok(kind) if kind.is_dir() => stack.push(entry.path()),
+                Ok(kind) if kind.is_file() => {
+                    total += entry.metadata().map(|m| m.len()).unwrap_or(0)
+                }
+                _ => {}
+            }
+        }
+    }
+    total
+}
+
+fn count_files(path: &Path) -> usize {
+    let mut total = 0;
+    let mut stack = vec![path.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            match entry.file_type() {
+                Ok(kind) if kind.is_dir() => stack.push(entry.path()),
+                Ok(kind) if kind.is_file() => total += 1,
+                _ => {}
+            }
+        }
+    }
+    total
+}
+
+// ---------------------------------------------------------------------------------------------
+// The table
+
+struct Row {
+    figure: String,
+    value: String,
+    target: String,
+    verdict: &'static str,
+    baseline: String,
+}
+
+#[derive(Default)]
+struct Table {
+    rows: Vec<Row>,
+}
+
+impl Table {
+    fn row(
+        &mut self,
+        figure: &str,
+        value: String,
+        target: &str,
+        met: Option<bool>,
+        baseline: String,
+    ) {
+        let verdict = match met {
+            Some(true) => "met",
+            Some(false) => "MISSED",
+            None => "-",
+        };
+        println!("  {figure}: {value}  [target {target}: {verdict}]  {baseline}");
+        self.rows.push(Row {
+            figure: figure.to_owned(),
+            value,
+            target: target.to_owned(),
+            verdict,
+            baseline,
+        });
+    }
+
+    fn print(&self) {
+        println!("\n| figure | chatls | target | verdict | same-run baseline / ratio |");
+        println!("| --- | --- | --- | --- | --- |");
+        for row in &self.rows {
+            println!(
+                "| {} | {} | {} | {} | {} |",
+                row.figure, row.value, row.target, row.verdict, row.baseline
+            );
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The sections
+
+/// Spawn → `initialize` answered, and idle RSS, over fresh processes; baseline: `cat` echoing
+/// the same frame back (the floor for any stdio server: spawn + one pipe round trip).
+async fn startup(table: &mut Table, base_url: &str, scratch: &Path) -> u64 {
+    let runs = 15;
+    let mut from_spawn = Vec::new();
+    let mut round_trip = Vec::new();
+    let mut idle = Vec::new();
+    let mut after_action = Vec::new();
+    let fake_for_warm = FakeUpstream::start(Vec::new()).await.expect("fake");
+    fake_for_warm.set_default(answer_reply(8));
+    for run in 0..runs {
+        let lsp = Lsp::spawn(base_url, scratch);
+        let (sent, answered) = lsp.initialize(scratch).await;
+        from_spawn.push(ms(answered - lsp.spawned));
+        round_trip.push(ms(answered - sent));
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        idle.push(lsp.rss().0 as f64);
+        if run == 0 {
+            // RSS once the HTTP client exists and one action ran.
+            let warm = Lsp::spawn(&fake_for_warm.base_url(), scratch);
+            warm.initialize(scratch).await;
+            let uri = format!("file://{}/warm.rs", scratch.display());
+            warm.open(&uri, SOURCE);
+            let index = warm.events_len();
+            let (_, token) = warm.action("chatls.refactor", &uri, 0).await;
+            warm.wait_end(index, &token).await;
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            after_action.push(warm.rss().0 as f64);
+            warm.stop().await;
+        }
+        lsp.stop().await;
+    }
+    let mut cat_times = Vec::new();
+    let probe = frame(&json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {}}));
+    for _ in 0..runs {
+        let spawned = Instant::now();
+        let mut cat = tokio::process::Command::new("cat")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("spawn cat");
+        let mut stdin = cat.stdin.take().expect("stdin");
+        let mut stdout = cat.stdout.take().expect("stdout");
+        stdin.write_all(&probe).await.expect("write");
+        let mut back = vec![0u8; probe.len()];
+        stdout.read_exact(&mut back).await.expect("read");
+        cat_times.push(ms(spawned.elapsed()));
+        drop(stdin);
+        let _ = cat.wait().await;
+    }
+    let spawn_p50 = median(&from_spawn);
+    let cat_p50 = median(&cat_times);
+    table.row(
+        "initialize answered, from spawn (p50 of 15)",
+        format!(
+            "{spawn_p50:.2} ms (min {:.2})",
+            from_spawn.iter().copied().fold(f64::INFINITY, f64::min)
+        ),
+        "< 5 ms",
+        Some(spawn_p50 < 5.0),
+        format!(
+            "cat echo of the same frame {cat_p50:.2} ms (min {:.2}); ratio {:.1}x",
+            cat_times.iter().copied().fold(f64::INFINITY, f64::min),
+            spawn_p50 / cat_p50
+        ),
+    );
+    table.row(
+        "initialize request → response (p50 of 15)",
+        format!("{:.3} ms", median(&round_trip)),
+        "-",
+        None,
+        String::new(),
+    );
+    let idle_kib = median(&idle);
+    table.row(
+        "idle RSS after initialize (p50 of 15)",
+        format!("{:.1} MiB", idle_kib / 1024.0),
+        "≤ 10 MiB",
+        Some(idle_kib <= 10.0 * 1024.0),
+        "reference server ~9 MiB".into(),
+    );
+    table.row(
+        "RSS after one action (HTTP client built)",
+        format!("{:.1} MiB", median(&after_action) / 1024.0),
+        "-",
+        None,
+        String::new(),
+    );
+    idle_kib as u64
+}
+
+/// Sequential actions: command → upstream request, upstream last byte → applyEdit, and the
+/// number of upstream connections. Baselines: a no-op executeCommand round trip (the LSP pipe
+/// floor), and one HTTP request by a fresh vs a pooled reqwest client.
+async fn latency(table: &mut Table, scratch: &Path, runs: usize) {
+    let fake = FakeUpstream::start(Vec::new()).await.expect("fake");
+    fake.set_default(answer_reply(16));
+    let relay = Relay::start(fake.port()).await;
+    let lsp = Lsp::spawn(&relay.address, scratch);
+    lsp.initialize(scratch).await;
+    let uri = format!("file://{}/latency.rs", scratch.display());
+    lsp.open(&uri, SOURCE);
+
+    let warmup = 10;
+    let mut to_request = Vec::new();
+    let mut to_apply = Vec::new();
+    let mut whole = Vec::new();
+    let connections_before = fake.connections_accepted();
+    let phase_start = Instant::now();
+    for run in 0..warmup + runs {
+        let index = lsp.events_len();
+        let (sent, token) = lsp.action("chatls.refactor", &uri, 0).await;
+        lsp.wait_end(index, &token).await;
+        let events = lsp.events_from(index);
+        let applied = apply_edit_for(&events, &uri).expect("applyEdit").at;
+        let stamps = relay.stamps();
+        let Some((request, response)) = exchanges(&stamps, sent, applied).into_iter().last() else {
+            panic!("no upstream exchange seen for run {run}");
+        };
+        if run >= warmup {
+            to_request.push(ms(request - sent));
+            to_apply.push(ms(applied - response));
+            whole.push(ms(applied - sent));
+        }
+    }
+    let elapsed = phase_start.elapsed();
+    let connections = fake.connections_accepted() - connections_before;
+
+    // Baseline: the LSP round trip of a command that does nothing.
+    let mut noop = Vec::new();
+    for _ in 0..runs {
+        let (sent, answered, _) = lsp
+            .request(
+                "workspace/executeCommand",
+                json!({"command": "chatls.cancel", "arguments": [{"uri": "file:///nothing"}]}),
+            )
+            .await;
+        noop.push(ms(answered - sent));
+    }
+    lsp.stop().await;
+
+    // Baseline: one chat request to the same fake by a fresh reqwest client each time
+    // (connection set-up included) and by one pooled client (keep-alive).
+    let body =
+        serde_json::to_vec(&json!({"model": "m", "stream": true, "messages": []})).expect("json");
+    let url = format!("{}/chat/completions", fake.base_url());
+    let mut fresh = Vec::new();
+    let mut pooled = Vec::new();
+    let shared = reqwest::Client::new();
+    for _ in 0..50 {
+        let started = Instant::now();
+        let client = reqwest::Client::new();
+        let response = client
+            .post(&url)
+            .body(body.clone())
+            .send()
+            .await
+            .expect("post");
+        let _ = response.bytes().await;
+        fresh.push(ms(started.elapsed()));
+        let started = Instant::now();
+        let response = shared
+            .post(&url)
+            .body(body.clone())
+            .send()
+            .await
+            .expect("post");
+        let _ = response.bytes().await;
+        pooled.push(ms(started.elapsed()));
+    }
+
+    let (req50, req99) = (median(&to_request), percentile(&to_request, 99.0));
+    let (app50, app99) = (median(&to_apply), percentile(&to_apply, 99.0));
+    let noop50 = median(&noop);
+    table.row(
+        &format!("executeCommand → upstream request arrives (p50 / p99 of {runs})"),
+        format!("{req50:.3} / {req99:.3} ms"),
+        "< 1 ms median",
+        Some(req50 < 1.0),
+        format!(
+            "no-op executeCommand round trip {noop50:.3} ms (ratio {:.1}x); fresh reqwest client request {:.3} ms vs pooled {:.3} ms",
+            req50 / noop50,
+            median(&fresh),
+            median(&pooled)
+        ),
+    );
+    table.row(
+        &format!("upstream last byte → workspace/applyEdit arrives (p50 / p99 of {runs})"),
+        format!("{app50:.3} / {app99:.3} ms"),
+        "< 1 ms median",
+        Some(app50 < 1.0),
+        format!(
+            "no-op executeCommand round trip {noop50:.3} ms (ratio {:.1}x)",
+            app50 / noop50
+        ),
+    );
+    table.row(
+        "whole action, command → applyEdit, instant upstream (p50)",
+        format!("{:.3} ms", median(&whole)),
+        "reference adds ~15 ms",
+        None,
+        format!(
+            "{} actions in {:.2} s",
+            warmup + runs,
+            elapsed.as_secs_f64()
+        ),
+    );
+    table.row(
+        &format!(
+            "upstream connections for {} sequential actions",
+            warmup + runs
+        ),
+        connections.to_string(),
+        "1 (pooled keep-alive)",
+        Some(connections == 1),
+        format!("relay saw {}", relay.connections()),
+    );
+}
+
+/// A streamed chunk of answer text, shaped like OpenAI's.
+fn content_chunk(text: &str, finish: Option<&str>) -> Value {
+    json!({"id": "c", "object": "chat.completion.chunk", "created": 0, "model": "m",
+        "choices": [{"index": 0, "delta": {"content": text}, "finish_reason": finish}]})
+}
+
+/// One action with a fast token stream (~2.5 s, several thousand tokens a second):
+/// `$/progress` reports per second.
+async fn progress_rate(table: &mut Table, scratch: &Path) {
+    let tokens = 10_000;
+    let mut steps = vec![Step::Data(content_chunk(
+        "```rust\nfn add(a: i64, b: i64) -> i64 {",
+        None,
+    ))];
+    for i in 0..tokens {
+        steps.push(Step::Data(content_chunk(&format!(" t{i}"), None)));
+        if i % 8 == 7 {
+            steps.push(Step::Delay(1));
+        }
+    }
+    steps.push(Step::Data(content_chunk("\n```", Some("stop"))));
+    steps.push(Step::Done);
+    let fake = FakeUpstream::start(vec![Reply::sse(steps)])
+        .await
+        .expect("fake");
+    let lsp = Lsp::spawn(&fake.base_url(), scratch);
+    lsp.initialize(scratch).await;
+    let uri = format!("file://{}/progress.rs", scratch.display());
+    lsp.open(&uri, SOURCE);
+    let index = lsp.events_len();
+    let (_, token) = lsp.action("chatls.refactor", &uri, 0).await;
+    lsp.wait_end(index, &token).await;
+    let events: Vec<Event> = lsp
+        .events_from(index)
+        .into_iter()
+        .filter(|event| event.method == "$/progress" && event.params["token"] == token.as_str())
+        .collect();
+    lsp.stop().await;
+    let begin = events
+        .iter()
+        .find(|e| e.params["value"]["kind"] == "begin")
+        .expect("begin")
+        .at;
+    let end = events
+        .iter()
+        .find(|e| e.params["value"]["kind"] == "end")
+        .expect("end")
+        .at;
+    let reports: Vec<Instant> = events
+        .iter()
+        .filter(|e| e.params["value"]["kind"] == "report")
+        .map(|e| e.at)
+        .collect();
+    let seconds = (end - begin).as_secs_f64();
+    // Reports per second while streaming: gaps between the first and last report (n
+    // reports span n - 1 gaps), and the busiest one-second window below.
+    let rate = match (reports.first(), reports.last()) {
+        (Some(first), Some(last)) if reports.len() > 1 => {
+            (reports.len() - 1) as f64 / (*last - *first).as_secs_f64()
+        }
+        _ => reports.len() as f64 / seconds,
+    };
+    let shortest_gap = reports
+        .windows(2)
+        .map(|pair| ms(pair[1] - pair[0]))
+        .fold(f64::INFINITY, f64::min);
+    // The busiest one-second window.
+    let busiest = reports
+        .iter()
+        .map(|start| {
+            reports
+                .iter()
+                .filter(|at| **at >= *start && **at < *start + Duration::from_secs(1))
+                .count()
+        })
+        .max()
+        .unwrap_or(0);
+    table.row(
+        "progress reports per second, fast stream",
+        format!("{rate:.2}/s ({} reports in {seconds:.2} s; busiest 1-s window {busiest}; shortest gap {shortest_gap:.1} ms)", reports.len()),
+        "≤ 10/s",
+        Some(rate <= 10.0 && busiest <= 10),
+        format!("token rate {:.0}/s", tokens as f64 / seconds),
+    );
+}
+
+/// 64 actions at once: wall time and chatls CPU time per streamed token. Baseline: one
+/// action of the same size alone.
+async fn concurrency(table: &mut Table, scratch: &Path) {
+    let actions = 64;
+    let tokens = 256;
+    let fake = FakeUpstream::start(Vec::new()).await.expect("fake");
+    fake.set_default(answer_reply(tokens));
+    let lsp = Lsp::spawn(&fake.base_url(), scratch);
+    lsp.initialize(scratch).await;
+    let uris: Vec<String> = (0..actions)
+        .map(|i| format!("file://{}/concurrent{i}.rs", scratch.display()))
+        .collect();
+    for uri in &uris {
+        lsp.open(uri, SOURCE);
+    }
+    // Warm-up and the single-action baseline.
+    let mut single = Vec::new();
+    let mut single_cpu = Vec::new();
+    for _ in 0..5 {
+        let cpu = cpu_seconds(lsp.pid);
+        let index = lsp.events_len();
+        let (sent, token) = lsp.action("chatls.refactor", &uris[0], 0).await;
+        lsp.wait_end(index, &token).await;
+        single.push(ms(sent.elapsed()));
+        single_cpu.push(cpu_seconds(lsp.pid) - cpu);
+    }
+    let connections_before = fake.connections_accepted();
+    let cpu_before = cpu_seconds(lsp.pid);
+    let index = lsp.events_len();
+    let started = Instant::now();
+    let lsp = Arc::new(lsp);
+    let mut tasks = Vec::new();
+    for uri in &uris {
+        let lsp = lsp.clone();
+        let uri = uri.clone();
+        tasks.push(tokio::spawn(async move {
+            lsp.action("chatls.refactor", &uri, 0).await.1
+        }));
+    }
+    let mut tokens_started = Vec::new();
+    for task in tasks {
+        tokens_started.push(task.await.expect("task"));
+    }
+    lsp.wait(&format!("{actions} ends"), index, |events| {
+        tokens_started
+            .iter()
+            .all(|token| events.iter().any(|event| is_end(event, token)))
+    })
+    .await;
+    let wall = started.elapsed();
+    let cpu = cpu_seconds(lsp.pid) - cpu_before;
+    let events = lsp.events_from(index);
+    let applied = uris
+        .iter()
+        .filter(|uri| apply_edit_for(&events, uri).is_some())
+        .count();
+    let connections = fake.connections_accepted() - connections_before;
+    if let Ok(lsp) = Arc::try_unwrap(lsp) {
+        lsp.stop().await;
+    }
+    let streamed = (actions * tokens) as f64;
+    table.row(
+        &format!("{actions} concurrent actions × {tokens} tokens: wall time"),
+        format!(
+            "{:.1} ms ({applied} edits applied, {connections} upstream connections)",
+            ms(wall)
+        ),
+        "-",
+        None,
+        format!(
+            "one action alone {:.2} ms; ratio {:.1}x for {actions}x the work",
+            median(&single),
+            ms(wall) / median(&single)
+        ),
+    );
+    table.row(
+        "CPU time per streamed token (64 concurrent)",
+        format!(
+            "{:.2} µs ({:.0} ms CPU for {streamed} tokens)",
+            cpu * 1e6 / streamed,
+            cpu * 1e3
+        ),
+        "-",
+        None,
+        format!(
+            "one action alone: {:.2} µs/token",
+            median(&single_cpu) * 1e6 / tokens as f64,
+        ),
+    );
+}
+
+/// 1,000 open documents of 100 KB: RSS against the text's size.
+async fn memory(table: &mut Table, base_url: &str, scratch: &Path) {
+    let documents = 1000;
+    let size = 100 * 1024;
+    let lsp = Lsp::spawn(base_url, scratch);
+    lsp.initialize(scratch).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (idle, _) = lsp.rss();
+    let mut text_bytes = 0usize;
+    for i in 0..documents {
+        let text = document_text(i, size);
+        text_bytes += text.len();
+        lsp.open(
+            &format!("file://{}/mem/doc{i}.rs", scratch.display()),
+            &text,
+        );
+    }
+    // The last document is in the store once a code action on it answers.
+    let last = format!("file://{}/mem/doc{}.rs", scratch.display(), documents - 1);
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let (_, _, response) = lsp
+            .request(
+                "textDocument/codeAction",
+                json!({"textDocument": {"uri": last}, "range": range(0), "context": {"diagnostics": []}}),
+            )
+            .await;
+        if response["result"]
+            .as_array()
+            .is_some_and(|actions| !actions.is_empty())
+            || Instant::now() > deadline
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (rss, hwm) = lsp.rss();
+    lsp.stop().await;
+    let text_kib = text_bytes as f64 / 1024.0;
+    let held = (rss.saturating_sub(idle)) as f64;
+    let ratio = held / text_kib;
+    table.row(
+        &format!("RSS with {documents} open {}-KiB documents", size / 1024),
+        format!(
+            "{:.1} MiB = idle {:.1} MiB + {ratio:.3} × text (peak {:.1} MiB)",
+            rss as f64 / 1024.0,
+            idle as f64 / 1024.0,
+            hwm as f64 / 1024.0
+        ),
+        "≤ 1.15 × text + idle",
+        Some(ratio <= 1.15),
+        format!("text {:.1} MiB; reference ~1.2 × text", text_kib / 1024.0),
+    );
+}
+
+/// search_workspace through the whole server (a tool call round) against `rg` on the same
+/// tree: from the upstream's last byte of the tool call to the next request's arrival.
+async fn search(table: &mut Table, scratch: &Path, tree: &Path) {
+    let pattern = "chatls_bench_absent_identifier";
+    let files = count_files(tree);
+    let megabytes = tree_size(tree) as f64 / 1e6;
+    let runs = 7;
+    let rg_available = std::process::Command::new("rg")
+        .arg("--version")
+        .output()
+        .is_ok();
+    let rg_once = || -> Option<Duration> {
+        let started = Instant::now();
+        let output = std::process::Command::new("rg")
+            .args([
+                "--fixed-strings",
+                "--smart-case",
+                "--line-number",
+                "--max-count",
+                "1000",
+                pattern,
+            ])
+            .arg(tree)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .output()
+            .ok()?;
+        let elapsed = started.elapsed();
+        let _ = output;
+        Some(elapsed)
+    };
+    if rg_available {
+        let _ = rg_once(); // warm the page cache
+    }
+
+    let fake = FakeUpstream::start(Vec::new()).await.expect("fake");
+    let relay = Relay::start(fake.port()).await;
+    let lsp = Lsp::spawn(&relay.address, scratch);
+    lsp.initialize(tree).await;
+    let uri = format!("file://{}/chatls-bench-open.rs", tree.display());
+    lsp.open(&uri, SOURCE);
+    let arguments = json!({"pattern": pattern}).to_string();
+    let mut chatls_times = Vec::new();
+    let mut rg_times = Vec::new();
+    let mut tool_answer = String::new();
+    for run in 0..runs + 1 {
+        fake.push(Reply::tool_calls(
+            &[("call_1", "search_workspace", &arguments)],
+            1000,
+        ));
+        fake.push(answer_reply(8));
+        let index = lsp.events_len();
+        let requests_before = fake.requests().len();
+        let (sent, token) = lsp.action("chatls.refactor", &uri, 0).await;
+        lsp.wait_end(index, &token).await;
+        let events = lsp.events_from(index);
+        let applied = apply_edit_for(&events, &uri)
+            .map(|e| e.at)
+            .unwrap_or_else(Instant::now);
+        let pairs = exchanges(&relay.stamps(), sent, applied);
+        if pairs.len() >= 2 && run > 0 {
+            // From the tool-call reply's last byte to the arrival of the request with its result.
+            chatls_times.push(ms(pairs[1].0 - pairs[0].1));
+        }
+        if run == 0 {
+            let requests = fake.requests();
+            if let Some(second) = requests.get(requests_before + 1) {
+                tool_answer = second.body["messages"]
+                    .as_array()
+                    .and_then(|messages| messages.iter().find(|m| m["role"] == "tool"))
+                    .and_then(|m| m["content"].as_str())
+                    .unwrap_or_default()
+                    .to_owned();
+            }
+        }
+        if run > 0
+            && rg_available
+            && let Some(elapsed) = rg_once()
+        {
+            rg_times.push(ms(elapsed));
+        }
+    }
+    lsp.stop().await;
+    let ours = median(&chatls_times);
+    let description = format!(
+        "search_workspace, absent literal, {} ({files} files, {megabytes:.0} MB), p50 of {runs}",
+        tree.file_name().and_then(|n| n.to_str()).unwrap_or("tree")
+    );
+    if rg_available && !rg_times.is_empty() {
+        let theirs = median(&rg_times);
+        table.row(
+            &description,
+            format!(
+                "{ours:.1} ms (tool said: {})",
+                tool_answer.lines().next().unwrap_or("?")
+            ),
+            "≤ 1.5 × rg",
+            Some(ours <= 1.5 * theirs),
+            format!(
+                "rg {theirs:.1} ms (whole process); ratio {:.2}x",
+                ours / theirs
+            ),
+        );
+    } else {
+        table.row(
+            &description,
+            format!("{ours:.1} ms"),
+            "≤ 1.5 × rg",
+            None,
+            "rg not available: row skipped".into(),
+        );
+    }
+}
+
+/// Cancel → the upstream sees the connection closed, measured at the relay.
+async fn cancel(table: &mut Table, scratch: &Path) {
+    let runs = 20;
+    let fake = FakeUpstream::start(Vec::new()).await.expect("fake");
+    let stalled = Reply::sse(vec![
+        Step::Data(
+            json!({"id": "c", "object": "chat.completion.chunk", "created": 0, "model": "m",
+            "choices": [{"index": 0, "delta": {"role": "assistant", "content": "```rust\nfn"}, "finish_reason": null}]}),
+        ),
+        Step::Stall,
+    ]);
+    fake.set_default(stalled);
+    let relay = Relay::start(fake.port()).await;
+    let lsp = Lsp::spawn(&relay.address, scratch);
+    lsp.initialize(scratch).await;
+    let uri = format!("file://{}/cancel.rs", scratch.display());
+    lsp.open(&uri, SOURCE);
+    let mut by_command = Vec::new();
+    let mut by_progress = Vec::new();
+    for run in 0..runs {
+        let index = lsp.events_len();
+        let (sent, token) = lsp.action("chatls.refactor", &uri, 0).await;
+        // Wait until the stream is flowing (the first bytes reached chatls).
+        let flowing = relay
+            .wait_for(sent, |stamp| stamp.dir == Dir::Down)
+            .await
+            .expect("stream");
+        let connection = flowing.connection;
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        let cancelled_at = Instant::now();
+        if run % 2 == 0 {
+            lsp.notify("window/workDoneProgress/cancel", json!({"token": token}));
+        } else {
+            lsp.request(
+                "workspace/executeCommand",
+                json!({"command": "chatls.cancel", "arguments": [{"uri": uri}]}),
+            )
+            .await;
+        }
+        let closed = relay
+            .wait_for(cancelled_at, |stamp| {
+                stamp.dir == Dir::Closed && stamp.connection == connection
+            })
+            .await
+            .expect("connection closed after cancel");
+        let elapsed = ms(closed.at - cancelled_at);
+        if run % 2 == 0 {
+            by_progress.push(elapsed);
+        } else {
+            by_command.push(elapsed);
+        }
+        lsp.wait_end(index, &token).await;
+    }
+    let aborted = fake.aborted_streams();
+    lsp.stop().await;
+    let all: Vec<f64> = by_command.iter().chain(&by_progress).copied().collect();
+    let p50 = median(&all);
+    table.row(
+        &format!("cancel → upstream connection closed (p50 / p99 of {runs})"),
+        format!("{p50:.3} / {:.3} ms", percentile(&all, 99.0)),
+        "< 50 ms",
+        Some(p50 < 50.0),
+        format!(
+            "window/workDoneProgress/cancel {:.3} ms, chatls.cancel {:.3} ms; the fake counted {aborted} aborted streams",
+            median(&by_progress),
+            median(&by_command)
+        ),
+    );
+}
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let runs: usize = std::env::var("CHATLS_BENCH_RUNS")
+            .ok()
+            .and_then(|runs| runs.parse().ok())
+            .unwrap_or(300);
+        let tree = std::env::var_os("CHATLS_BENCH_TREE")
+            .map(PathBuf::from)
+            .or_else(largest_registry_crate);
+        let scratch_dir = tempfile::tempdir().expect("tempdir");
+        let scratch = scratch_dir
+            .path()
+            .canonicalize()
+            .expect("canonical tempdir");
+        let started = Instant::now();
+        let mut table = Table::default();
+        println!(
+            "chatls whole-process benchmark: {}",
+            env!("CARGO_BIN_EXE_chatls")
+        );
+        // An address nothing listens on: no section but the latency ones talks upstream.
+        let unused = "http://127.0.0.1:9/v1";
+        let only = std::env::var("CHATLS_BENCH_ONLY").unwrap_or_default();
+        let wanted = |section: &str| only.is_empty() || only.split(',').any(|name| name == section);
+        let load_before = load_average();
+        if wanted("startup") {
+            startup(&mut table, unused, &scratch).await;
+        }
+        if wanted("latency") {
+            latency(&mut table, &scratch, runs).await;
+        }
+        if wanted("progress") {
+            progress_rate(&mut table, &scratch).await;
+        }
+        if wanted("concurrency") {
+            concurrency(&mut table, &scratch).await;
+        }
+        if wanted("memory") {
+            memory(&mut table, unused, &scratch).await;
+        }
+        if wanted("search") {
+            match &tree {
+                Some(tree) => search(&mut table, &scratch, tree).await,
+                None => table.row(
+                    "search_workspace vs rg",
+                    "no tree found".into(),
+                    "≤ 1.5 × rg",
+                    None,
+                    "set CHATLS_BENCH_TREE".into(),
+                ),
+            }
+        }
+        if wanted("cancel") {
+            cancel(&mut table, &scratch).await;
+        }
+        table.print();
+        println!(
+            "\ntotal {:.1} s; load average before {load_before}, after {}",
+            started.elapsed().as_secs_f64(),
+            load_average()
+        );
+    });
+}
