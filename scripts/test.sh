@@ -21,8 +21,8 @@ else
   cargo test --workspace --locked --no-fail-fast
 fi
 
-step "benchmarks build"
-cargo bench --workspace --locked --no-run
+step "benchmarks build (dev profile: proves they compile without a second, optimised build of every crate; measure with plain cargo bench)"
+cargo bench --workspace --locked --no-run --profile dev
 
 if [ -x scripts/fuzz.sh ]; then
   step "fuzz targets (bounded)"
