@@ -8,7 +8,7 @@ use std::time::Duration;
 use chatls_fake_upstream::{FakeUpstream, Reply, Step};
 use serde_json::{Value, json};
 
-use support::{ApplyPolicy, Client, capabilities, env, file_uri, range, workspace};
+use support::{ApplyPolicy, Client, answer_with, capabilities, env, file_uri, range, workspace};
 
 const KEY: &str = "sk-test-canary-7f3a";
 const CODE: &str = "fn total(xs: &[i32]) -> i32 {\n    let mut sum = 0;\n    for x in xs {\n        sum += x;\n    }\n    sum\n}\n";
@@ -36,18 +36,6 @@ async fn setup(replies: Vec<Reply>, caps: Value, options: Value) -> Setup {
         explain_dir,
         uri,
     }
-}
-
-fn answer_with(code: &str) -> Reply {
-    let text = format!("Here you go:\n```rust\n{code}```\nDone.");
-    let pieces: Vec<String> = text
-        .chars()
-        .collect::<Vec<_>>()
-        .chunks(7)
-        .map(|chunk| chunk.iter().collect())
-        .collect();
-    let refs: Vec<&str> = pieces.iter().map(String::as_str).collect();
-    Reply::text(&refs)
 }
 
 const LOOP_LINES: (u32, u32) = (2, 5); // "    for x in xs {" .. "    }\n"

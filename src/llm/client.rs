@@ -243,12 +243,7 @@ impl LlmClient {
 
         on_event(StreamEvent::Connected);
         let status = response.status().as_u16();
-        let content_type = response
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|value| value.to_str().ok())
-            .unwrap_or("")
-            .to_ascii_lowercase();
+        let content_type = content_type(&response);
         let mut body = Body::new(response, endpoint);
         let completion = match body_kind(&content_type, request.stream) {
             BodyKind::Sse => read_stream(&mut body, key, cancel, on_event).await?,
@@ -436,12 +431,7 @@ async fn status_error(
     let key = endpoint.api_key.as_ref();
     let status = response.status().as_u16();
     let retry_after = retry_after(response.headers());
-    let content_type = response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
-        .unwrap_or("")
-        .to_ascii_lowercase();
+    let content_type = content_type(&response);
     let mut body = Body::new(response, endpoint);
     let bytes = match body.read_prefix(MAX_ERROR_BODY_BYTES, cancel).await {
         Ok(bytes) => bytes,
@@ -765,6 +755,16 @@ fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
         }
     }
     parts.join(": ")
+}
+
+/// The response's `Content-Type`, lowercased ("" when absent or not text).
+fn content_type(response: &reqwest::Response) -> String {
+    response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase()
 }
 
 #[cfg(test)]

@@ -31,18 +31,7 @@ pub fn refactored() -> String {
     )
 }
 
-/// A streamed answer holding `code` in a fence, in pieces of seven chars.
-pub fn answer_with(code: &str) -> Reply {
-    let text = format!("Here you go:\n```rust\n{code}```\nDone.");
-    let pieces: Vec<String> = text
-        .chars()
-        .collect::<Vec<_>>()
-        .chunks(7)
-        .map(|chunk| chunk.iter().collect())
-        .collect();
-    let refs: Vec<&str> = pieces.iter().map(String::as_str).collect();
-    Reply::text(&refs)
-}
+pub use crate::support::answer_with;
 
 /// How the server under test runs.
 #[derive(Clone, Debug)]

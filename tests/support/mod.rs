@@ -678,3 +678,16 @@ pub fn workspace(files: &[(&str, &str)]) -> tempfile::TempDir {
     }
     dir
 }
+
+/// A streamed answer holding `code` in a fence between prose, in pieces of seven chars.
+pub fn answer_with(code: &str) -> chatls_fake_upstream::Reply {
+    let text = format!("Here you go:\n```rust\n{code}```\nDone.");
+    let pieces: Vec<String> = text
+        .chars()
+        .collect::<Vec<_>>()
+        .chunks(7)
+        .map(|chunk| chunk.iter().collect())
+        .collect();
+    let refs: Vec<&str> = pieces.iter().map(String::as_str).collect();
+    chatls_fake_upstream::Reply::text(&refs)
+}
