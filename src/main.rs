@@ -56,13 +56,13 @@ fn main() {
         match cli.command {
             Some(Command::Ask(args)) => ask(args).await,
             Some(Command::Serve) | None => {
-                chatls::lsp::serve(
+                let clean = chatls::lsp::serve(
                     tokio::io::stdin(),
                     tokio::io::stdout(),
                     EnvSettings::from_process(),
                 )
                 .await;
-                0
+                if clean { 0 } else { 1 }
             }
         }
     });

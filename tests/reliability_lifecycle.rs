@@ -110,9 +110,13 @@ async fn end_case(ending: Ending) -> (Duration, i32) {
         status.code().is_some(),
         "{ending:?}: ended by a signal: {status}"
     );
-    if matches!(ending, Ending::ShutdownThenExit) {
-        assert!(status.success(), "{ending:?}: {status}");
-    }
+    // The spec: exit code 0 after `shutdown`, 1 otherwise.
+    let expected = if matches!(ending, Ending::ShutdownThenExit) {
+        0
+    } else {
+        1
+    };
+    assert_eq!(status.code(), Some(expected), "{ending:?}: {status}");
     assert!(
         server.fake().wait_for_abort(Duration::from_secs(5)).await,
         "{ending:?}: the upstream connection was left open"

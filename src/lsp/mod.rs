@@ -23,7 +23,11 @@ pub use session::Session;
 
 /// The service and its client socket, for any transport (stdio, pipes in tests).
 pub fn service(env: EnvSettings) -> (LspService<Server>, ClientSocket) {
-    LspService::build(move |client| Server::new(client, Arc::new(Session::new(env))))
+    service_for(Arc::new(Session::new(env)))
+}
+
+fn service_for(session: Arc<Session>) -> (LspService<Server>, ClientSocket) {
+    LspService::build(move |client| Server::new(client, session))
         .custom_method(
             "window/workDoneProgress/cancel",
             Server::work_done_progress_cancel,
@@ -33,15 +37,17 @@ pub fn service(env: EnvSettings) -> (LspService<Server>, ClientSocket) {
         .finish()
 }
 
-/// Serves LSP over the given streams until `exit` or end of input. The input goes through
+/// Serves LSP over the given streams until `exit` or end of input; true when the client
+/// asked for `shutdown` first (the process then exits 0, else 1, as the spec says). The input goes through
 /// [`input::pump`] first, so a malformed message is answered or logged instead of ending the
 /// server.
-pub async fn serve<I, O>(input: I, output: O, env: EnvSettings)
+pub async fn serve<I, O>(input: I, output: O, env: EnvSettings) -> bool
 where
     I: AsyncRead + Unpin + Send + 'static,
     O: AsyncWrite,
 {
-    let (service, socket) = service(env);
+    let session = Arc::new(Session::new(env));
+    let (service, socket) = service_for(Arc::clone(&session));
     let (checked, to_checked) = tokio::io::duplex(64 * 1024);
     let pump = tokio::spawn(input::pump(input, to_checked));
     tower_lsp_server::Server::new(checked, output, socket)
@@ -49,4 +55,7 @@ where
         .serve(service)
         .await;
     pump.abort();
+    // Whatever ended the session, nothing may keep streaming behind it.
+    session.cancel_all();
+    session.was_shut_down()
 }

@@ -105,6 +105,7 @@ impl LanguageServer for Server {
     }
 
     async fn shutdown(&self) -> Result<()> {
+        self.session.mark_shut_down();
         let _ = self.session.cancel_all();
         Ok(())
     }

@@ -58,6 +58,7 @@ pub struct Session {
     running: DashMap<u64, Running>,
     next_action: AtomicU64,
     test_hooks: bool,
+    shut_down: std::sync::atomic::AtomicBool,
 }
 
 fn read<T: Clone>(lock: &RwLock<T>) -> T {
@@ -88,7 +89,17 @@ impl Session {
             last_change: DashMap::new(),
             running: DashMap::new(),
             next_action: AtomicU64::new(1),
+            shut_down: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    /// Records that the client sent `shutdown`.
+    pub fn mark_shut_down(&self) {
+        self.shut_down.store(true, Ordering::Relaxed);
+    }
+
+    pub fn was_shut_down(&self) -> bool {
+        self.shut_down.load(Ordering::Relaxed)
     }
 
     /// Where explanations are written.
