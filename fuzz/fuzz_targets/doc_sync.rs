@@ -165,14 +165,14 @@ fuzz_target!(|input: Input| {
             version += 1;
         }
         let text: String = model.iter().collect();
-        assert_eq!(document.text.to_string(), text, "after {changes:?}");
+        assert_eq!(document.text().to_string(), text, "after {changes:?}");
         assert_eq!(document.version, version);
-        assert_eq!(document.text.len_lines(), lines(&model).len());
+        assert_eq!(document.text().len_lines(), lines(&model).len());
         let probe = batch.first().map_or(0, |change| change.probe) as usize % (model.len() + 2);
-        let at = char_to_position(&document.text, probe, encoding);
+        let at = char_to_position(document.text(), probe, encoding);
         assert_eq!(at, model_char_to_position(&model, probe, encoding));
         assert_eq!(
-            position_to_char(&document.text, at, encoding),
+            position_to_char(document.text(), at, encoding),
             model_position_to_char(&model, at, encoding)
         );
     }
