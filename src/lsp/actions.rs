@@ -1,8 +1,7 @@
-//! Code actions and commands: offering Explain / Refactor / Fix for a range, starting an
-//! action in the background (the command answers at once), and delivering its result through
-//! progress, `workspace/applyEdit`, `window/showDocument` and `window/showMessage`.
+//! Code actions and commands: offering Explain / Refactor / Fix for a range, and starting an
+//! action in the background (the command answers at once) that streams progress and hands its
+//! result to `deliver`.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use futures::FutureExt;
@@ -11,20 +10,16 @@ use serde_json::{Value, json};
 use tower_lsp_server::Client;
 use tower_lsp_server::jsonrpc::{Error, Result};
 use tower_lsp_server::ls_types::{
-    self as lsp, ApplyWorkspaceEditParams, CodeAction, CodeActionKind, CodeActionOrCommand,
-    CodeActionParams, Command, DocumentChanges, MessageType, OneOf,
-    OptionalVersionedTextDocumentIdentifier, ShowDocumentParams, TextDocumentEdit, WorkspaceEdit,
+    self as lsp, CodeAction, CodeActionKind, CodeActionOrCommand, CodeActionParams, Command,
+    MessageType,
 };
 
 use crate::action::{ActionInput, ActionKind};
-use crate::apply::plan_outcome;
-use crate::config::ExplainOutput;
 use crate::engine::{EngineEvent, check_ready};
-use crate::explain;
 use crate::text::{Range, range_to_chars};
 
-use super::convert;
 use super::session::{Running, Session};
+use super::{convert, deliver};
 
 pub const EXPLAIN_KIND: &str = "chatls.explain";
 pub const RESET_COMMAND: &str = "chatls.resetConversation";
@@ -338,7 +333,7 @@ fn include_leading_indent(
     }
 }
 
-fn title(kind: ActionKind) -> &'static str {
+pub(super) fn title(kind: ActionKind) -> &'static str {
     match kind {
         ActionKind::Explain => "chatls: Explain",
         ActionKind::Refactor => "chatls: Refactor",
@@ -463,7 +458,7 @@ async fn run(session: &Arc<Session>, client: &Client, input: ActionInput, runnin
     };
     let delivered = match kind {
         ActionKind::Explain => {
-            deliver_explanation(
+            deliver::explanation(
                 session,
                 client,
                 &settings.explain_output,
@@ -474,7 +469,7 @@ async fn run(session: &Arc<Session>, client: &Client, input: ActionInput, runnin
             .await
         }
         ActionKind::Refactor | ActionKind::Fix => {
-            apply_answer(session, client, &input, &outcome.answer, outcome.truncated).await
+            deliver::apply_answer(session, client, &input, &outcome.answer, outcome.truncated).await
         }
     };
     match delivered {
@@ -490,144 +485,6 @@ async fn run(session: &Arc<Session>, client: &Client, input: ActionInput, runnin
             let message = format!("{}: {problem}", title(kind));
             progress.end(&problem).await;
             client.show_message(MessageType::WARNING, message).await;
-        }
-    }
-}
-
-/// Applies a refactor/fix answer as a versioned edit; the text says what happened.
-async fn apply_answer(
-    session: &Session,
-    client: &Client,
-    input: &ActionInput,
-    answer: &str,
-    truncated: bool,
-) -> std::result::Result<String, String> {
-    let facts = session.facts();
-    if !facts.document_changes {
-        settle(session, &input.uri).await;
-    }
-    let planned = session
-        .documents
-        .with_document(&input.uri, |document| {
-            plan_outcome(document, input, answer, truncated).map(|plan| {
-                (
-                    plan.version,
-                    convert::text_edits(document.text(), &plan.edits, facts.encoding),
-                )
-            })
-        })
-        .ok_or_else(|| {
-            "the document was closed before the answer arrived; nothing was changed".to_owned()
-        })?;
-    let (version, edits) = planned.map_err(|reason| reason.to_string())?;
-    let uri =
-        convert::parse_uri(&input.uri).ok_or_else(|| format!("cannot address {}", input.uri))?;
-    let count = edits.len();
-    let edit = if facts.document_changes {
-        WorkspaceEdit {
-            document_changes: Some(DocumentChanges::Edits(vec![TextDocumentEdit {
-                text_document: OptionalVersionedTextDocumentIdentifier {
-                    uri,
-                    version: Some(version),
-                },
-                edits: edits.into_iter().map(OneOf::Left).collect(),
-            }])),
-            ..WorkspaceEdit::default()
-        }
-    } else {
-        WorkspaceEdit {
-            changes: Some(HashMap::from([(uri, edits)])),
-            ..WorkspaceEdit::default()
-        }
-    };
-    let response = client
-        .send_request::<lsp::request::ApplyWorkspaceEdit>(ApplyWorkspaceEditParams {
-            label: Some(title(input.kind).to_owned()),
-            edit,
-        })
-        .await
-        .map_err(|error| format!("the editor could not apply the edit: {}", error.message))?;
-    if response.applied {
-        Ok(format!(
-            "applied {count} edit{}",
-            if count == 1 { "" } else { "s" }
-        ))
-    } else {
-        let reason = response
-            .failure_reason
-            .map(|reason| format!(" ({reason})"))
-            .unwrap_or_default();
-        Err(format!(
-            "the editor refused the edit{reason}; the document probably changed meanwhile — run the action again"
-        ))
-    }
-}
-
-/// How long the editor must have been quiet before an unversioned edit is computed.
-const SETTLE: std::time::Duration = std::time::Duration::from_millis(300);
-
-/// Clients without `documentChanges` (Neovim) cannot refuse a stale edit, and Neovim
-/// debounces `didChange` by ~150 ms: while the user is typing, wait (bounded) until the
-/// document has been quiet for [`SETTLE`], so the edit is computed on the text the editor has.
-async fn settle(session: &Session, uri: &str) {
-    for _ in 0..10 {
-        match session.since_last_change(uri) {
-            Some(since) if since < SETTLE => tokio::time::sleep(SETTLE - since).await,
-            _ => return,
-        }
-    }
-}
-
-/// Writes the explanation and opens it, or shows it as a message.
-async fn deliver_explanation(
-    session: &Session,
-    client: &Client,
-    output: &ExplainOutput,
-    show_document: bool,
-    input: &ActionInput,
-    answer: &str,
-) -> std::result::Result<String, String> {
-    let as_message = |text: &str| {
-        let mut text = text.trim().to_owned();
-        if text.chars().count() > 4000 {
-            text = text.chars().take(4000).collect::<String>() + " …";
-        }
-        text
-    };
-    if *output == ExplainOutput::Message || !show_document {
-        let path = session
-            .explain_dir()
-            .and_then(|dir| explain::write(&dir, input, answer))
-            .ok();
-        let mut message = as_message(answer);
-        if let Some(path) = &path {
-            message.push_str(&format!("\n\n(saved to {})", path.display()));
-        }
-        client.show_message(MessageType::INFO, message).await;
-        return Ok("explanation shown".to_owned());
-    }
-    let path = session
-        .explain_dir()
-        .and_then(|dir| explain::write(&dir, input, answer))
-        .map_err(|error| format!("could not write the explanation file: {error}"))?;
-    let uri = convert::file_uri(&path)
-        .and_then(|uri| convert::parse_uri(&uri))
-        .ok_or_else(|| format!("cannot address {}", path.display()))?;
-    let shown = client
-        .show_document(ShowDocumentParams {
-            uri,
-            external: Some(false),
-            take_focus: Some(true),
-            selection: None,
-        })
-        .await;
-    match shown {
-        Ok(true) => Ok(format!("explanation opened ({})", path.display())),
-        _ => {
-            client
-                .show_message(MessageType::INFO, as_message(answer))
-                .await;
-            Ok(format!("explanation saved to {}", path.display()))
         }
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod actions;
 pub mod convert;
+pub mod deliver;
 pub mod guard;
 pub mod handlers;
 pub mod input;
