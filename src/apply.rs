@@ -4,13 +4,13 @@
 //! minimal edits in the current document.
 
 use crate::action::ActionInput;
-use crate::edits::{CharEdit, minimal_edits, replacement_for};
+use crate::edits::{CharEdit, extract_code, line_ending_of, minimal_edits, reindent_with};
 use crate::text::{Document, rebase_range};
 
 /// Why an answer is not applied.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum NotApplied {
-    #[error("the document was closed before the answer arrived")]
+    #[error("the document was closed before the answer arrived; nothing was changed")]
     DocumentClosed,
     #[error("the selected code changed while the model was answering, so nothing was applied")]
     SelectionChanged,
@@ -31,61 +31,88 @@ pub enum NotApplied {
 pub struct EditPlan {
     pub version: i32,
     pub edits: Vec<CharEdit>,
-    /// The replacement text for the whole (moved) selection.
-    pub replacement: String,
 }
 
-/// Plans the edit of an answer against the document as it is now.
-pub fn plan(
-    document: &Document,
-    input: &ActionInput,
-    answer: &str,
-) -> Result<EditPlan, NotApplied> {
-    plan_outcome(document, input, answer, false)
+/// The replacement for the selection and its edits relative to the selection's start:
+/// everything that does not need the current document, so the diffing (which can take a
+/// while on a big answer) runs before the document is locked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Prepared {
+    original: String,
+    edits: Vec<CharEdit>,
 }
 
-/// [`plan`], refusing an answer the upstream cut at its token limit: a half-written
-/// replacement must never land in the user's code.
-pub fn plan_outcome(
-    document: &Document,
-    input: &ActionInput,
-    answer: &str,
-    truncated: bool,
-) -> Result<EditPlan, NotApplied> {
+/// The line ending of the document the selection is in (`\n` when it has none).
+fn document_eol(input: &ActionInput) -> &'static str {
+    input
+        .text
+        .lines()
+        .take(64)
+        .find_map(|line| line_ending_of(&line.to_string()))
+        .unwrap_or("\n")
+}
+
+/// Takes the replacement from the answer and diffs it against the selection, refusing an
+/// answer the upstream cut at its token limit (a half-written replacement must never land in
+/// the user's code), one with no code, and one that changes nothing.
+pub fn prepare(input: &ActionInput, answer: &str, truncated: bool) -> Result<Prepared, NotApplied> {
     if truncated {
         return Err(NotApplied::Truncated);
     }
     let original = input.selected_text();
-    let replacement = replacement_for(answer, &original);
+    let code = extract_code(answer);
+    let replacement = reindent_with(&code, &original, document_eol(input));
     if replacement.trim().is_empty() && !original.trim().is_empty() {
         return Err(NotApplied::NoCode);
     }
     if replacement == original {
         return Err(NotApplied::Unchanged);
     }
+    let edits = minimal_edits(&original, &replacement);
+    Ok(Prepared { original, edits })
+}
+
+/// Places prepared edits in the document as it is now: moves the selection through what the
+/// user typed since the action began and refuses when the selected text itself changed.
+/// Cheap (no diffing), so it can run under the document's lock.
+pub fn place(
+    document: &Document,
+    input: &ActionInput,
+    prepared: &Prepared,
+) -> Result<EditPlan, NotApplied> {
     let changes = document
         .changes_since(input.version)
         .ok_or(NotApplied::HistoryLost)?;
     let moved =
         rebase_range(input.selection.clone(), &changes).ok_or(NotApplied::SelectionChanged)?;
     if moved.end > document.text().len_chars()
-        || document.text().slice(moved.clone()) != original.as_str()
+        || document.text().slice(moved.clone()) != prepared.original.as_str()
     {
         return Err(NotApplied::SelectionChanged);
     }
-    let edits = minimal_edits(&original, &replacement)
-        .into_iter()
+    let edits = prepared
+        .edits
+        .iter()
         .map(|edit| CharEdit {
             start: edit.start + moved.start,
             end: edit.end + moved.start,
-            new_text: edit.new_text,
+            new_text: edit.new_text.clone(),
         })
         .collect();
     Ok(EditPlan {
         version: document.version,
         edits,
-        replacement,
     })
+}
+
+/// [`prepare`] then [`place`], for callers that hold the document anyway.
+pub fn plan_outcome(
+    document: &Document,
+    input: &ActionInput,
+    answer: &str,
+    truncated: bool,
+) -> Result<EditPlan, NotApplied> {
+    place(document, input, &prepare(input, answer, truncated)?)
 }
 
 #[cfg(test)]
@@ -137,7 +164,13 @@ mod tests {
     fn applies_minimal_edits_keeping_indentation() {
         let document = Document::new(TEXT, 3, "rust");
         let action = input(&document, selection_of_line_1());
-        let plan = plan(&document, &action, "Sure:\n```rust\nlet x = 2;\n```\n").unwrap();
+        let plan = plan_outcome(
+            &document,
+            &action,
+            "Sure:\n```rust\nlet x = 2;\n```\n",
+            false,
+        )
+        .unwrap();
         assert_eq!(plan.version, 3);
         let after = apply_edits(TEXT, &plan.edits);
         assert_eq!(after, TEXT.replace("let x = 1;", "let x = 2;"));
@@ -153,7 +186,7 @@ mod tests {
         let mut document = Document::new(TEXT, 1, "rust");
         let action = input(&document, selection_of_line_1());
         insert(&mut document, 2, 0, 0, "// header\n");
-        let plan = plan(&document, &action, "```\nlet y = 1;\n```").unwrap();
+        let plan = plan_outcome(&document, &action, "```\nlet y = 1;\n```", false).unwrap();
         assert_eq!(plan.version, 2);
         let current = document.text().to_string();
         assert_eq!(
@@ -168,8 +201,29 @@ mod tests {
         let action = input(&document, selection_of_line_1());
         insert(&mut document, 2, 1, 8, "mut ");
         assert_eq!(
-            plan(&document, &action, "```\nlet y = 1;\n```"),
+            plan_outcome(&document, &action, "```\nlet y = 1;\n```", false),
             Err(NotApplied::SelectionChanged)
+        );
+    }
+
+    #[test]
+    fn a_one_line_selection_in_a_crlf_document_gets_crlf_lines() {
+        let text = "fn main() {\r\n    let x = 1;\r\n}\r\n";
+        let document = Document::new(text, 1, "rust");
+        let rope = Rope::from_str(text);
+        let start = rope.line_to_char(1);
+        let end = start + "    let x = 1;".len();
+        let action = input(&document, start..end);
+        let plan = plan_outcome(
+            &document,
+            &action,
+            "```\nlet x = 1;\nlet y = 2;\n```",
+            false,
+        )
+        .unwrap();
+        assert_eq!(
+            apply_edits(text, &plan.edits),
+            "fn main() {\r\n    let x = 1;\r\n    let y = 2;\r\n}\r\n"
         );
     }
 
@@ -188,11 +242,11 @@ mod tests {
         let document = Document::new(TEXT, 1, "rust");
         let action = input(&document, selection_of_line_1());
         assert_eq!(
-            plan(&document, &action, "```\n```"),
+            plan_outcome(&document, &action, "```\n```", false),
             Err(NotApplied::NoCode)
         );
         assert_eq!(
-            plan(&document, &action, "```rust\nlet x = 1;\n```"),
+            plan_outcome(&document, &action, "```rust\nlet x = 1;\n```", false),
             Err(NotApplied::Unchanged)
         );
     }

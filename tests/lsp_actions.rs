@@ -308,11 +308,13 @@ async fn fix_sends_the_diagnostics_of_the_range_and_uses_changes_without_documen
     .await;
     let diagnostic = json!({"range": range(3, 8, 3, 16), "severity": 1, "message": "cannot add-assign `&i32` to `i32`", "source": "rustc"});
     let outside = json!({"range": range(0, 0, 0, 2), "severity": 2, "message": "unused function", "source": "rustc"});
+    // The selection ends at column 0 of line 5: that line is not part of it.
+    let next_line = json!({"range": range(5, 4, 5, 7), "severity": 2, "message": "value returned here", "source": "rustc"});
     let token = s
         .client
         .run_action(
             "chatls.fix",
-            json!({"uri": s.uri, "range": loop_range(), "diagnostics": [diagnostic, outside]}),
+            json!({"uri": s.uri, "range": loop_range(), "diagnostics": [diagnostic, outside, next_line]}),
         )
         .await;
     let end = s.client.wait_progress_end(&token).await;
@@ -332,6 +334,7 @@ async fn fix_sends_the_diagnostics_of_the_range_and_uses_changes_without_documen
         "{user}"
     );
     assert!(!user.contains("unused function"));
+    assert!(!user.contains("value returned here"), "{user}");
 }
 
 #[tokio::test]

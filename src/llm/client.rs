@@ -674,7 +674,7 @@ fn handle_event(
     let chunk: ChatChunk =
         serde_json::from_str(data).map_err(|error| LlmError::MalformedStream {
             detail: clean(
-                &format!("{error} in the data line {}", excerpt(data, 120)),
+                &format!("{error} in the data line {}", excerpt(data, 120, key)),
                 key,
             ),
         })?;
@@ -706,7 +706,7 @@ async fn read_json(
             detail: clean(
                 &format!(
                     "{error} in {}",
-                    excerpt(&String::from_utf8_lossy(&bytes), 120)
+                    excerpt(&String::from_utf8_lossy(&bytes), 120, key)
                 ),
                 key,
             ),
@@ -730,7 +730,11 @@ async fn read_json(
 }
 
 /// The first `max` characters of `text`, quoted, with an ellipsis when cut.
-fn excerpt(text: &str, max: usize) -> String {
+/// The start of `text`, quoted, for error details. The key is scrubbed *before* the cut, so
+/// a key straddling the cut cannot leave its first half behind.
+fn excerpt(text: &str, max: usize, key: Option<&ApiKey>) -> String {
+    let text = super::secret::scrub(text, key);
+    let text = text.as_str();
     match text.char_indices().nth(max) {
         Some((cut, _)) => format!("{:?}…", &text[..cut]),
         None => format!("{text:?}"),
@@ -770,6 +774,15 @@ fn content_type(response: &reqwest::Response) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_excerpt_never_keeps_half_a_key() {
+        let key = ApiKey::new("sk-straddle-0123456789");
+        let text = format!("{}{}{}", "x".repeat(110), key.expose(), "y".repeat(80));
+        let shown = excerpt(&text, 120, Some(&key));
+        assert!(!shown.contains("sk-straddle"), "{shown}");
+        assert!(shown.contains("<redacted>"), "{shown}");
+    }
 
     #[test]
     fn chat_url_accepts_trailing_slash_and_full_path() {

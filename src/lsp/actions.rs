@@ -55,8 +55,9 @@ pub fn code_actions(
     params: CodeActionParams,
 ) -> Option<Vec<CodeActionOrCommand>> {
     let uri = params.text_document.uri.as_str().to_owned();
-    session.documents.snapshot(&uri)?;
-    let path = convert::uri_path(&uri).unwrap_or_default();
+    session.documents.with_document(&uri, |_| ())?;
+    // Canonical, like every path the tools see, so get_diagnostics can match them.
+    let path = Session::canonical_path(&uri).unwrap_or_default();
     let remembered = params
         .context
         .diagnostics
@@ -282,25 +283,8 @@ fn snapshot(
     };
     let path = convert::uri_path(&args.uri);
     let display_path = session.display_path(&args.uri, path.as_deref());
-    let diagnostics_path = path.clone().unwrap_or_default();
-    let (first_line, last_line) = {
-        let first = document.text.char_to_line(selection.start) as u32;
-        let last = document.text.char_to_line(selection.end) as u32;
-        (first, last)
-    };
-    let diagnostics = match kind {
-        ActionKind::Explain => Vec::new(),
-        _ => args
-            .diagnostics
-            .unwrap_or_default()
-            .iter()
-            .filter(|diagnostic| {
-                diagnostic.range.end.line >= first_line && diagnostic.range.start.line <= last_line
-            })
-            .map(|diagnostic| convert::diagnostic(&diagnostics_path, diagnostic))
-            .collect(),
-    };
-    Ok(ActionInput {
+    let diagnostics_path = Session::canonical_path(&args.uri).unwrap_or_default();
+    let mut input = ActionInput {
         kind,
         uri: args.uri,
         path,
@@ -310,8 +294,23 @@ fn snapshot(
         version: document.version,
         selection,
         instruction: args.instruction,
-        diagnostics,
-    })
+        diagnostics: Vec::new(),
+    };
+    if kind != ActionKind::Explain {
+        // The selection's own lines: one ending at column 0 does not take in the next line.
+        let (first, last) = input.selected_lines();
+        input.diagnostics = args
+            .diagnostics
+            .unwrap_or_default()
+            .iter()
+            .filter(|diagnostic| {
+                diagnostic.range.end.line as usize >= first
+                    && diagnostic.range.start.line as usize <= last
+            })
+            .map(|diagnostic| convert::diagnostic(&diagnostics_path, diagnostic))
+            .collect();
+    }
+    Ok(input)
 }
 
 /// A selection that starts inside its line's indentation (a charwise selection from the

@@ -79,7 +79,12 @@ pub fn diagnostic(path: &Path, diagnostic: &lsp::Diagnostic) -> FileDiagnostic {
 
 /// The file path of a `file:` URI.
 pub fn uri_path(uri: &str) -> Option<PathBuf> {
-    let uri = Uri::from_str(uri).ok()?;
+    file_path(&Uri::from_str(uri).ok()?)
+}
+
+/// The file path of a URI, only for the `file:` scheme (a `vscode-vfs:` or `untitled:`
+/// workspace folder is not a directory on this machine).
+pub fn file_path(uri: &Uri) -> Option<PathBuf> {
     if !uri.scheme().as_str().eq_ignore_ascii_case("file") {
         return None;
     }
@@ -134,16 +139,12 @@ pub fn roots(params: &lsp::InitializeParams) -> Vec<PathBuf> {
         .workspace_folders
         .iter()
         .flatten()
-        .filter_map(|folder| folder.uri.to_file_path().map(|path| path.into_owned()))
+        .filter_map(|folder| file_path(&folder.uri))
         .collect();
     if !from_folders.is_empty() {
         return from_folders;
     }
-    if let Some(path) = params
-        .root_uri
-        .as_ref()
-        .and_then(|uri| uri.to_file_path().map(|path| path.into_owned()))
-    {
+    if let Some(path) = params.root_uri.as_ref().and_then(file_path) {
         return vec![path];
     }
     if let Some(path) = params.root_path.as_ref().filter(|path| !path.is_empty()) {

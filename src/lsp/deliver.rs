@@ -11,7 +11,7 @@ use tower_lsp_server::ls_types::{
 };
 
 use crate::action::ActionInput;
-use crate::apply::plan_outcome;
+use crate::apply::{NotApplied, place, prepare};
 use crate::config::ExplainOutput;
 use crate::explain;
 
@@ -27,6 +27,8 @@ pub(super) async fn apply_answer(
     answer: &str,
     truncated: bool,
 ) -> std::result::Result<String, String> {
+    // The diffing happens here, before the document is locked: a didChange never waits on it.
+    let prepared = prepare(input, answer, truncated).map_err(|reason| reason.to_string())?;
     let facts = session.facts();
     if !facts.document_changes {
         settle(session, &input.uri).await;
@@ -34,17 +36,17 @@ pub(super) async fn apply_answer(
     let planned = session
         .documents
         .with_document(&input.uri, |document| {
-            plan_outcome(document, input, answer, truncated).map(|plan| {
+            place(document, input, &prepared).map(|plan| {
                 (
                     plan.version,
                     convert::text_edits(document.text(), &plan.edits, facts.encoding),
                 )
             })
         })
-        .ok_or_else(|| {
-            "the document was closed before the answer arrived; nothing was changed".to_owned()
-        })?;
-    let (version, edits) = planned.map_err(|reason| reason.to_string())?;
+        .ok_or(NotApplied::DocumentClosed)
+        .and_then(|planned| planned)
+        .map_err(|reason| reason.to_string())?;
+    let (version, edits) = planned;
     let uri =
         convert::parse_uri(&input.uri).ok_or_else(|| format!("cannot address {}", input.uri))?;
     let count = edits.len();
@@ -119,22 +121,18 @@ pub(super) async fn explanation(
         }
         text
     };
+    let written = session
+        .explain_dir()
+        .and_then(|dir| explain::write(&dir, input, answer));
     if *output == ExplainOutput::Message || !show_document {
-        let path = session
-            .explain_dir()
-            .and_then(|dir| explain::write(&dir, input, answer))
-            .ok();
         let mut message = as_message(answer);
-        if let Some(path) = &path {
+        if let Ok(path) = &written {
             message.push_str(&format!("\n\n(saved to {})", path.display()));
         }
         client.show_message(MessageType::INFO, message).await;
         return Ok("explanation shown".to_owned());
     }
-    let path = session
-        .explain_dir()
-        .and_then(|dir| explain::write(&dir, input, answer))
-        .map_err(|error| format!("could not write the explanation file: {error}"))?;
+    let path = written.map_err(|error| format!("could not write the explanation file: {error}"))?;
     let uri = convert::file_uri(&path)
         .and_then(|uri| convert::parse_uri(&uri))
         .ok_or_else(|| format!("cannot address {}", path.display()))?;

@@ -137,6 +137,7 @@ pub fn did_open(session: &Session, params: DidOpenTextDocumentParams) {
         document.version,
         &document.language_id,
     );
+    session.index_document(document.uri.as_str());
 }
 
 /// Applied synchronously and in order; an error leaves the buffer as it was and is logged
@@ -173,15 +174,15 @@ pub fn did_close(session: &Session, params: DidCloseTextDocumentParams) {
 pub fn did_change_workspace_folders(session: &Session, params: DidChangeWorkspaceFoldersParams) {
     let mut roots = session.roots();
     for removed in &params.event.removed {
-        if let Some(path) = removed.uri.to_file_path() {
-            roots.retain(|root| root != path.as_ref());
+        if let Some(path) = convert::file_path(&removed.uri) {
+            roots.retain(|root| *root != path);
         }
     }
     for added in &params.event.added {
-        if let Some(path) = added.uri.to_file_path()
-            && !roots.iter().any(|root| root == path.as_ref())
+        if let Some(path) = convert::file_path(&added.uri)
+            && !roots.contains(&path)
         {
-            roots.push(path.into_owned());
+            roots.push(path);
         }
     }
     session.set_roots(roots);

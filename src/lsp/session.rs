@@ -55,6 +55,8 @@ pub struct Session {
     roots: RwLock<Vec<PathBuf>>,
     diagnostics: DashMap<String, Vec<FileDiagnostic>>,
     last_change: DashMap<String, std::time::Instant>,
+    /// Canonical file path → the URI the client opened it under.
+    by_path: DashMap<PathBuf, String>,
     running: DashMap<u64, Running>,
     next_action: AtomicU64,
     test_hooks: bool,
@@ -87,6 +89,7 @@ impl Session {
             roots: RwLock::new(Vec::new()),
             diagnostics: DashMap::new(),
             last_change: DashMap::new(),
+            by_path: DashMap::new(),
             running: DashMap::new(),
             next_action: AtomicU64::new(1),
             shut_down: std::sync::atomic::AtomicBool::new(false),
@@ -193,7 +196,21 @@ impl Session {
         self.last_change.get(uri).map(|at| at.elapsed())
     }
 
+    /// The canonical path of a `file:` URI (symlinks resolved), when the file exists.
+    pub fn canonical_path(uri: &str) -> Option<PathBuf> {
+        let path = super::convert::uri_path(uri)?;
+        Some(std::fs::canonicalize(&path).unwrap_or(path))
+    }
+
+    /// Remembers where an opened document lives on disk, for the tools.
+    pub fn index_document(&self, uri: &str) {
+        if let Some(path) = Self::canonical_path(uri) {
+            self.by_path.insert(path, uri.to_owned());
+        }
+    }
+
     pub fn forget_document(&self, uri: &str) {
+        self.by_path.retain(|_, indexed| indexed != uri);
         self.diagnostics.remove(uri);
         self.last_change.remove(uri);
         self.conversations.reset(uri);
@@ -285,23 +302,26 @@ impl Session {
 struct SessionView(Arc<Session>);
 
 impl WorkspaceView for SessionView {
+    /// `path` is canonical (the sandbox resolved it); the client may spell the same file
+    /// differently (a symlinked root, say), so the canonical index is asked first.
     fn open_buffer(&self, path: &Path) -> Option<String> {
-        let uri = super::convert::file_uri(path)?;
+        let uri = self
+            .0
+            .by_path
+            .get(path)
+            .map(|uri| uri.clone())
+            .or_else(|| super::convert::file_uri(path))?;
         self.0
             .documents
             .with_document(&uri, |document| document.contents())
     }
 
     fn diagnostics(&self, path: Option<&Path>) -> Vec<FileDiagnostic> {
-        let wanted = path.and_then(super::convert::file_uri);
-        let mut all: Vec<FileDiagnostic> = self
-            .0
+        self.0
             .diagnostics
             .iter()
-            .filter(|entry| wanted.as_ref().is_none_or(|uri| uri == entry.key()))
             .flat_map(|entry| entry.value().clone())
-            .collect();
-        all.sort_by(|a, b| (&a.path, a.line, a.character).cmp(&(&b.path, b.line, b.character)));
-        all
+            .filter(|diagnostic| path.is_none_or(|path| diagnostic.path == path))
+            .collect()
     }
 }
