@@ -85,10 +85,6 @@ impl Conversations {
         self.by_document.clear();
         count
     }
-
-    pub fn id_of(&self, uri: &str) -> Option<String> {
-        self.by_document.get(uri).map(|entry| entry.id.clone())
-    }
 }
 
 fn total_len(turns: &[(Message, Message)]) -> usize {

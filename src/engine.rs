@@ -136,10 +136,6 @@ pub fn build_request(
 pub const ROUNDS_EXHAUSTED: &str = "You have used all tool calls available for this request. Answer now with what you have, without calling tools.";
 
 impl Engine {
-    pub fn new(client: LlmClient) -> Self {
-        Engine { client }
-    }
-
     /// Runs one action to its answer.
     pub async fn run(
         &self,
@@ -160,13 +156,19 @@ impl Engine {
                 if references.is_empty() {
                     Vec::new()
                 } else {
+                    // Reading up to a few megabytes of images is blocking I/O: off the runtime.
                     let base_dir = path.parent().map(ToOwned::to_owned).unwrap_or_default();
-                    let (images, notes) = load_images(
-                        &workspace.sandbox,
-                        &base_dir,
-                        &references,
-                        &workspace.limits,
-                    );
+                    let (sandbox, limits) = (workspace.sandbox.clone(), workspace.limits.clone());
+                    let (images, notes) = tokio::task::spawn_blocking(move || {
+                        load_images(&sandbox, &base_dir, &references, &limits)
+                    })
+                    .await
+                    .unwrap_or_else(|_| {
+                        (
+                            Vec::new(),
+                            vec!["images in the selection could not be read".to_owned()],
+                        )
+                    });
                     for note in &notes {
                         on_event(EngineEvent::Note(note));
                     }

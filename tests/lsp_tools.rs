@@ -447,3 +447,51 @@ async fn the_non_streaming_path_runs_the_same_tool_loop() {
             .contains("Config::default()")
     );
 }
+
+#[tokio::test]
+async fn unsaved_buffers_are_found_when_the_editor_opened_the_workspace_through_a_symlink() {
+    let fake = FakeUpstream::start(vec![
+        Reply::tool_calls(&[("s1", "read_file", r#"{"path": "src/config.rs"}"#)], 9),
+        Reply::text(&["ok"]),
+    ])
+    .await
+    .unwrap();
+    let real = workspace(&[("src/main.rs", MAIN), ("src/config.rs", HELPER_ON_DISK)]);
+    let links = tempfile::tempdir().unwrap();
+    let linked_root = links.path().join("project");
+    std::os::unix::fs::symlink(real.path(), &linked_root).unwrap();
+    let explain_dir = tempfile::tempdir().unwrap();
+    let client = Client::in_process(env(&fake.base_url(), Some(KEY), explain_dir.path()));
+    client
+        .initialize(
+            capabilities(&["utf-16"], true),
+            Value::Null,
+            Some(&linked_root),
+        )
+        .await;
+    // The editor spells every URI through the symlink, like macOS's /tmp → /private/tmp.
+    let main_uri = file_uri(&linked_root.join("src/main.rs"));
+    let config_uri = file_uri(&linked_root.join("src/config.rs"));
+    client.open(&main_uri, "rust", MAIN).await;
+    client
+        .open(
+            &config_uri,
+            "rust",
+            "pub fn load() -> Config { unsaved_edit() }\n",
+        )
+        .await;
+    let token = client
+        .run_action(
+            "chatls.explain",
+            json!({"uri": main_uri, "range": range(1, 0, 2, 0)}),
+        )
+        .await;
+    client.wait_progress_end(&token).await;
+    let requests = fake.requests();
+    let result = tool_messages(&requests[1].body)[0]["content"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(result.contains("unsaved_edit()"), "{result}");
+    assert!(!result.contains("Config::default()"), "{result}");
+}

@@ -392,7 +392,16 @@ async fn run(session: &Arc<Session>, client: &Client, input: ActionInput, runnin
                     )
                 }
                 EngineEvent::Token(text) => {
+                    // Only the end is ever shown: keep a bounded tail, not a second copy of
+                    // the whole answer.
                     answer_so_far.push_str(text);
+                    if answer_so_far.len() > 4096 {
+                        let keep_from = answer_so_far.len() - 1024;
+                        let cut = (keep_from..answer_so_far.len())
+                            .find(|index| answer_so_far.is_char_boundary(*index))
+                            .unwrap_or(answer_so_far.len());
+                        answer_so_far.drain(..cut);
+                    }
                     format!("writing: {}", tail(&answer_so_far, 60))
                 }
                 EngineEvent::Tool(label) => label.to_owned(),

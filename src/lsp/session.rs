@@ -268,10 +268,6 @@ impl Session {
         count
     }
 
-    pub fn running_count(&self) -> usize {
-        self.running.len()
-    }
-
     /// The sandbox and tools for one action, over the current roots and settings.
     pub fn workspace(self: &Arc<Self>, settings: &Settings) -> Workspace {
         let limits = Limits::default();

@@ -122,10 +122,6 @@ impl ToolBox {
         }
     }
 
-    pub fn sandbox(&self) -> &Sandbox {
-        &self.context.sandbox
-    }
-
     /// Runs one call. Never fails: malformed arguments, unknown tools, refusals and I/O
     /// errors come back as `is_error` output the model can read. Filesystem work runs on
     /// the blocking pool.

@@ -367,16 +367,7 @@ fn is_system_path(path: &Path) -> bool {
 
 /// The requested path as quoted back to the model: one line, bounded length.
 fn quote(requested: &str) -> String {
-    let one_line: String = requested
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .take(MAX_QUOTED_PATH)
-        .collect();
-    if requested.chars().count() > MAX_QUOTED_PATH {
-        format!("{one_line}…")
-    } else {
-        one_line
-    }
+    super::one_line(requested, MAX_QUOTED_PATH)
 }
 
 #[cfg(test)]
