@@ -207,7 +207,9 @@ async fn ask_inner(args: AskArgs) -> Result<(), String> {
         .replace('\\', "/");
     let input = ActionInput {
         kind,
-        uri: format!("file://{}", path.display()),
+        uri: url::Url::from_file_path(&path)
+            .map(String::from)
+            .unwrap_or_else(|()| path.display().to_string()),
         path: Some(path.clone()),
         display_path,
         language_id: language_id(&path).to_owned(),

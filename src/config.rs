@@ -20,8 +20,9 @@ pub enum ExplainOutput {
     Message,
 }
 
-/// Effective settings, after layering and validation.
-#[derive(Clone, PartialEq)]
+/// Effective settings, after layering and validation. `Debug` is derived: the key's own
+/// `Debug` prints `<redacted>`.
+#[derive(Clone, Debug, PartialEq)]
 pub struct Settings {
     pub base_url: String,
     pub model: String,
@@ -39,26 +40,6 @@ pub struct Settings {
     pub explain_output: ExplainOutput,
     /// Timeouts and backoff from the environment only.
     pub tuning: UpstreamTuning,
-}
-
-impl fmt::Debug for Settings {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Settings")
-            .field("base_url", &self.base_url)
-            .field("model", &self.model)
-            .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
-            .field("temperature", &self.temperature)
-            .field("top_p", &self.top_p)
-            .field("max_tokens", &self.max_tokens)
-            .field("reasoning_effort", &self.reasoning_effort)
-            .field("stream", &self.stream)
-            .field("tools_enabled", &self.tools_enabled)
-            .field("tools_max_rounds", &self.tools_max_rounds)
-            .field("tools_deny", &self.tools_deny)
-            .field("explain_output", &self.explain_output)
-            .field("tuning", &self.tuning)
-            .finish()
-    }
 }
 
 /// Upstream timing that only the environment can change (for tests and unusual networks),

@@ -150,12 +150,14 @@ pub fn did_change(session: &Session, params: DidChangeTextDocumentParams) -> Opt
         .map(convert::text_change)
         .collect();
     let encoding = session.facts().encoding;
-    session.touch(&uri);
     match session
         .documents
         .change(&uri, params.text_document.version, &changes, encoding)
     {
-        Ok(()) => None,
+        Ok(()) => {
+            session.touch(&uri);
+            None
+        }
         Err(error) => {
             tracing::warn!(%uri, %error, "didChange not applied");
             Some(format!(
