@@ -213,7 +213,10 @@ pub fn fault_rows() -> Vec<FaultRow> {
     let big_piece = "x".repeat(4096);
     let mut huge = vec![chunk(json!({"role": "assistant", "content": ""}))];
     huge.extend((0..2100).map(|_| chunk(json!({"content": big_piece}))));
-    huge.push(Step::Done);
+    // Hold the connection after the last byte: loopback buffers can take the whole 8.4 MB
+    // before the client reaches its cap, and a finished reply would not count as aborted.
+    // The client must hang up at the cap; the fake sees that.
+    huge.push(Step::Stall);
     let row = |name, replies, requests, words| FaultRow {
         name,
         replies,
