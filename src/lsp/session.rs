@@ -29,6 +29,7 @@ pub struct ClientFacts {
 }
 
 /// Settings as layers, so a later `didChangeConfiguration` replaces only its own layer.
+#[derive(Clone)]
 struct SettingsLayers {
     env: EnvSettings,
     init: Value,
@@ -152,12 +153,7 @@ impl Session {
         let Ok(mut layers) = self.settings.write() else {
             return Ok(());
         };
-        let mut candidate = SettingsLayers {
-            env: layers.env.clone(),
-            init: layers.init.clone(),
-            latest: layers.latest.clone(),
-            effective: layers.effective.clone(),
-        };
+        let mut candidate = layers.clone();
         change(&mut candidate);
         let base = Settings::from_env(&candidate.env);
         let with_init = Settings::layered(&base, &candidate.init)?;
