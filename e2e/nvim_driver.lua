@@ -7,6 +7,7 @@ local out_path = assert(os.getenv('CHATLS_E2E_OUT'), 'CHATLS_E2E_OUT is not set'
 local result = { progress = {}, statuses = {}, steps = {} }
 
 local function finish(ok, err)
+  result.messages = vim.api.nvim_exec2('messages', { output = true }).output
   result.ok = ok
   result.error = err
   local file = assert(io.open(out_path, 'w'))

