@@ -1,0 +1,177 @@
+"""The real Helix 25.07 (from ../shared/tools) with exactly the shipped
+editors/helix/languages.toml and the documented config.toml, driven through tmux like a
+person: select lines, `space a`, pick an action, read the screen; against the real chatls
+(started by Helix from PATH) and the fake upstream. Skipped, with the reason, in a checkout
+without ../shared.
+
+A new scenario is a test that takes `open_helix`, scripts the fake's replies, and uses the
+moves in helix_editor.py (select_lines, code_action, command, wait_for_message, ...).
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import tomllib
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+import editor_tools
+from conftest import API_KEY, server_env
+from fake import FakeUpstream, error_reply, fenced, text_reply
+from helix_editor import DOCUMENTED_CONFIG_TOML, SHIPPED_LANGUAGES_TOML, Helix, environment, helix_home
+
+pytestmark = pytest.mark.helix
+
+FIXED_FUNCTION = '''def median(values):
+    """Return the median of a non-empty sequence of numbers."""
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    if len(ordered) % 2 == 0:
+        return (ordered[middle - 1] + ordered[middle]) / 2
+    return ordered[middle]
+'''
+BUGGY_LINE = "        return ordered[middle]\n    return ordered[middle]\n"
+FIXED_LINE = "        return (ordered[middle - 1] + ordered[middle]) / 2\n    return ordered[middle]\n"
+
+OpenHelix = Callable[..., Helix]
+
+
+@pytest.fixture(scope="module")
+def hx() -> Path:
+    binary = editor_tools.helix()
+    version = editor_tools.check_runs(binary, editor_tools.HELIX, "--version")
+    assert version.startswith("helix 25.07"), version
+    return binary
+
+
+@pytest.fixture
+def open_helix(
+    hx: Path, binaries: dict[str, Path], workspace: Path, cache_dir: Path, fake: FakeUpstream, tmp_path: Path
+) -> Iterator[OpenHelix]:
+    """Opens a workspace file in Helix (private HOME with the shipped languages.toml and the
+    documented config.toml; chatls on PATH, talking to `fake`); quits every one at the end."""
+    opened: list[Helix] = []
+
+    def open_file(name: str = "median.py", *, config_toml: str = DOCUMENTED_CONFIG_TOML) -> Helix:
+        home = helix_home(tmp_path / f"helix-{len(opened)}", config_toml=config_toml)
+        env = environment(server_env(fake.base_url, cache_dir), binaries["chatls"].parent, home)
+        editor = Helix(hx, workspace / name, cwd=workspace, env=env)
+        opened.append(editor)
+        return editor
+
+    yield open_file
+    for editor in opened:
+        editor.quit()
+
+
+def test_helix_refactor_then_write(open_helix: OpenHelix, fake: FakeUpstream, workspace: Path):
+    """Select the function, `space a` → Refactor with AI: progress streams in the status
+    line, the buffer changes, `:w` writes exactly the corrected function."""
+    path = workspace / "median.py"
+    original = path.read_text()
+    # Streamed slowly enough (about 2 s) that the progress is on screen while it streams.
+    fake.push(text_reply("Corrected:\n\n" + fenced(FIXED_FUNCTION, "python"), pieces=8, delay_ms=250))
+
+    editor = open_helix()
+    editor.select_lines(7, 13)
+    titles = editor.code_action("Refactor with AI")
+    assert {"Explain with AI", "Refactor with AI", "Fix with AI"} <= set(titles), titles
+
+    streaming = editor.wait_for_message("writing:")
+    assert "Refactor" in streaming, streaming
+    editor.wait_for_text("return (ordered[middle - 1] + ordered[middle]) / 2")
+    done = editor.wait_for_message("applied")
+    assert "Refactor" in done, done
+    assert "[+]" in editor.statusline(), "the refactored buffer should be modified, not saved"
+    assert path.read_text() == original, "chatls must edit the buffer, never the file behind Helix's back"
+
+    editor.command("w")
+    expected = original.replace(BUGGY_LINE, FIXED_LINE)
+    assert expected != original
+    editor.wait_until(lambda: path.read_text() == expected, "`:w` to write the refactored text")
+    editor.wait_until(lambda: "[+]" not in editor.statusline(), "the buffer to be saved")
+
+    (request,) = fake.chat_requests()
+    assert "return ordered[middle]" in request.text()
+    assert request.headers.get("authorization") == f"Bearer {API_KEY}"
+    assert editor.quit(), f"`:qa!` did not quit Helix\n{editor.report()}"
+
+
+def test_helix_explain_opens_the_markdown(open_helix: OpenHelix, fake: FakeUpstream, cache_dir: Path):
+    """Explain with AI opens the markdown explanation in the current view; `ctrl-o` goes
+    back to the code."""
+    fake.push(text_reply("## median\n\nIt returns the upper middle element for even lengths.\n", delay_ms=200))
+
+    editor = open_helix()
+    editor.select_lines(7, 13)
+    editor.code_action("Explain with AI")
+
+    editor.wait_for_text("It returns the upper middle element for even lengths.")
+    # The statusline shows the explanation's path (cut to fit the width).
+    editor.wait_until(lambda: "chatls/explanations/median.py-L7" in editor.statusline(),
+                      "the explanation's path in the statusline")
+    explanations = list((cache_dir / "chatls" / "explanations").glob("*.md"))
+    assert len(explanations) == 1, explanations
+    assert "upper middle element" in explanations[0].read_text()
+    assert "Explain" in editor.wait_for_message("explanation opened")
+
+    editor.screen.keys("C-o")
+    editor.wait_until(lambda: "explanations" not in editor.statusline() and "median.py" in editor.statusline(),
+                      "ctrl-o to return to median.py")
+    editor.wait_for_text("def median(values):")
+
+
+def test_helix_upstream_error_is_shown_and_the_buffer_kept(open_helix: OpenHelix, fake: FakeUpstream, workspace: Path):
+    """A rejected key ends the action with a sentence in Helix's message line (Helix only
+    logs failed commands, so chatls must say it with showMessage or progress) and the buffer
+    stays as it was."""
+    fake.push(error_reply(401, '{"error": {"message": "invalid key"}}'))
+
+    editor = open_helix()
+    editor.select_lines(7, 13)
+    editor.code_action("Refactor with AI")
+
+    message = editor.wait_for_message("API key")
+    assert "401" in message or "rejected" in message, message
+    assert API_KEY not in editor.screen.text()
+    assert "[+]" not in editor.statusline()
+    assert "        return ordered[middle]" in editor.screen.text()
+    assert "(ordered[middle - 1]" not in editor.screen.text()
+
+
+# --- the shipped languages.toml against Helix's own language list ------------------------
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def _configured_servers(hx: Path, language: str, config_home: Path, tmp_path: Path) -> list[str]:
+    """The language servers `hx --health LANGUAGE` lists, in order."""
+    env = {"HOME": str(tmp_path), "XDG_CONFIG_HOME": str(config_home), "XDG_CACHE_HOME": str(tmp_path / "cache"),
+           "PATH": "/usr/bin:/bin", "NO_COLOR": "1"}
+    run = subprocess.run([str(hx), "--health", language], capture_output=True, text=True, timeout=30, env=env)
+    assert run.returncode == 0, run.stderr
+    text = _ANSI.sub("", run.stdout)
+    section = text.split("Configured language servers:", 1)[1].split("Configured debug adapter", 1)[0]
+    return re.findall(r"^\s+\S+ ([^:\s]+):", section, flags=re.MULTILINE)
+
+
+def test_shipped_languages_toml_keeps_helix_s_own_servers(hx: Path, tmp_path: Path):
+    """Helix replaces a language's server list with the one in languages.toml: for every
+    language the shipped file names, the list must be Helix 25.07's own, then chatls."""
+    shipped = tomllib.loads(SHIPPED_LANGUAGES_TOML.read_text())
+    languages = [block["name"] for block in shipped.get("language", [])]
+    assert languages, "the shipped languages.toml names no language"
+    builtin_home = tmp_path / "builtin"
+    (builtin_home / "helix").mkdir(parents=True)
+    shipped_home = Path(helix_home(tmp_path / "shipped")["XDG_CONFIG_HOME"])
+
+    wrong = {}
+    for language in languages:
+        builtin = _configured_servers(hx, language, builtin_home, tmp_path)
+        with_chatls = _configured_servers(hx, language, shipped_home, tmp_path)
+        if with_chatls != builtin + ["chatls"]:
+            wrong[language] = {"helix": builtin, "shipped": with_chatls}
+    assert not wrong, f"languages.toml lists differ from Helix 25.07's own servers + chatls: {wrong}"
