@@ -20,7 +20,7 @@ import pytest
 
 import editor_tools
 from conftest import API_KEY, server_env
-from fake import FakeUpstream, error_reply, fenced, text_reply
+from fake import FakeUpstream, error_reply, fenced, stalled_reply, text_reply
 from helix_editor import DOCUMENTED_CONFIG_TOML, SHIPPED_LANGUAGES_TOML, Helix, environment, helix_home
 
 pytestmark = pytest.mark.helix
@@ -140,6 +140,79 @@ def test_helix_upstream_error_is_shown_and_the_buffer_kept(open_helix: OpenHelix
     assert "[+]" not in editor.statusline()
     assert "        return ordered[middle]" in editor.screen.text()
     assert "(ordered[middle - 1]" not in editor.screen.text()
+
+
+def test_helix_cancel_with_the_documented_command(open_helix: OpenHelix, fake: FakeUpstream, workspace: Path):
+    """Helix never sends an LSP cancel: `:lsp-workspace-command chatls.cancel` (as the Helix
+    README documents) stops the running action, the upstream stream is dropped, nothing
+    changes."""
+    fake.push(stalled_reply("Let me think about"))
+
+    editor = open_helix()
+    editor.select_lines(7, 13)
+    editor.code_action("Refactor with AI")
+    editor.wait_for_message("writing:")
+    assert len(fake.wait_for_chat_requests(1)) == 1
+
+    editor.command("lsp-workspace-command chatls.cancel")
+    editor.wait_for_message("cancelled")
+    editor.wait_until(lambda: fake.aborted_streams() >= 1, "the upstream stream to be dropped", 10)
+    assert "[+]" not in editor.statusline()
+    assert "(ordered[middle - 1]" not in editor.screen.text()
+
+
+def test_helix_typing_elsewhere_while_it_streams(open_helix: OpenHelix, fake: FakeUpstream, workspace: Path):
+    """Typing above the selection while the answer streams moves the range: the edit lands
+    on the function (Helix refuses an edit at a stale version, so chatls must send the
+    current one) and what was typed stays."""
+    path = workspace / "median.py"
+    original = path.read_text()
+    fake.push(text_reply("Corrected:\n\n" + fenced(FIXED_FUNCTION, "python"), pieces=10, first_delay_ms=3000, delay_ms=100))
+
+    editor = open_helix()
+    editor.select_lines(7, 13)
+    editor.code_action("Refactor with AI")
+    editor.wait_for_message("Refactor")
+
+    # Line 5 is blank: insert a line of code there, back to normal mode.
+    editor.goto_line(5)
+    editor.screen.type("i")
+    editor.wait_until(lambda: " INS " in editor.statusline(), "insert mode")
+    editor.screen.type("TYPED = 1")
+    editor.normal_mode()
+    editor.wait_for_text("TYPED = 1")
+    assert "(ordered[middle - 1]" not in editor.screen.text(), "the typing should happen while the answer streams"
+
+    done = editor.wait_for_message("applied", timeout=30)
+    assert "Refactor" in done, done
+    editor.command("w")
+    expected = original.replace("\n\n\ndef median", "\nTYPED = 1\n\ndef median", 1).replace(BUGGY_LINE, FIXED_LINE)
+    editor.wait_until(lambda: path.read_text() == expected, "`:w` to write both the typing and the edit")
+
+
+def test_helix_typing_inside_the_selection_wins(open_helix: OpenHelix, fake: FakeUpstream, workspace: Path):
+    """Editing the selected code while the answer streams: chatls applies nothing and says
+    so in the message line; the typed text stays."""
+    fake.push(text_reply("Corrected:\n\n" + fenced(FIXED_FUNCTION, "python"), pieces=10, first_delay_ms=3000, delay_ms=100))
+
+    editor = open_helix()
+    editor.select_lines(7, 13)
+    editor.code_action("Refactor with AI")
+    editor.wait_for_message("Refactor")
+
+    editor.goto_line(9)  # `    ordered = sorted(values)`
+    editor.screen.type("A")
+    editor.wait_until(lambda: " INS " in editor.statusline(), "insert mode")
+    editor.screen.type("  # mine")
+    editor.normal_mode()
+    editor.wait_for_text("ordered = sorted(values)  # mine")
+    assert "(ordered[middle - 1]" not in editor.screen.text(), "the typing should happen while the answer streams"
+
+    message = editor.wait_for_message("nothing was applied", timeout=30)
+    assert "changed" in message, message
+    screen = editor.screen.text()
+    assert "ordered = sorted(values)  # mine" in screen
+    assert "(ordered[middle - 1]" not in screen
 
 
 # --- the shipped languages.toml against Helix's own language list ------------------------
