@@ -71,14 +71,19 @@ def test_shipped_config_loads_without_a_server(nvim: Path, tmp_path: Path):
     assert found == {"cmd": ["chatls"], "explain": 2, "refactor": 2, "fix": 2, "cancel": 2, "enabled": True}
 
 
-def test_nvim_refactor_and_explain(nvim: Path, binaries, workspace: Path, cache_dir: Path, fake: FakeUpstream, tmp_path: Path):
-    original = (workspace / "median.py").read_text()
-    fake.push(
-        text_reply("Corrected:\n\n" + fenced(FIXED_FUNCTION, "python")),
-        text_reply("## median\n\nIt returns the upper middle element for even lengths.\n"),
-    )
-    out = tmp_path / "nvim-result.json"
-    env = server_env(fake.base_url, cache_dir, CHATLS_E2E_OUT=str(out))
+BUGGY_LINE = "        return ordered[middle]\n    return ordered[middle]\n"
+FIXED_LINE = "        return (ordered[middle - 1] + ordered[middle]) / 2\n    return ordered[middle]\n"
+# What Neovim must never say about the shipped config or chatls (deprecated APIs, handler
+# errors, a refused edit).
+COMPLAINTS = ("deprecated", "Error", "E5108", "failed", "not applied")
+
+
+def run_scenario(nvim: Path, scenario: str, *, binaries, workspace: Path, cache_dir: Path, fake: FakeUpstream,
+                 tmp_path: Path, **env_extra: str) -> dict:
+    """Run one scenario of nvim_driver.lua on median.py in real headless Neovim with the
+    shipped config; returns what the driver recorded (it failed the test if not ok)."""
+    out = tmp_path / f"nvim-{scenario}.json"
+    env = server_env(fake.base_url, cache_dir, CHATLS_E2E_OUT=str(out), CHATLS_E2E_SCENARIO=scenario, **env_extra)
     # The shipped config starts `chatls` from PATH.
     env["PATH"] = f"{binaries['chatls'].parent}{os.pathsep}{env.get('PATH', '')}"
     command = [
@@ -91,22 +96,29 @@ def test_nvim_refactor_and_explain(nvim: Path, binaries, workspace: Path, cache_
     assert out.exists(), f"the driver wrote no result (exit {run.returncode})\nstderr: {run.stderr[-3000:]}"
     result = json.loads(out.read_text())
     assert result.get("ok"), f"{result.get('error')} after steps {result.get('steps')}\nstderr: {run.stderr[-3000:]}"
+    for bad in COMPLAINTS:
+        assert bad not in result["messages"], result["messages"]
+    return result
+
+
+def test_nvim_refactor_and_explain(nvim: Path, binaries, workspace: Path, cache_dir: Path, fake: FakeUpstream, tmp_path: Path):
+    original = (workspace / "median.py").read_text()
+    fake.push(
+        text_reply("Corrected:\n\n" + fenced(FIXED_FUNCTION, "python")),
+        text_reply("## median\n\nIt returns the upper middle element for even lengths.\n"),
+    )
+    result = run_scenario(nvim, "refactor_and_explain", binaries=binaries, workspace=workspace, cache_dir=cache_dir,
+                          fake=fake, tmp_path=tmp_path)
 
     assert "chatls.refactor" in (result.get("commands") or [])
-    expected = original.replace(
-        "        return ordered[middle]\n    return ordered[middle]\n",
-        "        return (ordered[middle - 1] + ordered[middle]) / 2\n    return ordered[middle]\n",
-    )
-    assert result["refactored"] == expected.rstrip("\n")
-    # Neither the shipped config nor chatls may make Neovim complain (deprecated APIs,
-    # handler errors, a refused edit).
-    print(result["messages"])
-    for bad in ("deprecated", "Error", "E5108", "failed", "not applied"):
-        assert bad not in result["messages"], result["messages"]
+    assert result["refactored"] == original.replace(BUGGY_LINE, FIXED_LINE).rstrip("\n")
 
     kinds = [event.get("kind") for event in result["progress"]]
     assert "begin" in kinds and "end" in kinds, result["progress"]
-    assert any(status.startswith("chatls:") for status in result["statuses"]), result["statuses"]
+    # What the shipped statusline shows while an action runs: "chatls: Refactor: writing: …".
+    statuses = [status for status in result["statuses"] if status]
+    assert any(status.startswith("chatls: Refactor: writing:") for status in statuses), statuses
+    assert any(status.startswith("chatls: Explain: writing:") for status in statuses), statuses
 
     explanation = Path(result["explanation_path"])
     assert explanation.suffix == ".md"
@@ -117,3 +129,18 @@ def test_nvim_refactor_and_explain(nvim: Path, binaries, workspace: Path, cache_
     (first, second) = fake.chat_requests()[:2]
     assert "make it correct for even lengths" in first.text()
     assert "return ordered[middle]" in second.text() or "median" in second.text()
+
+
+def test_nvim_code_action_menu(nvim: Path, binaries, workspace: Path, cache_dir: Path, fake: FakeUpstream, tmp_path: Path):
+    """The built-in `gra` on a linewise selection offers the three actions; picking
+    "Refactor with AI" runs it (Neovim runs a code action's command only when the server
+    lists it in executeCommandProvider) and the buffer changes."""
+    original = (workspace / "median.py").read_text()
+    fake.push(text_reply(fenced(FIXED_FUNCTION, "python")))
+    result = run_scenario(nvim, "code_action_menu", binaries=binaries, workspace=workspace, cache_dir=cache_dir,
+                          fake=fake, tmp_path=tmp_path)
+
+    assert {"Explain with AI", "Refactor with AI", "Fix with AI"} <= set(result["offered"]), result["offered"]
+    assert result["refactored"] == original.replace(BUGGY_LINE, FIXED_LINE).rstrip("\n")
+    (request,) = fake.chat_requests()
+    assert "return ordered[middle]" in request.text()

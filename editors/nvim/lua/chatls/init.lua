@@ -116,7 +116,9 @@ function M.document_command(command)
   end)
 end
 
---- Text of one `$/progress` value, e.g. "Refactor: streaming (120 chars)".
+--- Text of one `$/progress` value, e.g. "Refactor: writing: ...". The server's titles
+--- start with "chatls: " (for clients that show no source); that prefix is dropped here,
+--- since the echo and the statusline put their own in front.
 ---@param value table
 ---@return string?
 function M.progress_text(value)
@@ -124,8 +126,9 @@ function M.progress_text(value)
     return nil
   end
   local parts = {}
-  if value.title and value.title ~= '' then
-    parts[#parts + 1] = value.title
+  local title = type(value.title) == 'string' and value.title:gsub('^chatls:%s*', '') or ''
+  if title ~= '' then
+    parts[#parts + 1] = title
   end
   if value.message and value.message ~= '' then
     parts[#parts + 1] = value.message
