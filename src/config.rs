@@ -1,6 +1,8 @@
-//! Settings: the table in DESIGN.md, layered as defaults < environment < `initializationOptions`
-//! < the latest `workspace/didChangeConfiguration`. Pure: parsing and validation only, no I/O
-//! besides reading the environment in [`EnvSettings::from_process`].
+//! Settings: the table in DESIGN.md. The effective settings are defaults < environment < one
+//! settings object: `initializationOptions` until the first runtime update, then the latest
+//! update, whole (a key it leaves out or sets to `null` goes back to its environment value or
+//! default). Pure: parsing and validation only, no I/O besides reading the environment in
+//! [`EnvSettings::from_process`].
 
 use std::fmt;
 
@@ -152,12 +154,16 @@ impl Settings {
 
     /// `base` with a client settings object applied on top. Accepts `{"chatls": {...}}` or the
     /// bare object, nested (`{"tools": {"enabled": false}}`) or dotted (`{"tools.enabled": false}`)
-    /// keys; `null` means "not set". Every invalid value is reported; on any error nothing changes.
+    /// keys; `null` (and an empty `apiKey`) means "not set": the value of `base` stays. Every
+    /// invalid value is reported; on any error nothing changes. The session passes the
+    /// environment's settings as `base`, so one object is always read whole.
     pub fn layered(base: &Settings, options: &Value) -> Result<Settings, Vec<SettingError>> {
         let mut settings = base.clone();
         let object = match section(options) {
             Some(object) => object,
-            None if options.is_null() => return Ok(settings),
+            None if options.is_null() || options.get("chatls").is_some_and(Value::is_null) => {
+                return Ok(settings);
+            }
             None => {
                 return Err(vec![SettingError {
                     key: "chatls".to_owned(),
@@ -185,7 +191,8 @@ impl Settings {
         }
     }
 
-    fn apply(&mut self, key: &str, value: &Value) -> Result<(), String> {
+    /// Sets one flattened key. `Ok(false)`: not a chatls setting (ignored).
+    fn apply(&mut self, key: &str, value: &Value) -> Result<bool, String> {
         match key {
             "baseUrl" => {
                 let url = string(value)?;
@@ -210,7 +217,11 @@ impl Settings {
                     .as_str()
                     .map(str::to_owned)
                     .ok_or_else(|| "must be a string (the value is not shown)".to_owned())?;
-                self.api_key = (!key.trim().is_empty()).then(|| ApiKey::new(key.trim()));
+                // Empty ("Set API Key" with nothing typed) clears the setting: the
+                // environment's key, if any, is used again.
+                if !key.trim().is_empty() {
+                    self.api_key = Some(ApiKey::new(key.trim()));
+                }
             }
             "temperature" => self.temperature = Some(number_in(value, 0.0, 2.0)?),
             "topP" => self.top_p = Some(number_in(value, 0.0, 1.0)?),
@@ -270,10 +281,30 @@ impl Settings {
             _ => {
                 // Unknown keys are ignored so newer editor configs keep working; logged for users.
                 tracing::debug!(key, "ignoring unknown setting");
+                return Ok(false);
             }
         }
-        Ok(())
+        Ok(true)
     }
+}
+
+/// True when a pushed or pulled payload carries no chatls settings at all, so it must not
+/// replace the ones in force: `null`, a bare `{}` (Eglot sends it when nothing is configured),
+/// or a bare object about other servers only (`{"pylsp": {...}}`). `{"chatls": {}}` and
+/// `{"model": null}` do say something: every setting back to its default.
+pub fn says_nothing(options: &Value) -> bool {
+    let Some(object) = options.as_object() else {
+        return options.is_null();
+    };
+    if object.contains_key("chatls") {
+        return false;
+    }
+    let mut probe = Settings::from_env(&EnvSettings::default());
+    let names_a_setting = object.keys().any(|key| GROUPS.contains(&key.as_str()))
+        || flatten(object)
+            .iter()
+            .any(|(key, _)| !matches!(probe.apply(key, &Value::Null), Ok(false)));
+    !names_a_setting
 }
 
 /// The chatls section of a settings payload: `{"chatls": {...}}` or the bare object.
@@ -282,17 +313,21 @@ fn section(options: &Value) -> Option<&Map<String, Value>> {
     let object = options.as_object()?;
     match object.get("chatls") {
         Some(Value::Object(inner)) => Some(inner),
-        Some(Value::Null) | None => Some(object),
+        None => Some(object),
+        // `{"chatls": null}` is an empty section (see `layered`); any other shape is an error.
         Some(_) => None,
     }
 }
+
+/// Keys whose object value holds nested settings (`tools.enabled` and so on).
+const GROUPS: &[&str] = &["tools", "explain"];
 
 /// `{"tools": {"enabled": false}}` and `{"tools.enabled": false}` both become `tools.enabled`.
 fn flatten(object: &Map<String, Value>) -> Vec<(String, Value)> {
     let mut flat = Vec::new();
     for (key, value) in object {
-        match (key.as_str(), value) {
-            ("tools" | "explain", Value::Object(inner)) => {
+        match value {
+            Value::Object(inner) if GROUPS.contains(&key.as_str()) => {
                 for (inner_key, inner_value) in inner {
                     flat.push((format!("{key}.{inner_key}"), inner_value.clone()));
                 }
@@ -445,6 +480,58 @@ mod tests {
         let errors = Settings::layered(&base(), &json!({"chatls": "fast"})).unwrap_err();
         assert_eq!(errors[0].key, "chatls");
         assert!(Settings::layered(&base(), &json!({"chatls": null})).is_ok());
+    }
+
+    #[test]
+    fn an_empty_or_null_key_falls_back_to_the_environment() {
+        let env = EnvSettings {
+            api_key: Some(ApiKey::new("env-key")),
+            ..EnvSettings::default()
+        };
+        let from_env = Settings::from_env(&env);
+        for cleared in [
+            json!({"apiKey": ""}),
+            json!({"apiKey": "  "}),
+            json!({"apiKey": null}),
+        ] {
+            let settings = Settings::layered(&from_env, &cleared).unwrap();
+            assert_eq!(
+                settings.api_key.as_ref().map(ApiKey::expose),
+                Some("env-key"),
+                "{cleared}"
+            );
+        }
+        let without_env = Settings::layered(&base(), &json!({"apiKey": ""})).unwrap();
+        assert!(without_env.api_key.is_none());
+    }
+
+    #[test]
+    fn payloads_that_say_nothing_about_chatls() {
+        for silent in [
+            Value::Null,
+            json!({}),
+            json!({"pylsp": {"plugins": {}}}),
+            json!({"rust-analyzer.check.command": "clippy"}),
+        ] {
+            assert!(says_nothing(&silent), "{silent}");
+        }
+        for update in [
+            json!({"chatls": {}}),
+            json!({"chatls": null}),
+            json!({"chatls": {"model": "m"}}),
+            json!({"model": null}),
+            json!({"tools": {}}),
+            json!({"tools.enabled": false}),
+            json!({"pylsp": {}, "temperature": 0.2}),
+            json!(42),
+        ] {
+            assert!(!says_nothing(&update), "{update}");
+        }
+        // An empty section is an update that sets nothing.
+        assert_eq!(
+            Settings::layered(&base(), &json!({"chatls": null})).unwrap(),
+            base()
+        );
     }
 
     #[test]

@@ -15,7 +15,7 @@ use tower_lsp_server::ls_types::{
 };
 
 use crate::action::ActionKind;
-use crate::config::describe_errors;
+use crate::config::{describe_errors, says_nothing};
 
 use super::actions::{action_kind, commands};
 use super::convert;
@@ -83,7 +83,9 @@ pub fn initialize(
     (result, warning)
 }
 
-/// Pulls `workspace/configuration` for the `chatls` section when the client supports it.
+/// Pulls `workspace/configuration` for the `chatls` section when the client supports it. An
+/// answer without chatls settings (Neovim answers `null` when only `init_options` are set)
+/// keeps the settings in force.
 pub async fn pull_configuration(session: &Session, client: &Client) {
     if !session.facts().configuration {
         return;
@@ -94,16 +96,16 @@ pub async fn pull_configuration(session: &Session, client: &Client) {
     }];
     match client.configuration(items).await {
         Ok(values) => {
-            if let Some(value) = values.into_iter().next().filter(|value| !is_empty(value)) {
+            if let Some(value) = values
+                .into_iter()
+                .next()
+                .filter(|value| !says_nothing(value))
+            {
                 apply_configuration(session, client, value).await;
             }
         }
         Err(error) => tracing::debug!(%error, "workspace/configuration failed"),
     }
-}
-
-fn is_empty(value: &Value) -> bool {
-    value.is_null() || value.as_object().is_some_and(|object| object.is_empty())
 }
 
 async fn apply_configuration(session: &Session, client: &Client, value: Value) {
@@ -117,12 +119,14 @@ async fn apply_configuration(session: &Session, client: &Client, value: Value) {
     }
 }
 
+/// A pushed update replaces the settings in force whole (see `config::says_nothing` for the
+/// payloads that only mean "settings changed, ask me").
 pub async fn did_change_configuration(
     session: &Session,
     client: &Client,
     params: DidChangeConfigurationParams,
 ) {
-    if is_empty(&params.settings) {
+    if says_nothing(&params.settings) {
         pull_configuration(session, client).await;
     } else {
         apply_configuration(session, client, params.settings).await;

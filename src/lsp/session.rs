@@ -28,12 +28,14 @@ pub struct ClientFacts {
     pub configuration: bool,
 }
 
-/// Settings as layers, so a later `didChangeConfiguration` replaces only its own layer.
+/// Where the effective settings come from: the environment, then one settings object —
+/// `initializationOptions` until the first runtime update, then the latest update, whole.
 #[derive(Clone)]
 struct SettingsLayers {
     env: EnvSettings,
     init: Value,
-    latest: Value,
+    /// The latest `didChangeConfiguration` / `workspace/configuration` that said something.
+    latest: Option<Value>,
     effective: Settings,
 }
 
@@ -84,7 +86,7 @@ impl Session {
             settings: RwLock::new(SettingsLayers {
                 env,
                 init: Value::Null,
-                latest: Value::Null,
+                latest: None,
                 effective,
             }),
             roots: RwLock::new(Vec::new()),
@@ -141,9 +143,10 @@ impl Session {
         self.update_settings(|layers| layers.init = options)
     }
 
-    /// Sets the latest configuration layer (`didChangeConfiguration` / `workspace/configuration`).
+    /// A runtime update (`didChangeConfiguration` / `workspace/configuration`): replaces the
+    /// `initializationOptions` and any earlier update whole. On error the previous settings stay.
     pub fn set_configuration(&self, options: Value) -> Result<(), Vec<SettingError>> {
-        self.update_settings(|layers| layers.latest = options)
+        self.update_settings(|layers| layers.latest = Some(options))
     }
 
     fn update_settings(
@@ -156,9 +159,8 @@ impl Session {
         let mut candidate = layers.clone();
         change(&mut candidate);
         let base = Settings::from_env(&candidate.env);
-        let with_init = Settings::layered(&base, &candidate.init)?;
-        let effective = Settings::layered(&with_init, &candidate.latest)?;
-        candidate.effective = effective;
+        let active = candidate.latest.as_ref().unwrap_or(&candidate.init);
+        candidate.effective = Settings::layered(&base, active)?;
         *layers = candidate;
         Ok(())
     }
