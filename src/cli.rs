@@ -5,7 +5,7 @@ use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use ropey::Rope;
 use tokio_util::sync::CancellationToken;
 
@@ -28,14 +28,49 @@ pub struct Cli {
     /// Also write logs to this file (stderr always gets them); filter with CHATLS_LOG.
     #[arg(long, global = true, value_name = "FILE")]
     pub log_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub serve: ServeArgs,
     #[command(subcommand)]
     pub command: Option<Command>,
+}
+
+/// The arguments LSP clients add when they start a server (vscode-languageclient appends
+/// `--stdio` for the stdio transport and `--clientProcessId=N` for some others). stdio is
+/// the only transport chatls speaks, so both are accepted and change nothing; any other
+/// transport flag (`--pipe`, `--socket`, `--node-ipc`) is a usage error.
+#[derive(clap::Args, Debug, Default, Clone)]
+pub struct ServeArgs {
+    /// Speak LSP on stdin/stdout: the default and only transport, accepted because LSP clients pass it
+    #[arg(long)]
+    pub stdio: bool,
+    /// The editor's process id, as LSP clients may pass it (chatls ends when its stdin closes)
+    #[arg(long = "clientProcessId", value_name = "PID")]
+    pub client_process_id: Option<u32>,
+}
+
+impl Cli {
+    /// The command line, parsed; a usage error (exit code 2) for anything chatls does not
+    /// take, including the server's transport flags in front of `ask`.
+    pub fn parse_args() -> Cli {
+        let cli = Cli::parse();
+        if matches!(cli.command, Some(Command::Ask(_)))
+            && (cli.serve.stdio || cli.serve.client_process_id.is_some())
+        {
+            Cli::command()
+                .error(
+                    clap::error::ErrorKind::ArgumentConflict,
+                    "--stdio and --clientProcessId start the language server; `chatls ask` takes neither",
+                )
+                .exit();
+        }
+        cli
+    }
 }
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run the language server on stdio (the default).
-    Serve,
+    Serve(ServeArgs),
     /// Run one action on a file and stream the answer to stdout.
     Ask(AskArgs),
 }

@@ -2,7 +2,6 @@
 
 use std::sync::Mutex;
 
-use clap::Parser;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::writer::MakeWriterExt;
 
@@ -37,7 +36,7 @@ fn init_logging(log_file: Option<&std::path::Path>) -> Result<(), String> {
 }
 
 fn main() {
-    let cli = Cli::parse();
+    let cli = Cli::parse_args();
     if let Err(message) = init_logging(cli.log_file.as_deref()) {
         eprintln!("chatls: {message}");
         std::process::exit(2);
@@ -55,7 +54,7 @@ fn main() {
     let code = runtime.block_on(async {
         match cli.command {
             Some(Command::Ask(args)) => ask(args).await,
-            Some(Command::Serve) | None => {
+            Some(Command::Serve(_)) | None => {
                 let clean = chatls::lsp::serve(
                     tokio::io::stdin(),
                     tokio::io::stdout(),
