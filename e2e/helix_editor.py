@@ -129,67 +129,77 @@ class Helix:
     def command(self, text: str) -> None:
         """A typable command: `:` + `text` + Enter."""
         self.screen.type(":" + text)
-        self.wait_until(lambda: self.message().startswith(":" + text), f"the prompt to show :{text}")
+        # A long command scrolls in the prompt: its end is what stays visible.
+        self.wait_until(lambda: self.message().startswith(":") and self.message().rstrip().endswith(text[-40:]),
+                        f"the prompt to show :{text}")
         self.screen.keys("Enter")
 
     # --- code actions ------------------------------------------------------------------
 
     def code_action(self, title: str, timeout: float = 30.0) -> list[str]:
-        """`space a`, move to `title` in the menu, Enter. Until chatls has started, Helix
-        has no actions to offer: the menu is reopened until `title` is in it. Returns the
-        titles the menu listed, top to bottom."""
-        titles = self.wait_until(lambda: self._open_menu_with(title), f"{title!r} in the space-a menu", timeout)
-        for _ in range(len(titles) + 1):
-            selected = self._selected(titles)
-            if selected == title:
-                self.screen.keys("Enter")
-                self.wait_until(lambda: self._selected(titles) is None, "the code-action menu to close", 10)
-                return titles
-            self.screen.keys("Down")
-            self.wait_until(lambda: self._selected(titles) not in (None, selected), "the menu selection to move", 10)
-        raise ScreenTimeout(f"could not select {title!r} in the menu {titles}\n{self.report()}")
+        """`space a`, move down to `title`, Enter. Until chatls has started, Helix has no
+        actions to offer: the menu is reopened until `title` is in it. Returns the titles
+        the menu listed before `title` was reached, `title` last."""
+        titles, before = self.wait_until(lambda: self._menu_at(title), f"{title!r} in the space-a menu", timeout)
+        self.screen.keys("Enter")
+        self.wait_until(lambda: self._menu_selection(before) is None, "the code-action menu to close", 10)
+        return titles
 
-    def _selected(self, titles: list[str]) -> str | None:
-        """The menu entry drawn in reverse video, if the menu is open."""
-        for _, _, text in self.screen.reversed_segments():
-            if text.strip() in titles:
-                return text.strip()
+    def wait_for_chatls(self, timeout: float = 30.0) -> None:
+        """Wait until chatls serves this file, seen as a person sees it: `space a` lists its
+        actions (reopened until it does); the menu is closed again."""
+        _, before = self.wait_until(lambda: self._menu_at("Explain with AI"), "chatls's actions in the menu", timeout)
+        self.screen.keys("Escape")
+        self.wait_until(lambda: self._menu_selection(before) is None, "the code-action menu to close", 10)
+
+    def _menu_selection(self, before: set[tuple[int, int, str]]) -> str | None:
+        """The selected entry of a menu opened since the reverse-video runs were `before`
+        (a menu draws its selected entry in reverse video; the cursor already was)."""
+        for segment in self.screen.reversed_segments():
+            if segment not in before and len(segment[2].strip()) >= 2:
+                return segment[2].strip()
         return None
 
-    def _open_menu_with(self, title: str) -> list[str] | None:
-        before = self.screen.lines()
+    def code_action_titles(self, timeout: float = 30.0) -> list[str]:
+        """Every title of the `space a` menu, top to bottom (once chatls offers its
+        actions); the menu is closed again."""
+        titles, _ = self.wait_until(lambda: self._menu_at(None), "chatls's actions in the space-a menu", timeout)
+        return titles
+
+    def _menu_at(self, title: str | None) -> tuple[list[str], set[tuple[int, int, str]]] | None:
+        """Open `space a` and move down until `title` is selected: then the titles passed
+        and the screen's reverse-video runs from before the menu. None (menu closed again)
+        when there is no menu or `title` is not in it; a menu wraps around at its end.
+        With `title` None: walk the whole menu, close it, return every title (None while
+        chatls offers nothing)."""
+        before = set(self.screen.reversed_segments())
         self.screen.keys("Space", "a")
         try:
-            titles = self.screen.wait_until(lambda: self._menu_entries(before), "the code-action menu", 3)
+            current = self.screen.wait_until(lambda: self._menu_selection(before), "the code-action menu", 3)
         except ScreenTimeout:
-            titles = None  # "No code actions available": chatls is not ready yet
-        if titles and title in titles:
-            return titles
-        if titles:
-            self.screen.keys("Escape")
-            self.screen.wait_until(lambda: self._menu_entries(before) is None, "the menu to close", 5)
-        return None
+            return None  # "No code actions available": chatls is not serving the file yet
+        titles = [current]
+        while current != title and len(titles) <= 30:
+            previous = current
+            self.screen.keys("C-n")  # one byte: an escape sequence (Down) can be split by a slow read
 
-    def _menu_entries(self, before: list[str]) -> list[str] | None:
-        """The entries of a menu that opened since the screen was `before`: the column span
-        of the selected (reverse-video) entry, over the rows around it that changed there.
-        Helix pads every entry of a menu to the same width."""
-        now = self.screen.lines()
-        last_row = len(now) - 3  # above the statusline and the message line
+            def moved() -> str | None:
+                selection = self._menu_selection(before)
+                return selection if selection not in (None, previous) else None
 
-        def changed(row: int, column: int, width: int) -> bool:
-            return now[row][column : column + width] != before[row][column : column + width]
-
-        for row, column, text in self.screen.reversed_segments():
-            width = len(text)
-            if row > last_row or len(text.strip()) < 2 or not changed(row, column, width):
-                continue
-            top, bottom = row, row
-            while top > 0 and changed(top - 1, column, width):
-                top -= 1
-            while bottom < last_row and changed(bottom + 1, column, width):
-                bottom += 1
-            return [now[index][column : column + width].strip() for index in range(top, bottom + 1)]
+            try:
+                current = self.screen.wait_until(moved, "the menu selection to move", 3)
+            except ScreenTimeout:
+                break  # a menu of one entry
+            if current == titles[0]:
+                break  # wrapped around: `title` is not in this menu
+            titles.append(current)
+        if title is not None and current == title:
+            return titles, before
+        self.screen.keys("Escape")
+        self.screen.wait_until(lambda: self._menu_selection(before) is None, "the menu to close", 5)
+        if title is None and any(entry.endswith("with AI") for entry in titles):
+            return titles, before
         return None
 
     def quit(self) -> bool:

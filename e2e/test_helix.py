@@ -10,6 +10,7 @@ moves in helix_editor.py (select_lines, code_action, command, wait_for_message, 
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import tomllib
@@ -37,6 +38,14 @@ BUGGY_LINE = "        return ordered[middle]\n    return ordered[middle]\n"
 FIXED_LINE = "        return (ordered[middle - 1] + ordered[middle]) / 2\n    return ordered[middle]\n"
 
 OpenHelix = Callable[..., Helix]
+
+
+def disk_text(path: Path) -> str | None:
+    """The file's text, or None when it cannot be read (during `:w` it is briefly absent)."""
+    try:
+        return path.read_text()
+    except OSError:
+        return None
 
 
 @pytest.fixture(scope="module")
@@ -77,8 +86,9 @@ def test_helix_refactor_then_write(open_helix: OpenHelix, fake: FakeUpstream, wo
 
     editor = open_helix()
     editor.select_lines(7, 13)
-    titles = editor.code_action("Refactor with AI")
+    titles = editor.code_action_titles()
     assert {"Explain with AI", "Refactor with AI", "Fix with AI"} <= set(titles), titles
+    editor.code_action("Refactor with AI")
 
     streaming = editor.wait_for_message("writing:")
     assert "Refactor" in streaming, streaming
@@ -91,7 +101,7 @@ def test_helix_refactor_then_write(open_helix: OpenHelix, fake: FakeUpstream, wo
     editor.command("w")
     expected = original.replace(BUGGY_LINE, FIXED_LINE)
     assert expected != original
-    editor.wait_until(lambda: path.read_text() == expected, "`:w` to write the refactored text")
+    editor.wait_until(lambda: disk_text(path) == expected, "`:w` to write the refactored text")
     editor.wait_until(lambda: "[+]" not in editor.statusline(), "the buffer to be saved")
 
     (request,) = fake.chat_requests()
@@ -187,7 +197,7 @@ def test_helix_typing_elsewhere_while_it_streams(open_helix: OpenHelix, fake: Fa
     assert "Refactor" in done, done
     editor.command("w")
     expected = original.replace("\n\n\ndef median", "\nTYPED = 1\n\ndef median", 1).replace(BUGGY_LINE, FIXED_LINE)
-    editor.wait_until(lambda: path.read_text() == expected, "`:w` to write both the typing and the edit")
+    editor.wait_until(lambda: disk_text(path) == expected, "`:w` to write both the typing and the edit")
 
 
 def test_helix_typing_inside_the_selection_wins(open_helix: OpenHelix, fake: FakeUpstream, workspace: Path):
@@ -213,6 +223,25 @@ def test_helix_typing_inside_the_selection_wins(open_helix: OpenHelix, fake: Fak
     screen = editor.screen.text()
     assert "ordered = sorted(values)  # mine" in screen
     assert "(ordered[middle - 1]" not in screen
+
+
+def test_helix_refactor_with_an_instruction_from_the_command_line(open_helix: OpenHelix, fake: FakeUpstream,
+                                                                 workspace: Path):
+    """The Helix README's way to give an instruction: `:lsp-workspace-command chatls.refactor`
+    with the JSON argument; the instruction reaches the model and the edit lands."""
+    path = workspace / "median.py"
+    fake.push(text_reply(fenced(FIXED_FUNCTION, "python")))
+
+    editor = open_helix()
+    editor.wait_for_chatls()
+    argument = {"uri": path.as_uri(), "range": {"start": {"line": 6, "character": 0}, "end": {"line": 13, "character": 0}},
+                "instruction": "use early returns"}
+    editor.command("lsp-workspace-command chatls.refactor " + json.dumps(argument, separators=(",", ":")))
+
+    editor.wait_for_text("return (ordered[middle - 1] + ordered[middle]) / 2")
+    assert "Refactor" in editor.wait_for_message("applied")
+    (request,) = fake.chat_requests()
+    assert "use early returns" in request.text()
 
 
 # --- the shipped languages.toml against Helix's own language list ------------------------

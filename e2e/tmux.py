@@ -75,13 +75,14 @@ class TmuxScreen:
     # --- screen out --------------------------------------------------------------------
 
     def text(self) -> str:
-        """The visible screen as plain text, one line per row."""
-        run = self._tmux("capture-pane", "-p", "-t", "main", check=False)
+        """The visible screen as plain text, one line per row (trailing spaces kept: menus pad
+        their entries with them)."""
+        run = self._tmux("capture-pane", "-p", "-N", "-t", "main", check=False)
         return run.stdout if run.returncode == 0 else f"(no screen: {run.stderr.strip()})\n"
 
     def styled(self) -> str:
         """The visible screen with its colour and attribute escape sequences."""
-        return self._tmux("capture-pane", "-p", "-e", "-t", "main").stdout
+        return self._tmux("capture-pane", "-p", "-N", "-e", "-t", "main").stdout
 
     def lines(self) -> list[str]:
         """Exactly `height` rows (blank rows included)."""
