@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import tomllib
 from collections.abc import Callable, Iterator
@@ -21,7 +22,7 @@ import pytest
 
 import editor_tools
 from conftest import API_KEY, server_env
-from fake import FakeUpstream, error_reply, fenced, stalled_reply, text_reply
+from fake import FakeUpstream, error_reply, fenced, stalled_reply, text_reply, tool_calls_reply
 from helix_editor import DOCUMENTED_CONFIG_TOML, SHIPPED_LANGUAGES_TOML, Helix, environment, helix_home
 
 pytestmark = pytest.mark.helix
@@ -242,6 +243,29 @@ def test_helix_refactor_with_an_instruction_from_the_command_line(open_helix: Op
     assert "Refactor" in editor.wait_for_message("applied")
     (request,) = fake.chat_requests()
     assert "use early returns" in request.text()
+
+
+def test_helix_without_a_root_marker_the_tools_read_the_started_directory(open_helix: OpenHelix, fake: FakeUpstream,
+                                                                          workspace: Path):
+    """Without a root marker Helix sends no workspace folder; the model's read_file still
+    reads the project Helix was started in (and nothing outside it)."""
+    shutil.rmtree(workspace / ".git")
+    fake.push(
+        tool_calls_reply([("call_1", "read_file", {"path": "helpers.py"}), ("call_2", "read_file", {"path": "../outside.txt"})]),
+        text_reply("## median\n\nIt uses the helpers module.\n"),
+    )
+    (workspace.parent / "outside.txt").write_text("outside-the-workspace-secret-4d1c\n")
+
+    editor = open_helix()
+    editor.select_lines(7, 13)
+    editor.code_action("Explain with AI")
+    editor.wait_for_text("It uses the helpers module.")
+
+    first, second = fake.wait_for_chat_requests(2)[:2]
+    tool_results = [m for m in second.messages() if m.get("role") == "tool"]
+    assert len(tool_results) == 2, second.messages()
+    assert "helpers-module-marker-7f3a" in json.dumps(tool_results[0])
+    assert "outside-the-workspace-secret-4d1c" not in second.text()
 
 
 # --- the shipped languages.toml against Helix's own language list ------------------------
