@@ -1,10 +1,13 @@
 //! Conversations: one random id per document (sent as `X-Conversation-Id` so the gateway
 //! routes every turn to the same backend and its prompt cache) and the earlier turns of that
-//! document, replayed byte-identical within a size budget.
+//! document, replayed byte-identical within a size budget. A turn is made fit for the history
+//! once, when it is recorded: its images become a short note (they were sent with the turn
+//! itself and are not sent again), and a message longer than a quarter of the budget is cut
+//! in the middle, so one big turn cannot push every other turn out.
 
 use dashmap::DashMap;
 
-use crate::llm::types::Message;
+use crate::llm::types::{Content, ContentPart, Message};
 
 /// History budget in characters of message text (oldest turns are dropped first).
 pub const DEFAULT_HISTORY_BUDGET: usize = 120_000;
@@ -64,7 +67,10 @@ impl Conversations {
         if let Some(mut conversation) = self.by_document.get_mut(uri)
             && conversation.id == id
         {
-            conversation.turns.push((user, assistant));
+            let cap = message_cap(self.budget);
+            conversation
+                .turns
+                .push((for_history(user, cap), for_history(assistant, cap)));
             // Keep memory bounded: turns past the budget can never be sent again.
             while conversation.turns.len() > 1
                 && total_len(&conversation.turns) > self.budget.saturating_mul(2)
@@ -95,7 +101,9 @@ fn total_len(turns: &[(Message, Message)]) -> usize {
 }
 
 /// The newest turns whose text fits in `budget`, oldest first. Whole turns only, so the
-/// replayed prefix is byte-identical to what was sent before.
+/// replayed prefix is byte-identical to what was sent before. Turns come from [`Conversations::record`],
+/// already fit for the history; should the newest one still not fit, it is cut (the same way
+/// every time) rather than dropping the whole conversation.
 pub fn history_within(turns: &[(Message, Message)], budget: usize) -> Vec<Message> {
     let mut used = 0usize;
     let mut keep = 0usize;
@@ -107,10 +115,97 @@ pub fn history_within(turns: &[(Message, Message)], budget: usize) -> Vec<Messag
         used += size;
         keep += 1;
     }
+    if keep == 0
+        && let Some((user, assistant)) = turns.last()
+    {
+        let cap = budget / 2;
+        return vec![
+            for_history(user.clone(), cap),
+            for_history(assistant.clone(), cap),
+        ];
+    }
     turns[turns.len() - keep..]
         .iter()
         .flat_map(|(user, assistant)| [user.clone(), assistant.clone()])
         .collect()
+}
+
+/// The longest text one recorded message keeps: a quarter of the budget, so at least two
+/// turns always fit.
+fn message_cap(budget: usize) -> usize {
+    budget / 4
+}
+
+/// A message as the history keeps it: text only (each image replaced by a note saying it is
+/// not sent again) and at most `cap` bytes, cut in the middle with a marker.
+fn for_history(mut message: Message, cap: usize) -> Message {
+    if let Some(Content::Parts(parts)) = &message.content {
+        let mut text = String::new();
+        for part in parts {
+            match part {
+                ContentPart::Text { text: piece } => {
+                    if !text.is_empty() {
+                        text.push_str("\n\n");
+                    }
+                    text.push_str(piece);
+                }
+                ContentPart::ImageUrl { image_url } => {
+                    let kind = image_url
+                        .url
+                        .strip_prefix("data:")
+                        .and_then(|rest| rest.split(';').next())
+                        .filter(|mime| mime.starts_with("image/"))
+                        .unwrap_or("image");
+                    text.push_str(&format!(
+                        "\n\n[an {kind} was attached to this turn; it is not sent again]"
+                    ));
+                }
+            }
+        }
+        message.content = Some(Content::Text(text));
+    }
+    if let Some(Content::Text(text)) = &mut message.content
+        && text.len() > cap
+    {
+        *text = cut_middle(text, cap);
+    }
+    message
+}
+
+/// `text` in about `cap` bytes (never less than the marker): its start (two thirds) and its
+/// end (one third) around a marker saying how much was left out. Cut on character boundaries.
+fn cut_middle(text: &str, cap: usize) -> String {
+    let marker = |left_out: usize| {
+        format!("\n[… {left_out} characters of this earlier turn are left out of the history …]\n")
+    };
+    // Room for the text kept, with the marker at the widest count it can show.
+    let room = cap.saturating_sub(marker(text.len()).len());
+    let head_end = floor_boundary(text, room * 2 / 3);
+    let tail_len = room - head_end;
+    let tail_start = ceil_boundary(text, text.len().saturating_sub(tail_len)).max(head_end);
+    let left_out = text[head_end..tail_start].chars().count();
+    format!(
+        "{}{}{}",
+        &text[..head_end],
+        marker(left_out),
+        &text[tail_start..]
+    )
+}
+
+fn floor_boundary(text: &str, mut index: usize) -> usize {
+    index = index.min(text.len());
+    while !text.is_char_boundary(index) {
+        index -= 1;
+    }
+    index
+}
+
+fn ceil_boundary(text: &str, mut index: usize) -> usize {
+    index = index.min(text.len());
+    while !text.is_char_boundary(index) {
+        index += 1;
+    }
+    index
 }
 
 /// 128 random bits as 32 lowercase hex digits.
@@ -176,7 +271,89 @@ mod tests {
         let kept = history_within(&turns, 90);
         assert_eq!(kept.len(), 4);
         assert_eq!(kept[0], Message::user("c".repeat(30)));
-        assert!(history_within(&turns, 5).is_empty());
         assert_eq!(history_within(&turns, 1000).len(), 6);
+    }
+
+    fn image_turn() -> Message {
+        Message::user_parts(vec![
+            ContentPart::Text {
+                text: "Explain ![d](d.png)".into(),
+            },
+            ContentPart::ImageUrl {
+                image_url: crate::llm::types::ImageUrl {
+                    url: format!("data:image/png;base64,{}", "A".repeat(40_000)),
+                },
+            },
+        ])
+    }
+
+    #[test]
+    fn images_stay_out_of_the_history_with_a_note_in_their_place() {
+        let conversations = Conversations::default();
+        let turn = conversations.begin("u");
+        conversations.record("u", &turn.id, image_turn(), Message::assistant("a diagram"));
+        let history = conversations.begin("u").history;
+        assert_eq!(history.len(), 2);
+        let Some(Content::Text(text)) = &history[0].content else {
+            panic!("the recorded turn is text only: {:?}", history[0]);
+        };
+        assert!(text.starts_with("Explain ![d](d.png)"), "{text}");
+        assert!(
+            text.ends_with("[an image/png was attached to this turn; it is not sent again]"),
+            "{text}"
+        );
+        assert!(!text.contains("base64"), "{text}");
+    }
+
+    #[test]
+    fn one_big_turn_is_cut_and_the_turns_before_it_stay() {
+        let budget = 1_000;
+        let conversations = Conversations::new(budget);
+        let id = conversations.begin("u").id;
+        conversations.record("u", &id, Message::user("q1"), Message::assistant("a1"));
+        let big = format!("START{}END", "é".repeat(5_000));
+        conversations.record("u", &id, Message::user(big), Message::assistant("a2"));
+        let history = conversations.begin("u").history;
+        assert_eq!(history.len(), 4, "{history:?}");
+        assert_eq!(history[0], Message::user("q1"));
+        let Some(Content::Text(cut)) = &history[2].content else {
+            panic!("text");
+        };
+        assert!(cut.len() <= message_cap(budget), "{}", cut.len());
+        assert!(cut.starts_with("START") && cut.ends_with("END"), "{cut}");
+        assert!(cut.contains("characters of this earlier turn are left out"));
+        // The same history, byte for byte, on the next request (the cache prefix holds).
+        assert_eq!(conversations.begin("u").history, history);
+    }
+
+    #[test]
+    fn a_newest_turn_past_the_budget_is_cut_not_dropped() {
+        let turns = vec![(
+            Message::user("x".repeat(500)),
+            Message::assistant("y".repeat(500)),
+        )];
+        let kept = history_within(&turns, 200);
+        assert_eq!(kept.len(), 2);
+        assert!(kept.iter().all(|message| message.text_len() <= 200));
+        assert_eq!(kept, history_within(&turns, 200));
+    }
+
+    #[test]
+    fn cutting_keeps_both_ends_on_character_boundaries() {
+        for len in [0, 1, 50, 119, 120, 121, 1_000] {
+            let text: String = "aé😀".chars().cycle().take(len).collect();
+            for cap in [0, 10, 90, 120, 150, 400] {
+                let cut = for_history(Message::user(text.clone()), cap);
+                let Some(Content::Text(cut)) = cut.content else {
+                    panic!("text");
+                };
+                if text.len() <= cap {
+                    assert_eq!(cut, text);
+                } else if cap >= 120 {
+                    assert!(cut.len() <= cap, "{len} {cap}: {}", cut.len());
+                    assert!(cut.contains("left out"));
+                }
+            }
+        }
     }
 }
