@@ -83,7 +83,9 @@ def run_scenario(nvim: Path, scenario: str, *, binaries, workspace: Path, cache_
     """Run one scenario of nvim_driver.lua on median.py in real headless Neovim with the
     shipped config; returns what the driver recorded (it failed the test if not ok)."""
     out = tmp_path / f"nvim-{scenario}.json"
-    env = server_env(fake.base_url, cache_dir, CHATLS_E2E_OUT=str(out), CHATLS_E2E_SCENARIO=scenario, **env_extra)
+    # Neovim's own state (lsp.log, shada) goes to the test's directory, not the user's.
+    env = server_env(fake.base_url, cache_dir, CHATLS_E2E_OUT=str(out), CHATLS_E2E_SCENARIO=scenario,
+                     XDG_STATE_HOME=str(tmp_path / "nvim-state"), **env_extra)
     # The shipped config starts `chatls` from PATH.
     env["PATH"] = f"{binaries['chatls'].parent}{os.pathsep}{env.get('PATH', '')}"
     command = [
