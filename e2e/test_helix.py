@@ -79,7 +79,7 @@ def open_helix(
 
 def test_helix_refactor_then_write(open_helix: OpenHelix, fake: FakeUpstream, workspace: Path):
     """Select the function, `space a` → Refactor with AI: progress streams in the status
-    line, the buffer changes, `:w` writes exactly the corrected function."""
+    line, the buffer changes (one undo step), `:w` writes exactly the corrected function."""
     path = workspace / "median.py"
     original = path.read_text()
     # Streamed slowly enough (about 2 s) that the progress is on screen while it streams.
@@ -98,6 +98,13 @@ def test_helix_refactor_then_write(open_helix: OpenHelix, fake: FakeUpstream, wo
     assert "Refactor" in done, done
     assert "[+]" in editor.statusline(), "the refactored buffer should be modified, not saved"
     assert path.read_text() == original, "chatls must edit the buffer, never the file behind Helix's back"
+
+    # One edit, one undo step (the Helix README says `u` undoes it); `U` redoes it.
+    editor.screen.type("u")
+    editor.wait_until(lambda: "(ordered[middle - 1]" not in editor.screen.text(), "`u` to undo the refactor")
+    assert "        return ordered[middle]" in editor.screen.text()
+    editor.screen.type("U")
+    editor.wait_for_text("return (ordered[middle - 1] + ordered[middle]) / 2")
 
     editor.command("w")
     expected = original.replace(BUGGY_LINE, FIXED_LINE)
