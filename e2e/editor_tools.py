@@ -119,7 +119,9 @@ def nvim_0_11() -> Path:
 
 
 def nvim_0_12() -> Path:
-    return shared_tool(NVIM_0_12)
+    binary = shared_tool(NVIM_0_12)
+    check_runs(binary, NVIM_0_12, "--headless", "--clean", "--version")
+    return binary
 
 
 def helix() -> Path:
