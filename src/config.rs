@@ -12,6 +12,39 @@ use crate::llm::secret::ApiKey;
 
 pub const DEFAULT_BASE_URL: &str = "https://gateway.theturbo.ai/v1";
 pub const DEFAULT_MODEL: &str = "claude-sonnet-4-6";
+/// The fastest of the seed's models, for completion while typing.
+pub const DEFAULT_COMPLETION_MODEL: &str = "claude-haiku-4-5-20251001";
+
+/// When `textDocument/completion` is offered (`completion.popup`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CompletionPopup {
+    /// Only to clients that do not declare inline completion.
+    Auto,
+    Always,
+    Never,
+}
+
+/// The `completion.*` settings: completion while typing.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CompletionSettings {
+    pub enabled: bool,
+    pub model: String,
+    pub debounce_ms: u64,
+    pub max_tokens: u32,
+    pub popup: CompletionPopup,
+}
+
+impl Default for CompletionSettings {
+    fn default() -> Self {
+        CompletionSettings {
+            enabled: true,
+            model: DEFAULT_COMPLETION_MODEL.to_owned(),
+            debounce_ms: 200,
+            max_tokens: 256,
+            popup: CompletionPopup::Auto,
+        }
+    }
+}
 
 /// Where an explanation goes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -40,6 +73,7 @@ pub struct Settings {
     /// Extra globs the tools must never read, on top of the built-in secret list.
     pub tools_deny: Vec<String>,
     pub explain_output: ExplainOutput,
+    pub completion: CompletionSettings,
     /// Timeouts and backoff from the environment only.
     pub tuning: UpstreamTuning,
 }
@@ -148,6 +182,7 @@ impl Settings {
             tools_max_rounds: 8,
             tools_deny: Vec::new(),
             explain_output: ExplainOutput::Document,
+            completion: CompletionSettings::default(),
             tuning: env.tuning,
         }
     }
@@ -278,8 +313,56 @@ impl Settings {
                     _ => return Err(format!("must be \"document\" or \"message\" (got {value})")),
                 }
             }
+            key if key.starts_with("completion.") => return self.completion.apply(key, value),
             _ => {
                 // Unknown keys are ignored so newer editor configs keep working; logged for users.
+                tracing::debug!(key, "ignoring unknown setting");
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+}
+
+impl CompletionSettings {
+    /// Sets one `completion.*` key. `Ok(false)`: not a setting (ignored).
+    fn apply(&mut self, key: &str, value: &Value) -> Result<bool, String> {
+        match key {
+            "completion.enabled" => self.enabled = boolean(value)?,
+            "completion.model" => {
+                let model = string(value)?;
+                if model.trim().is_empty() {
+                    return Err("must not be empty".to_owned());
+                }
+                self.model = model.trim().to_owned();
+            }
+            "completion.debounceMs" => {
+                self.debounce_ms = value.as_u64().filter(|ms| *ms <= 2000).ok_or_else(|| {
+                    format!("must be a whole number from 0 to 2000 (got {value})")
+                })?;
+            }
+            "completion.maxTokens" => {
+                let tokens = value
+                    .as_u64()
+                    .filter(|tokens| (1..=4096).contains(tokens))
+                    .ok_or_else(|| {
+                        format!("must be a whole number from 1 to 4096 (got {value})")
+                    })?;
+                self.max_tokens = tokens as u32;
+            }
+            "completion.popup" => {
+                self.popup = match value.as_str() {
+                    Some("auto") => CompletionPopup::Auto,
+                    Some("always") => CompletionPopup::Always,
+                    Some("never") => CompletionPopup::Never,
+                    _ => {
+                        return Err(format!(
+                            "must be \"auto\", \"always\" or \"never\" (got {value})"
+                        ));
+                    }
+                }
+            }
+            _ => {
                 tracing::debug!(key, "ignoring unknown setting");
                 return Ok(false);
             }
@@ -320,7 +403,7 @@ fn section(options: &Value) -> Option<&Map<String, Value>> {
 }
 
 /// Keys whose object value holds nested settings (`tools.enabled` and so on).
-const GROUPS: &[&str] = &["tools", "explain"];
+const GROUPS: &[&str] = &["tools", "explain", "completion"];
 
 /// `{"tools": {"enabled": false}}` and `{"tools.enabled": false}` both become `tools.enabled`.
 fn flatten(object: &Map<String, Value>) -> Vec<(String, Value)> {
@@ -570,6 +653,61 @@ mod tests {
         assert_eq!(defaults.timeouts.idle, expected.timeouts.idle);
         assert_eq!(defaults.timeouts.first_byte, expected.timeouts.first_byte);
         assert_eq!(defaults.retry.base_delay, expected.retry.base_delay);
+    }
+
+    #[test]
+    fn completion_settings_default_validate_and_nest() {
+        let defaults = base().completion;
+        assert_eq!(defaults, CompletionSettings::default());
+        assert_eq!(defaults.model, DEFAULT_COMPLETION_MODEL);
+        assert_eq!((defaults.debounce_ms, defaults.max_tokens), (200, 256));
+        for form in [
+            json!({"completion": {"enabled": false, "debounceMs": 0, "maxTokens": 64, "popup": "always", "model": "m"}}),
+            json!({"completion.enabled": false, "completion.debounceMs": 0, "completion.maxTokens": 64, "completion.popup": "always", "completion.model": "m"}),
+        ] {
+            let settings = Settings::layered(&base(), &form).unwrap().completion;
+            assert!(!settings.enabled, "{form}");
+            assert_eq!((settings.debounce_ms, settings.max_tokens), (0, 64));
+            assert_eq!(settings.popup, CompletionPopup::Always);
+            assert_eq!(settings.model, "m");
+        }
+        let cases = [
+            (
+                json!({"completion.debounceMs": 2001}),
+                "completion.debounceMs",
+                "0 to 2000",
+            ),
+            (
+                json!({"completion": {"maxTokens": 0}}),
+                "completion.maxTokens",
+                "1 to 4096",
+            ),
+            (
+                json!({"completion.maxTokens": 5000}),
+                "completion.maxTokens",
+                "1 to 4096",
+            ),
+            (
+                json!({"completion.popup": "sometimes"}),
+                "completion.popup",
+                "\"never\"",
+            ),
+            (
+                json!({"completion.model": " "}),
+                "completion.model",
+                "empty",
+            ),
+            (
+                json!({"completion.enabled": 1}),
+                "completion.enabled",
+                "true or false",
+            ),
+        ];
+        for (options, key, allowed) in cases {
+            let errors = Settings::layered(&base(), &options).unwrap_err();
+            assert_eq!(errors[0].key, key, "{options}");
+            assert!(describe_errors(&errors).contains(allowed), "{options}");
+        }
     }
 
     #[test]

@@ -209,7 +209,8 @@ fn ceil_boundary(text: &str, mut index: usize) -> usize {
 }
 
 /// 128 random bits as 32 lowercase hex digits.
-fn new_id() -> String {
+/// A fresh random 128-bit id in hex (also the completion requests' per-document id).
+pub fn new_id() -> String {
     let bytes: [u8; 16] = rand::random();
     bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }

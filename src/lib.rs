@@ -5,6 +5,7 @@
 pub mod action;
 pub mod apply;
 pub mod cli;
+pub mod completion;
 pub mod config;
 pub mod conversation;
 pub mod edits;

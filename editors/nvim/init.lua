@@ -28,3 +28,12 @@ vim.keymap.set('n', '<leader>ac', '<cmd>ChatlsCancel<CR>', { desc = 'chatls: can
 
 -- Show the running action in the statusline.
 vim.o.statusline = "%f %h%m%r%=%{v:lua.require'chatls'.status()}  %l:%c "
+
+-- Completion while typing: on Neovim 0.12+ ghost text appears after a pause; <Tab> accepts
+-- it (and is a plain <Tab> when there is none). On 0.11 chatls's suggestion is an item of
+-- the completion menu (<C-y> accepts it).
+vim.keymap.set('i', '<Tab>', function()
+  if not (vim.lsp.inline_completion and vim.lsp.inline_completion.get()) then
+    return '<Tab>'
+  end
+end, { expr = true, desc = 'chatls: accept the inline completion' })

@@ -120,6 +120,10 @@ pub fn client_facts(capabilities: &lsp::ClientCapabilities) -> ClientFacts {
             .and_then(|edit| edit.document_changes)
             == Some(true),
         configuration: workspace.and_then(|workspace| workspace.configuration) == Some(true),
+        inline_completion: capabilities
+            .text_document
+            .as_ref()
+            .is_some_and(|text| text.inline_completion.is_some()),
     }
 }
 

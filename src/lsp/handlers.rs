@@ -6,20 +6,21 @@ use std::sync::Arc;
 use serde_json::Value;
 use tower_lsp_server::Client;
 use tower_lsp_server::ls_types::{
-    CodeActionKind, CodeActionOptions, CodeActionProviderCapability, ConfigurationItem,
-    DidChangeConfigurationParams, DidChangeTextDocumentParams, DidChangeWorkspaceFoldersParams,
-    DidCloseTextDocumentParams, DidOpenTextDocumentParams, ExecuteCommandOptions, InitializeParams,
-    InitializeResult, MessageType, OneOf, ServerCapabilities, ServerInfo,
-    TextDocumentSyncCapability, TextDocumentSyncKind, TextDocumentSyncOptions,
-    WorkDoneProgressCancelParams, WorkspaceFoldersServerCapabilities, WorkspaceServerCapabilities,
+    CodeActionKind, CodeActionOptions, CodeActionProviderCapability, CompletionOptions,
+    ConfigurationItem, DidChangeConfigurationParams, DidChangeTextDocumentParams,
+    DidChangeWorkspaceFoldersParams, DidCloseTextDocumentParams, DidOpenTextDocumentParams,
+    ExecuteCommandOptions, InitializeParams, InitializeResult, MessageType, OneOf,
+    ServerCapabilities, ServerInfo, TextDocumentSyncCapability, TextDocumentSyncKind,
+    TextDocumentSyncOptions, WorkDoneProgressCancelParams, WorkspaceFoldersServerCapabilities,
+    WorkspaceServerCapabilities,
 };
 
 use crate::action::ActionKind;
 use crate::config::{describe_errors, says_nothing};
 
 use super::actions::{action_kind, commands};
-use super::convert;
 use super::session::Session;
+use super::{completion, convert};
 
 pub fn initialize(
     session: &Session,
@@ -62,6 +63,15 @@ pub fn initialize(
         execute_command_provider: Some(ExecuteCommandOptions {
             commands: commands(),
             ..ExecuteCommandOptions::default()
+        }),
+        inline_completion_provider: Some(OneOf::Left(true)),
+        completion_provider: completion::offer_popup(
+            session.settings().completion.popup,
+            facts.inline_completion,
+        )
+        .then(|| CompletionOptions {
+            trigger_characters: Some(vec![".".to_owned(), "(".to_owned()]),
+            ..CompletionOptions::default()
         }),
         workspace: Some(WorkspaceServerCapabilities {
             workspace_folders: Some(WorkspaceFoldersServerCapabilities {

@@ -3,6 +3,7 @@
 //! `convert` translates types; `session` holds the state; `progress` talks work-done progress.
 
 pub mod actions;
+pub mod completion;
 pub mod convert;
 pub mod deliver;
 pub mod guard;
@@ -33,6 +34,7 @@ fn service_for(session: Arc<Session>) -> (LspService<Server>, ClientSocket) {
             "window/workDoneProgress/cancel",
             Server::work_done_progress_cancel,
         )
+        .custom_method("textDocument/inlineCompletion", Server::inline_completion)
         .custom_method(input::INVALID_REQUEST_METHOD, Server::invalid_request)
         .custom_method(input::INVALID_MESSAGE_METHOD, Server::invalid_message)
         .finish()

@@ -6,15 +6,16 @@ use std::sync::Arc;
 use serde_json::Value;
 use tower_lsp_server::jsonrpc::Result;
 use tower_lsp_server::ls_types::{
-    CodeActionParams, CodeActionResponse, DidChangeConfigurationParams,
-    DidChangeTextDocumentParams, DidChangeWorkspaceFoldersParams, DidCloseTextDocumentParams,
-    DidOpenTextDocumentParams, ExecuteCommandParams, InitializeParams, InitializeResult,
-    InitializedParams, LSPAny, MessageType, WorkDoneProgressCancelParams,
+    CodeActionParams, CodeActionResponse, CompletionParams, CompletionResponse,
+    DidChangeConfigurationParams, DidChangeTextDocumentParams, DidChangeWorkspaceFoldersParams,
+    DidCloseTextDocumentParams, DidOpenTextDocumentParams, ExecuteCommandParams, InitializeParams,
+    InitializeResult, InitializedParams, InlineCompletionParams, InlineCompletionResponse, LSPAny,
+    MessageType, WorkDoneProgressCancelParams,
 };
 use tower_lsp_server::{Client, LanguageServer};
 
 use super::session::Session;
-use super::{actions, guard, handlers};
+use super::{actions, completion, guard, handlers};
 
 /// What the input guard says about a message it could not pass on.
 #[derive(Debug, serde::Deserialize)]
@@ -74,6 +75,18 @@ impl Server {
             handlers::work_done_progress_cancel(&self.session, params);
         })
         .await;
+    }
+
+    /// `textDocument/inlineCompletion` (LSP 3.18, not part of the trait; a custom method).
+    pub async fn inline_completion(
+        &self,
+        params: InlineCompletionParams,
+    ) -> Result<Option<InlineCompletionResponse>> {
+        guard::request(
+            "textDocument/inlineCompletion",
+            completion::inline_completion(&self.session, &self.client, params),
+        )
+        .await
     }
 }
 
@@ -151,6 +164,14 @@ impl LanguageServer for Server {
         guard::request("textDocument/codeAction", async {
             Ok(actions::code_actions(&self.session, params))
         })
+        .await
+    }
+
+    async fn completion(&self, params: CompletionParams) -> Result<Option<CompletionResponse>> {
+        guard::request(
+            "textDocument/completion",
+            completion::completion(&self.session, &self.client, params),
+        )
         .await
     }
 

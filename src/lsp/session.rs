@@ -26,6 +26,8 @@ pub struct ClientFacts {
     pub show_document: bool,
     pub document_changes: bool,
     pub configuration: bool,
+    /// The client declares `textDocument.inlineCompletion` (LSP 3.18).
+    pub inline_completion: bool,
 }
 
 /// Where the effective settings come from: the environment, then one settings object —
@@ -52,6 +54,7 @@ pub struct Session {
     pub documents: DocumentStore,
     pub conversations: Conversations,
     pub engine: Engine,
+    pub completer: crate::completion::Completer,
     explain_dir: Option<PathBuf>,
     facts: RwLock<ClientFacts>,
     settings: RwLock<SettingsLayers>,
@@ -82,6 +85,7 @@ impl Session {
             documents: DocumentStore::new(),
             conversations: Conversations::default(),
             engine: Engine::default(),
+            completer: crate::completion::Completer::default(),
             facts: RwLock::new(ClientFacts::default()),
             settings: RwLock::new(SettingsLayers {
                 env,
@@ -212,6 +216,7 @@ impl Session {
         self.diagnostics.remove(uri);
         self.last_change.remove(uri);
         self.conversations.reset(uri);
+        self.completer.forget(uri);
         self.cancel_document(uri);
     }
 
@@ -258,6 +263,7 @@ impl Session {
 
     /// Cancels every running action; returns how many.
     pub fn cancel_all(&self) -> usize {
+        self.completer.cancel_all();
         let mut count = 0;
         for entry in self.running.iter() {
             entry.cancel.cancel();

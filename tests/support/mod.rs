@@ -147,7 +147,7 @@ fn echo_change(uri: &str, version: i32, edits: &[Value]) -> Value {
     json!({"textDocument": {"uri": uri, "version": version}, "contentChanges": changes})
 }
 
-fn apply_text_edits(text: &str, edits: &[Value], encoding: &str) -> String {
+pub fn apply_text_edits(text: &str, edits: &[Value], encoding: &str) -> String {
     let mut resolved: Vec<(usize, usize, String)> = edits
         .iter()
         .map(|edit| {
@@ -386,6 +386,30 @@ impl Client {
             Ok(Ok(response)) => response,
             _ => panic!("no response to {method} within {WAIT:?}"),
         }
+    }
+
+    /// Sends a request without waiting: its id (for `$/cancelRequest`) and its response.
+    pub async fn start_request(
+        &self,
+        method: &str,
+        params: Value,
+    ) -> (i64, impl std::future::Future<Output = Value> + use<>) {
+        let id = {
+            let mut next = self.next_id.lock().unwrap();
+            *next += 1;
+            *next
+        };
+        let (sender, receiver) = oneshot::channel();
+        self.state.lock().unwrap().pending.insert(id, sender);
+        self.send(&json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}))
+            .await;
+        let method = method.to_owned();
+        (id, async move {
+            match tokio::time::timeout(WAIT, receiver).await {
+                Ok(Ok(response)) => response,
+                _ => panic!("no response to {method} within {WAIT:?}"),
+            }
+        })
     }
 
     pub async fn notify(&self, method: &str, params: Value) {

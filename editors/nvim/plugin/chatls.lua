@@ -5,7 +5,9 @@
 ---   :ChatlsCancel          stop every running action of the current buffer
 ---   :ChatlsReset           forget the buffer's conversation with the model
 --- Run them from a visual selection (`:'<,'>ChatlsRefactor use early returns`); without a
---- range they act on the current line. Progress is echoed as it streams.
+--- range they act on the current line. Progress is echoed as it streams. Completion while
+--- typing is turned on for every buffer chatls attaches to (see `enable_completion` in
+--- lua/chatls/init.lua; `vim.g.chatls_completion = false` keeps it off).
 
 if vim.g.loaded_chatls then
   return
@@ -39,5 +41,15 @@ vim.api.nvim_create_autocmd('LspProgress', {
   group = vim.api.nvim_create_augroup('chatls_progress', { clear = true }),
   callback = function(ev)
     require('chatls').on_progress(ev)
+  end,
+})
+
+vim.api.nvim_create_autocmd('LspAttach', {
+  group = vim.api.nvim_create_augroup('chatls_completion', { clear = true }),
+  callback = function(ev)
+    local client = vim.lsp.get_client_by_id(ev.data.client_id)
+    if client and client.name == 'chatls' then
+      require('chatls').enable_completion(client, ev.buf)
+    end
   end,
 })

@@ -116,6 +116,29 @@ function M.document_command(command)
   end)
 end
 
+--- Completion while typing from the chatls client in `bufnr`: ghost text through
+--- `vim.lsp.inline_completion` on Neovim 0.12+ (accept with `vim.lsp.inline_completion.get()`,
+--- mapped to <Tab> in init.lua), else chatls's item in `vim.lsp.completion` on 0.11 (shown
+--- after `.` or `(`, or by hand with <C-x><C-o>). Set `vim.g.chatls_completion = false` to
+--- keep it off. Returns 'inline', 'popup' or nil.
+---@param client vim.lsp.Client
+---@param bufnr integer
+---@return 'inline'|'popup'|nil
+function M.enable_completion(client, bufnr)
+  if vim.g.chatls_completion == false then
+    return nil
+  end
+  if vim.lsp.inline_completion and client:supports_method('textDocument/inlineCompletion', bufnr) then
+    vim.lsp.inline_completion.enable(true, { bufnr = bufnr, client_id = client.id })
+    return 'inline'
+  end
+  if vim.lsp.completion and client:supports_method('textDocument/completion', bufnr) then
+    vim.lsp.completion.enable(true, client.id, bufnr, { autotrigger = true })
+    return 'popup'
+  end
+  return nil
+end
+
 --- Text of one `$/progress` value, e.g. "Refactor: writing: ...". The server's titles
 --- start with "chatls: " (for clients that show no source); that prefix is dropped here,
 --- since the echo and the statusline put their own in front.

@@ -1,0 +1,357 @@
+//! From the model's answer to the text to insert: fences, chatter and echoed code are
+//! stripped, the suggestion ends at a sensible place (the end of the statement or block,
+//! never mid-token), and what repeats the text already after the cursor is dropped. The
+//! stop rule is also asked while the answer streams, so reading can stop as soon as the
+//! suggestion is complete. Pure: no I/O.
+
+use super::prompt::CURSOR_MARKER;
+
+/// The most lines a suggestion has.
+pub const MAX_LINES: usize = 16;
+
+/// The text around the cursor that the cleanup needs.
+#[derive(Clone, Copy, Debug)]
+pub struct Surroundings<'a> {
+    /// The cursor's line up to the cursor.
+    pub line_before: &'a str,
+    /// Everything after the cursor that was sent (the rest of the line first).
+    pub after: &'a str,
+}
+
+impl Surroundings<'_> {
+    /// The rest of the cursor's line.
+    fn line_after(&self) -> &str {
+        self.after.split('\n').next().unwrap_or_default()
+    }
+
+    /// Text follows the cursor on its line: the suggestion is one line.
+    fn single_line(&self) -> bool {
+        !self.line_after().trim().is_empty()
+    }
+
+    /// The first non-blank line below the cursor's line, trimmed.
+    fn next_line(&self) -> Option<&str> {
+        self.after
+            .split('\n')
+            .skip(1)
+            .map(str::trim)
+            .find(|line| !line.is_empty())
+    }
+}
+
+/// True when the answer so far already holds a whole suggestion, so the rest of the stream
+/// need not be read.
+pub fn is_complete(raw: &str, around: Surroundings<'_>) -> bool {
+    let (body, closed) = unfence(raw);
+    closed || stop_at(body, around).is_some()
+}
+
+/// The text to insert for a whole (or deliberately cut) answer; `None` when nothing is left.
+/// `truncated`: the upstream stopped at the token limit, so the last token may be cut.
+pub fn finish(raw: &str, around: Surroundings<'_>, truncated: bool) -> Option<String> {
+    let (body, closed) = unfence(raw);
+    let body = body.replace(CURSOR_MARKER, "");
+    let body = strip_echo(&body, around.line_before);
+    let mut text = match stop_at(&body, around) {
+        Some(end) => body[..end].to_owned(),
+        None if truncated && !closed => drop_partial(&body).to_owned(),
+        None => body.clone(),
+    };
+    text = drop_suffix_overlap(&text, around);
+    let text = text.trim_end();
+    if text.trim().is_empty() {
+        None
+    } else {
+        Some(text.to_owned())
+    }
+}
+
+/// The answer without markdown fences and a leading line of chatter; true when a closing
+/// fence was seen (whatever follows it is prose).
+fn unfence(raw: &str) -> (&str, bool) {
+    let mut body = raw;
+    // "Here is the completion:" before a fence.
+    if let Some(fence) = body.find("```")
+        && body[..fence].trim_end().ends_with(':')
+        && !body[..fence].trim().contains('\n')
+    {
+        body = &body[fence..];
+    }
+    if let Some(rest) = body.trim_start().strip_prefix("```") {
+        // The rest of the fence line is the language tag.
+        let Some(newline) = rest.find('\n') else {
+            return ("", false);
+        };
+        let inside = &rest[newline + 1..];
+        return match inside.find("```") {
+            Some(close) => (&inside[..close], true),
+            None => (inside, false),
+        };
+    }
+    (body, false)
+}
+
+/// The model sometimes repeats the cursor's line before continuing it.
+fn strip_echo(body: &str, line_before: &str) -> String {
+    let typed = line_before.trim_start();
+    if typed.len() >= 3 {
+        let start = body.trim_start();
+        if let Some(rest) = start.strip_prefix(typed) {
+            return rest.to_owned();
+        }
+    }
+    body.to_owned()
+}
+
+/// Where a complete suggestion ends in `body` (a byte offset), judged on whole lines only;
+/// `None` while it may go on.
+fn stop_at(body: &str, around: Surroundings<'_>) -> Option<usize> {
+    if around.single_line() {
+        return body.find('\n');
+    }
+    let next_line = around.next_line();
+    let mut depth: i64 = 0;
+    let mut opened = false;
+    let mut offset: usize = 0;
+    let mut lines = 0;
+    let mut seen_content = false;
+    for line in body.split_inclusive('\n') {
+        if !line.ends_with('\n') {
+            break;
+        }
+        let content = line.trim_end_matches(['\n', '\r']);
+        let trimmed = content.trim();
+        let end_before = offset.saturating_sub(1);
+        if trimmed.is_empty() {
+            if seen_content {
+                // A blank line after code ends the block.
+                return Some(end_before);
+            }
+            offset += line.len();
+            continue;
+        }
+        if seen_content && depth <= 0 && next_line == Some(trimmed) {
+            // The model went on into the code that already follows.
+            return Some(end_before);
+        }
+        let change = bracket_balance(content);
+        if depth + change < 0 && !opened {
+            // This line closes a block that was open before the cursor.
+            return Some(end_before);
+        }
+        depth += change;
+        opened |= depth > 0;
+        seen_content = true;
+        offset += line.len();
+        lines += 1;
+        let ends_statement = trimmed.ends_with([';', '}', ')', ']', ',']);
+        if depth <= 0 && (opened || ends_statement) {
+            return Some(offset - 1);
+        }
+        if lines >= MAX_LINES {
+            return Some(offset - 1);
+        }
+    }
+    None
+}
+
+/// Opening minus closing brackets, outside string literals (roughly: quotes toggle).
+fn bracket_balance(text: &str) -> i64 {
+    let mut balance = 0;
+    let mut quote: Option<char> = None;
+    let mut escaped = false;
+    for c in text.chars() {
+        if let Some(open) = quote {
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == open {
+                quote = None;
+            }
+            continue;
+        }
+        match c {
+            '"' | '\'' | '`' => quote = Some(c),
+            '(' | '[' | '{' => balance += 1,
+            ')' | ']' | '}' => balance -= 1,
+            _ => {}
+        }
+    }
+    balance
+}
+
+/// How far a line is from balanced: unclosed or extra brackets, and an odd quote count.
+fn imbalance(line: &str) -> i64 {
+    let quotes = line.chars().filter(|c| *c == '"').count() as i64;
+    bracket_balance_plain(line).abs() + quotes % 2
+}
+
+/// Brackets counted without quote tracking (for a line whose quotes may be unbalanced).
+fn bracket_balance_plain(text: &str) -> i64 {
+    text.chars()
+        .map(|c| match c {
+            '(' | '[' | '{' => 1,
+            ')' | ']' | '}' => -1,
+            _ => 0,
+        })
+        .sum()
+}
+
+/// A cut answer loses its unfinished last line, or a single line its last partial word.
+fn drop_partial(body: &str) -> &str {
+    if let Some(newline) = body.rfind('\n') {
+        return &body[..newline];
+    }
+    let end = body
+        .char_indices()
+        .rev()
+        .find(|(_, c)| !(c.is_alphanumeric() || *c == '_'))
+        .map(|(index, c)| index + c.len_utf8())
+        .unwrap_or(0);
+    &body[..end]
+}
+
+/// Drops the end of a suggestion that repeats the rest of the cursor's line (`foo(|)` with
+/// the answer `x, y)` inserts `x, y`), when that leaves the line better balanced or the same.
+fn drop_suffix_overlap(text: &str, around: Surroundings<'_>) -> String {
+    let line_after = around.line_after();
+    let last_line_start = text.rfind('\n').map_or(0, |index| index + 1);
+    let last_line = &text[last_line_start..];
+    let first_line_before = if last_line_start == 0 {
+        around.line_before
+    } else {
+        ""
+    };
+    let whole = |middle: &str| format!("{first_line_before}{middle}{line_after}");
+    let keep = imbalance(&whole(last_line));
+    let mut best: Option<(usize, i64)> = None;
+    for (index, _) in line_after
+        .char_indices()
+        .skip(1)
+        .chain([(line_after.len(), ' ')])
+    {
+        let overlap = &line_after[..index];
+        if overlap.trim().is_empty() || !last_line.ends_with(overlap) {
+            continue;
+        }
+        let trimmed = &last_line[..last_line.len() - overlap.len()];
+        let score = imbalance(&whole(trimmed));
+        if score <= keep && best.is_none_or(|(_, best_score)| score <= best_score) {
+            best = Some((overlap.len(), score));
+        }
+    }
+    match best {
+        Some((len, _)) => text[..text.len() - len].to_owned(),
+        None => text.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn around<'a>(line_before: &'a str, after: &'a str) -> Surroundings<'a> {
+        Surroundings { line_before, after }
+    }
+
+    #[test]
+    fn fences_chatter_and_markers_are_stripped() {
+        let empty = around("    ", "\n}\n");
+        assert_eq!(
+            finish("```rust\nlet x = 1;\n```\nThat adds x.", empty, false).as_deref(),
+            Some("let x = 1;")
+        );
+        assert_eq!(
+            finish("Here is the code:\n```\nfoo();\n```", empty, false).as_deref(),
+            Some("foo();")
+        );
+        assert_eq!(
+            finish("bar();<|cursor|>", empty, false).as_deref(),
+            Some("bar();")
+        );
+        assert_eq!(finish("  \n\t", empty, false), None);
+        assert_eq!(finish("", empty, false), None);
+        assert_eq!(finish("```", empty, false), None);
+    }
+
+    #[test]
+    fn suffix_overlap_is_removed_only_when_it_repeats() {
+        // `foo(|)`: the answer closes the paren the line already has.
+        let inside = around("    foo(", ")\n");
+        assert_eq!(finish("x, y)", inside, false).as_deref(), Some("x, y"));
+        // A nested call keeps its own parens.
+        assert_eq!(finish("bar()", inside, false).as_deref(), Some("bar()"));
+        // `let s = "|";`
+        let quoted = around("let s = \"", "\";\n");
+        assert_eq!(finish("hello\";", quoted, false).as_deref(), Some("hello"));
+        // Multi-line: the closing brace that follows is not repeated.
+        let body = around("    ", "\n}\n");
+        assert_eq!(
+            finish("if x {\n        y();\n    }\n}\n", body, false).as_deref(),
+            Some("if x {\n        y();\n    }")
+        );
+        assert_eq!(
+            finish("a();\n}", around("", "\n}\n"), false).as_deref(),
+            Some("a();")
+        );
+    }
+
+    #[test]
+    fn stops_at_the_end_of_the_statement_or_block() {
+        let open = around("    let total = ", "\n    total\n}\n");
+        assert!(!is_complete("items.iter()", open));
+        assert!(!is_complete("items.iter().sum();", open));
+        assert!(is_complete("items.iter().sum();\n", open));
+        assert_eq!(
+            finish("items.iter().sum();\n    let more = 2;\n", open, false).as_deref(),
+            Some("items.iter().sum();")
+        );
+        // A block ends where its brackets close.
+        let line = around("", "\n");
+        let answer = "fn add(a: i32, b: i32) -> i32 {\n    a + b\n}\n\nfn next() {}\n";
+        assert!(is_complete(answer, line));
+        assert_eq!(
+            finish(answer, line, false).as_deref(),
+            Some("fn add(a: i32, b: i32) -> i32 {\n    a + b\n}")
+        );
+        // Mid-line: one line only.
+        let mid = around("call(", ")\n");
+        assert!(is_complete("a, b\nmore", mid));
+        assert_eq!(finish("a, b\nmore", mid, false).as_deref(), Some("a, b"));
+        // A closing fence ends it too.
+        assert!(is_complete("```\nx()\n```", line));
+    }
+
+    #[test]
+    fn a_cut_answer_never_ends_mid_token() {
+        let line = around("    ", "\n");
+        assert_eq!(
+            finish("first(a\n    second(partial_na", line, true).as_deref(),
+            Some("first(a")
+        );
+        let mid = around("x = ", " + 1\n");
+        assert_eq!(
+            finish("compute(valu", mid, true).as_deref(),
+            Some("compute(")
+        );
+        assert_eq!(finish("abc", mid, true), None);
+    }
+
+    #[test]
+    fn an_echoed_line_is_not_inserted_twice() {
+        let typed = around("    let total = ", "\n");
+        assert_eq!(
+            finish("let total = 5;", typed, false).as_deref(),
+            Some("5;")
+        );
+    }
+
+    #[test]
+    fn lines_are_capped() {
+        let line = around("", "\n");
+        let many: String = (0..40).map(|n| format!("call{n}(\n")).collect();
+        let text = finish(&many, line, false).unwrap_or_default();
+        assert_eq!(text.lines().count(), MAX_LINES);
+    }
+}

@@ -1,0 +1,226 @@
+//! Completion while typing, beside the engine (not a branch of the action path): one short
+//! streamed request per pause in typing, for ghost text (`textDocument/inlineCompletion`)
+//! or a completion item (`textDocument/completion`). Knows nothing of LSP: the edge hands
+//! it a document snapshot and a cursor and gets plain text back.
+//!
+//! `prompt` lays the request out for the prefix cache, `answer` turns the stream into the
+//! text to insert (and says when it is complete, so reading stops), `cache` answers typing
+//! through a shown suggestion, `state` keeps the latest request per document (a newer one
+//! supersedes the older at once) and the quiet gate for failures.
+
+pub mod answer;
+pub mod cache;
+pub mod prompt;
+pub mod state;
+
+use std::path::Path;
+use std::time::Duration;
+
+use ropey::Rope;
+
+use crate::config::Settings;
+use crate::engine::{check_ready, endpoint};
+use crate::llm::client::{LlmClient, StreamEvent};
+use crate::llm::types::{ChatRequest, Message, StreamOptions};
+use crate::tools::Sandbox;
+
+use self::answer::Surroundings;
+use self::cache::Shown;
+use self::prompt::FileInfo;
+use self::state::{Documents, QuietGate};
+
+/// The longest wait for the first byte of a completion: a suggestion that late is useless.
+const FIRST_BYTE_CAP: Duration = Duration::from_secs(20);
+
+/// One completion request, detached from the editor.
+#[derive(Clone, Debug)]
+pub struct Request<'a> {
+    pub uri: &'a str,
+    /// Workspace-relative path (or the URI) for the prompt.
+    pub display_path: &'a str,
+    pub language: &'a str,
+    pub text: Rope,
+    /// Char offset of the cursor in `text`.
+    pub cursor: usize,
+}
+
+/// What came of a request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Text to insert at the cursor; `cached` when typing through a shown suggestion.
+    Suggest { text: String, cached: bool },
+    /// Nothing to show: disabled, superseded, cancelled, refused, or an empty answer.
+    Nothing,
+    /// The upstream failed and the user has not been told yet (later failures of the same
+    /// streak come back as `Nothing`); the text says why.
+    Failed(String),
+}
+
+/// The completion service: shares one pooled HTTP client for all documents.
+#[derive(Default)]
+pub struct Completer {
+    client: LlmClient,
+    documents: Documents,
+    gate: QuietGate<Settings>,
+}
+
+/// Whether a document may be sent at all: a file must lie inside a workspace root and
+/// pass the sandbox's secret and `tools.deny` rules; an unsaved `untitled:` buffer has no
+/// path to refuse. Anything else (other schemes, no roots) is not sent.
+pub fn may_send(uri: &str, canonical_path: Option<&Path>, sandbox: &Sandbox) -> bool {
+    match canonical_path {
+        Some(path) => !sandbox.is_denied(path),
+        None => uri.starts_with("untitled:"),
+    }
+}
+
+/// The request body for a completion: the completion model and token cap, streaming, no tools.
+pub fn chat_request(settings: &Settings, messages: Vec<Message>) -> ChatRequest {
+    ChatRequest {
+        model: settings.completion.model.clone(),
+        messages,
+        temperature: None,
+        top_p: None,
+        max_tokens: Some(settings.completion.max_tokens),
+        reasoning_effort: None,
+        stream: true,
+        stream_options: Some(StreamOptions {
+            include_usage: true,
+        }),
+        tools: None,
+        tool_choice: None,
+    }
+}
+
+impl Completer {
+    /// Answers one request: from the shown suggestion when the user typed through it, else
+    /// after the debounce from the upstream, unless a newer request for the document came.
+    pub async fn complete(&self, request: Request<'_>, settings: &Settings) -> Outcome {
+        let options = &settings.completion;
+        if !options.enabled {
+            return Outcome::Nothing;
+        }
+        let ticket = self.documents.begin(request.uri);
+        if let Some(shown) = self.documents.shown(request.uri)
+            && let Some(rest) = shown.rest(&request.text, request.cursor)
+        {
+            tracing::debug!(
+                uri = request.uri,
+                "completion typed through, no upstream request"
+            );
+            return Outcome::Suggest {
+                text: rest.to_owned(),
+                cached: true,
+            };
+        }
+        if options.debounce_ms > 0 {
+            tokio::select! {
+                biased;
+                _ = ticket.cancel.cancelled() => return Outcome::Nothing,
+                _ = tokio::time::sleep(Duration::from_millis(options.debounce_ms)) => {}
+            }
+        }
+        if let Err(error) = check_ready(settings) {
+            return self.failure(settings, request.uri, &error.to_string());
+        }
+
+        let text = &request.text;
+        let window = prompt::window(text, request.cursor);
+        let file = FileInfo {
+            path: request.display_path,
+            language: request.language,
+        };
+        let body = chat_request(settings, prompt::messages(&file, text, window));
+        let line_start = text.line_to_char(text.char_to_line(window.cursor));
+        let line_before = text.slice(line_start..window.cursor).to_string();
+        let after = text.slice(window.cursor..window.end).to_string();
+        let around = Surroundings {
+            line_before: &line_before,
+            after: &after,
+        };
+        let mut upstream = endpoint(settings);
+        upstream.retry.max_retries = 0;
+        upstream.timeouts.first_byte = upstream.timeouts.first_byte.min(FIRST_BYTE_CAP);
+
+        // Cancelled when the suggestion is complete (stop reading) or when superseded.
+        let stop = ticket.cancel.child_token();
+        let mut streamed = String::new();
+        let mut complete = false;
+        let result = self
+            .client
+            .chat(
+                &upstream,
+                &body,
+                &ticket.conversation_id,
+                &stop,
+                &mut |event| {
+                    if let StreamEvent::Content(piece) = event
+                        && !complete
+                    {
+                        streamed.push_str(piece);
+                        if answer::is_complete(&streamed, around) {
+                            complete = true;
+                            stop.cancel();
+                        }
+                    }
+                },
+            )
+            .await;
+        let (raw, truncated) = match result {
+            Ok(done) => {
+                if let Some(usage) = done.usage {
+                    tracing::info!(
+                        uri = request.uri,
+                        prompt_tokens = usage.prompt_tokens,
+                        completion_tokens = usage.completion_tokens,
+                        "completion usage"
+                    );
+                }
+                let truncated = done.finish_reason.as_deref() == Some("length");
+                (done.content, truncated)
+            }
+            Err(error) if error.is_cancelled() && complete && !ticket.cancel.is_cancelled() => {
+                (streamed, false)
+            }
+            Err(error) if error.is_cancelled() => return Outcome::Nothing,
+            Err(error) => return self.failure(settings, request.uri, &error.to_string()),
+        };
+        self.gate.succeeded();
+        let suggestion = answer::finish(&raw, around, truncated);
+        let shown = suggestion
+            .as_deref()
+            .map(|text| Shown::new(&request.text, request.cursor, text));
+        self.documents.remember(request.uri, &ticket, shown);
+        if !self.documents.is_current(request.uri, &ticket) {
+            return Outcome::Nothing;
+        }
+        match suggestion {
+            Some(text) => Outcome::Suggest {
+                text,
+                cached: false,
+            },
+            None => Outcome::Nothing,
+        }
+    }
+
+    fn failure(&self, settings: &Settings, uri: &str, why: &str) -> Outcome {
+        tracing::warn!(uri, error = why, "completion failed");
+        if self.gate.failed(settings.clone()) {
+            Outcome::Failed(format!(
+                "chatls: completion failed: {why}. Completion stays quiet until a request succeeds again or the settings change."
+            ))
+        } else {
+            Outcome::Nothing
+        }
+    }
+
+    /// The document closed: its request stops and its state goes.
+    pub fn forget(&self, uri: &str) {
+        self.documents.forget(uri);
+    }
+
+    /// Stops every running completion (shutdown, end of input).
+    pub fn cancel_all(&self) {
+        self.documents.cancel_all();
+    }
+}

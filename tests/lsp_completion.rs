@@ -1,0 +1,515 @@
+//! Completion while typing, through the real server against the fake upstream over real
+//! HTTP: ghost text in a VS Code profile, completion items in a Helix profile, supersede and
+//! cancel closing upstream connections, typing through without the upstream, what the
+//! request carries, and what is never sent.
+
+mod support;
+
+use std::time::Duration;
+
+use chatls_fake_upstream::{FakeUpstream, RecordedRequest, Reply, Step};
+use serde_json::{Value, json};
+
+use support::{Client, apply_text_edits, env, file_uri, workspace};
+
+const KEY: &str = "sk-test-canary-c0mp";
+/// An emoji (two UTF-16 units, four bytes) and a CJK character (one unit, three bytes)
+/// before the cursor.
+const EMOJI_CODE: &str = "fn main() {\n    let s = \"😀中\"; let v = \n}\n";
+const ACCENT_CODE: &str = "fn main() {\n    let café = fo\n    call()\n}\n";
+
+fn vscode_caps() -> Value {
+    json!({
+        "general": {"positionEncodings": ["utf-16"]},
+        "window": {"workDoneProgress": true, "showDocument": {"support": true}},
+        "workspace": {"workspaceEdit": {"documentChanges": true}, "configuration": false},
+        "textDocument": {"inlineCompletion": {"dynamicRegistration": true}, "completion": {}},
+    })
+}
+
+fn helix_caps() -> Value {
+    json!({
+        "general": {"positionEncodings": ["utf-8", "utf-32", "utf-16"]},
+        "window": {"workDoneProgress": true},
+        "workspace": {"workspaceEdit": {"documentChanges": true}, "configuration": false},
+        "textDocument": {"completion": {"completionItem": {"snippetSupport": true}}},
+    })
+}
+
+struct Setup {
+    fake: FakeUpstream,
+    client: Client,
+    dir: tempfile::TempDir,
+    _explain: tempfile::TempDir,
+}
+
+async fn setup(files: &[(&str, &str)], caps: Value, options: Value, key: Option<&str>) -> Setup {
+    let fake = FakeUpstream::start(vec![]).await.expect("fake upstream");
+    let dir = workspace(files);
+    let explain = tempfile::tempdir().unwrap();
+    let client = Client::in_process(env(&fake.base_url(), key, explain.path()));
+    client.initialize(caps, options, Some(dir.path())).await;
+    Setup {
+        fake,
+        client,
+        dir,
+        _explain: explain,
+    }
+}
+
+impl Setup {
+    fn uri(&self, name: &str) -> String {
+        file_uri(&self.dir.path().join(name))
+    }
+}
+
+fn at(uri: &str, line: u32, character: u32) -> Value {
+    json!({"textDocument": {"uri": uri}, "position": {"line": line, "character": character}})
+}
+
+fn inline_params(uri: &str, line: u32, character: u32) -> Value {
+    let mut params = at(uri, line, character);
+    params["context"] = json!({"triggerKind": 2});
+    params
+}
+
+/// The position of the end of `needle` in `text`, in the given encoding.
+fn position_after(text: &str, needle: &str, encoding: &str) -> (u32, u32) {
+    let end = text.find(needle).expect("needle in text") + needle.len();
+    let line_start = text[..end].rfind('\n').map_or(0, |index| index + 1);
+    let line = text[..end].matches('\n').count() as u32;
+    let column = &text[line_start..end];
+    let character = match encoding {
+        "utf-8" => column.len(),
+        "utf-32" => column.chars().count(),
+        _ => column.encode_utf16().count(),
+    };
+    (line, character as u32)
+}
+
+/// Every body the fake saw is a chat request of the OpenAI shape: the completion model,
+/// streaming, a system and a user message, no tools.
+fn check_shape(request: &RecordedRequest, model: &str, max_tokens: u64) {
+    let body = &request.body;
+    assert_eq!(request.path, "/v1/chat/completions");
+    let parsed: chatls::llm::types::ChatRequest =
+        serde_json::from_value(body.clone()).expect("an OpenAI chat request");
+    assert_eq!(parsed.model, model);
+    assert_eq!(parsed.max_tokens, Some(max_tokens as u32));
+    assert!(parsed.stream);
+    assert!(parsed.tools.is_none());
+    let roles: Vec<&str> = body["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|message| message["role"].as_str().unwrap())
+        .collect();
+    assert_eq!(roles, ["system", "user"]);
+    assert!(
+        body["messages"][1]["content"]
+            .as_str()
+            .unwrap()
+            .ends_with("<|cursor|>")
+    );
+    assert_eq!(
+        request.header("authorization"),
+        Some(format!("Bearer {KEY}").as_str())
+    );
+}
+
+#[tokio::test]
+async fn vscode_profile_gets_ghost_text_in_utf16_and_typing_through_needs_no_upstream() {
+    let s = setup(
+        &[("src/main.rs", EMOJI_CODE)],
+        vscode_caps(),
+        json!({"completion": {"debounceMs": 0}}),
+        Some(KEY),
+    )
+    .await;
+    let uri = s.uri("src/main.rs");
+    s.client.open(&uri, "rust", EMOJI_CODE).await;
+    // Fenced, chatty, and more than one statement: only the statement is inserted, and the
+    // stream is left as soon as it is complete.
+    s.fake.push(Reply::sse(vec![
+        Step::Data(json!({"choices": [{"index": 0, "delta": {"content": "```rust\ncompute("}}]})),
+        Step::Data(json!({"choices": [{"index": 0, "delta": {"content": "\"😀\", 1);\n"}}]})),
+        Step::Delay(300),
+        Step::Data(json!({"choices": [{"index": 0, "delta": {"content": "more();\n```\nThis computes."}}]})),
+        Step::Stall,
+    ]));
+    let (line, character) = position_after(EMOJI_CODE, "let v = ", "utf-16");
+    assert_eq!(
+        character,
+        position_after(EMOJI_CODE, "let v = ", "utf-32").1 + 1,
+        "the emoji counts two UTF-16 units"
+    );
+    let response = s
+        .client
+        .request(
+            "textDocument/inlineCompletion",
+            inline_params(&uri, line, character),
+        )
+        .await;
+    let items = response["result"].as_array().expect("items").clone();
+    assert_eq!(items.len(), 1, "{response}");
+    let item = &items[0];
+    assert_eq!(item["insertText"], "compute(\"😀\", 1);");
+    let edit = json!({"range": item["range"], "newText": item["insertText"]});
+    let applied = apply_text_edits(EMOJI_CODE, &[edit], "utf-16");
+    assert_eq!(
+        applied,
+        "fn main() {\n    let s = \"😀中\"; let v = compute(\"😀\", 1);\n}\n"
+    );
+    // Reading stopped at the end of the statement: the stalled stream was closed.
+    assert!(s.fake.wait_for_abort(Duration::from_secs(10)).await);
+
+    let requests = s.fake.requests();
+    assert_eq!(requests.len(), 1);
+    check_shape(&requests[0], "claude-haiku-4-5-20251001", 256);
+
+    // The user types the suggestion's first characters: the rest comes without the upstream.
+    s.client
+        .change(
+            &uri,
+            json!({"start": {"line": line, "character": character}, "end": {"line": line, "character": character}}),
+            "comp",
+        )
+        .await;
+    let response = s
+        .client
+        .request(
+            "textDocument/inlineCompletion",
+            inline_params(&uri, line, character + 4),
+        )
+        .await;
+    let item = &response["result"][0];
+    assert_eq!(item["insertText"], "ute(\"😀\", 1);", "{response}");
+    assert_eq!(item["range"]["start"]["character"], character + 4);
+    let edit = json!({"range": item["range"], "newText": item["insertText"]});
+    let applied = apply_text_edits(&s.client.doc(&uri).text, &[edit], "utf-16");
+    assert!(
+        applied.contains("let v = compute(\"😀\", 1);\n}"),
+        "{applied}"
+    );
+    assert_eq!(
+        s.fake.requests().len(),
+        1,
+        "typing through asked the upstream"
+    );
+}
+
+#[tokio::test]
+async fn helix_profile_gets_completion_items_in_utf8_without_suffix_overlap() {
+    let s = setup(
+        &[("src/main.rs", ACCENT_CODE)],
+        helix_caps(),
+        json!({"completion": {"debounceMs": 0}}),
+        Some(KEY),
+    )
+    .await;
+    let uri = s.uri("src/main.rs");
+    s.client.open(&uri, "rust", ACCENT_CODE).await;
+    s.fake.push(Reply::text(&["o(1", ");\n", "extra();\n"]));
+    let (line, character) = position_after(ACCENT_CODE, "let café = fo", "utf-8");
+    assert_eq!(character, 18, "é is two UTF-8 bytes");
+    let response = s
+        .client
+        .request("textDocument/completion", at(&uri, line, character))
+        .await;
+    let list = &response["result"];
+    assert_eq!(list["isIncomplete"], false, "{response}");
+    let item = &list["items"][0];
+    assert_eq!(item["label"], "foo(1);");
+    assert_eq!(item["filterText"], "foo(1);");
+    assert_eq!(item["detail"], "chatls");
+    assert!(
+        item["documentation"]["value"]
+            .as_str()
+            .unwrap()
+            .contains("foo(1);")
+    );
+    let applied = apply_text_edits(ACCENT_CODE, &[item["textEdit"].clone()], "utf-8");
+    assert_eq!(
+        applied,
+        "fn main() {\n    let café = foo(1);\n    call()\n}\n"
+    );
+
+    // Suffix overlap: inside `call()` the answer's closing paren is not inserted twice.
+    s.fake.push(Reply::text(&["x, y)"]));
+    let (line, character) = position_after(ACCENT_CODE, "call(", "utf-8");
+    let response = s
+        .client
+        .request("textDocument/completion", at(&uri, line, character))
+        .await;
+    let item = &response["result"]["items"][0];
+    let applied = apply_text_edits(ACCENT_CODE, &[item["textEdit"].clone()], "utf-8");
+    assert!(applied.contains("    call(x, y)\n}"), "{applied}");
+
+    // An empty answer gives no item.
+    s.fake.push(Reply::text(&["  \n"]));
+    let response = s
+        .client
+        .request("textDocument/completion", at(&uri, 0, 3))
+        .await;
+    assert_eq!(response["result"]["items"], json!([]), "{response}");
+}
+
+#[tokio::test]
+async fn capabilities_follow_the_client_and_the_popup_setting() {
+    let cases = [
+        (vscode_caps(), json!({}), false),
+        (helix_caps(), json!({}), true),
+        (
+            vscode_caps(),
+            json!({"completion": {"popup": "always"}}),
+            true,
+        ),
+        (helix_caps(), json!({"completion.popup": "never"}), false),
+    ];
+    for (caps, options, popup) in cases {
+        let fake = FakeUpstream::start(vec![]).await.unwrap();
+        let explain = tempfile::tempdir().unwrap();
+        let client = Client::in_process(env(&fake.base_url(), Some(KEY), explain.path()));
+        let response = client.initialize(caps, options.clone(), None).await;
+        let capabilities = &response["result"]["capabilities"];
+        assert_eq!(capabilities["inlineCompletionProvider"], true);
+        assert_eq!(
+            capabilities.get("completionProvider").is_some(),
+            popup,
+            "{options}: {capabilities}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn five_quick_requests_reach_the_upstream_at_most_twice_and_close_superseded_streams() {
+    let s = setup(
+        &[("src/main.rs", ACCENT_CODE)],
+        helix_caps(),
+        json!({"completion": {"debounceMs": 50}}),
+        Some(KEY),
+    )
+    .await;
+    let uri = s.uri("src/main.rs");
+    s.client.open(&uri, "rust", ACCENT_CODE).await;
+    s.fake.push(Reply::sse(vec![Step::Stall]));
+    s.fake.set_default(Reply::text(&["o(2);\n"]));
+    let (line, character) = position_after(ACCENT_CODE, "let café = fo", "utf-8");
+    let (_, first) = s
+        .client
+        .start_request("textDocument/completion", at(&uri, line, character))
+        .await;
+    s.fake.wait_for_requests(1, Duration::from_secs(10)).await;
+    let mut later = Vec::new();
+    for _ in 0..4 {
+        let (_, response) = s
+            .client
+            .start_request("textDocument/completion", at(&uri, line, character))
+            .await;
+        later.push(response);
+    }
+    let first = first.await;
+    assert_eq!(first["result"]["items"], json!([]), "superseded: {first}");
+    assert!(
+        s.fake.wait_for_abort(Duration::from_secs(10)).await,
+        "the superseded request's connection stayed open"
+    );
+    let mut answers = Vec::new();
+    for response in later {
+        answers.push(response.await);
+    }
+    let last = answers.pop().unwrap();
+    assert_eq!(last["result"]["items"][0]["label"], "foo(2);", "{last}");
+    for superseded in answers {
+        assert_eq!(superseded["result"]["items"], json!([]), "{superseded}");
+    }
+    assert!(
+        s.fake.requests().len() <= 2,
+        "{} upstream requests",
+        s.fake.requests().len()
+    );
+}
+
+#[tokio::test]
+async fn cancel_request_closes_the_upstream_connection() {
+    let s = setup(
+        &[("src/main.rs", EMOJI_CODE)],
+        vscode_caps(),
+        json!({"completion": {"debounceMs": 0}}),
+        Some(KEY),
+    )
+    .await;
+    let uri = s.uri("src/main.rs");
+    s.client.open(&uri, "rust", EMOJI_CODE).await;
+    s.fake.push(Reply::sse(vec![Step::Stall]));
+    let (id, response) = s
+        .client
+        .start_request("textDocument/inlineCompletion", inline_params(&uri, 1, 25))
+        .await;
+    s.fake.wait_for_requests(1, Duration::from_secs(10)).await;
+    s.client.notify("$/cancelRequest", json!({"id": id})).await;
+    let response = response.await;
+    assert_eq!(response["error"]["code"], -32800, "{response}");
+    assert!(s.fake.wait_for_abort(Duration::from_secs(10)).await);
+}
+
+#[tokio::test]
+async fn model_tokens_and_conversation_ids_are_the_completions_own() {
+    let s = setup(
+        &[("a.rs", EMOJI_CODE), ("b.rs", EMOJI_CODE)],
+        vscode_caps(),
+        json!({"completion": {"debounceMs": 0, "model": "fast-model", "maxTokens": 32}}),
+        Some(KEY),
+    )
+    .await;
+    let (a, b) = (s.uri("a.rs"), s.uri("b.rs"));
+    s.client.open(&a, "rust", EMOJI_CODE).await;
+    s.client.open(&b, "rust", EMOJI_CODE).await;
+    s.fake.set_default(Reply::text(&["x();\n"]));
+    for (uri, line, character) in [(&a, 1, 25), (&a, 0, 0), (&b, 1, 25)] {
+        let response = s
+            .client
+            .request(
+                "textDocument/inlineCompletion",
+                inline_params(uri, line, character),
+            )
+            .await;
+        assert!(response.get("error").is_none(), "{response}");
+    }
+    s.fake.set_default(Reply::text(&["An explanation."]));
+    let token = s
+        .client
+        .run_action(
+            "chatls.explain",
+            json!({"uri": a, "range": support::range(1, 0, 1, 10)}),
+        )
+        .await;
+    s.client.wait_progress_end(&token).await;
+
+    let requests = s.fake.requests();
+    assert_eq!(requests.len(), 4);
+    for request in &requests[..3] {
+        check_shape(request, "fast-model", 32);
+    }
+    let id = |request: &RecordedRequest| request.header("x-conversation-id").unwrap().to_owned();
+    assert_eq!(id(&requests[0]), id(&requests[1]), "stable per document");
+    assert_ne!(id(&requests[0]), id(&requests[2]), "another document's id");
+    assert_ne!(id(&requests[0]), id(&requests[3]), "the actions' id");
+    assert_eq!(requests[3].body["model"], "test-model");
+}
+
+#[tokio::test]
+async fn disabled_secret_denied_and_outside_files_send_nothing() {
+    let s = setup(
+        &[
+            ("src/main.rs", EMOJI_CODE),
+            (".env", "API_TOKEN=\n"),
+            ("private/notes.rs", EMOJI_CODE),
+        ],
+        vscode_caps(),
+        json!({"completion": {"debounceMs": 0}, "tools": {"deny": ["private/**"]}}),
+        Some(KEY),
+    )
+    .await;
+    let outside_dir = workspace(&[("elsewhere.rs", EMOJI_CODE)]);
+    let outside = file_uri(&outside_dir.path().join("elsewhere.rs"));
+    s.fake.set_default(Reply::text(&["LEAKED();\n"]));
+    for (uri, text) in [
+        (s.uri(".env"), "API_TOKEN=\n"),
+        (s.uri("private/notes.rs"), EMOJI_CODE),
+        (outside, EMOJI_CODE),
+    ] {
+        s.client.open(&uri, "rust", text).await;
+        let response = s
+            .client
+            .request("textDocument/inlineCompletion", inline_params(&uri, 0, 10))
+            .await;
+        assert_eq!(response["result"], json!([]), "{uri}: {response}");
+    }
+    // Disabled: nothing is sent even for an allowed file.
+    let main = s.uri("src/main.rs");
+    s.client.open(&main, "rust", EMOJI_CODE).await;
+    s.client
+        .notify(
+            "workspace/didChangeConfiguration",
+            json!({"settings": {"chatls": {"completion": {"enabled": false, "debounceMs": 0}}}}),
+        )
+        .await;
+    let response = s
+        .client
+        .request("textDocument/inlineCompletion", inline_params(&main, 1, 25))
+        .await;
+    assert_eq!(response["result"], json!([]), "{response}");
+    assert_eq!(s.fake.requests().len(), 0, "something was sent upstream");
+    // Enabled again, the same file is completed (the checks above were not vacuous).
+    s.client
+        .notify(
+            "workspace/didChangeConfiguration",
+            json!({"settings": {"chatls": {"completion": {"enabled": true, "debounceMs": 0}}}}),
+        )
+        .await;
+    let response = s
+        .client
+        .request("textDocument/inlineCompletion", inline_params(&main, 1, 25))
+        .await;
+    assert_eq!(
+        response["result"][0]["insertText"], "LEAKED();",
+        "{response}"
+    );
+}
+
+#[tokio::test]
+async fn a_failing_upstream_shows_one_message_until_the_settings_change() {
+    let s = setup(
+        &[("src/main.rs", EMOJI_CODE)],
+        helix_caps(),
+        json!({"completion": {"debounceMs": 0}}),
+        Some(KEY),
+    )
+    .await;
+    let uri = s.uri("src/main.rs");
+    s.client.open(&uri, "rust", EMOJI_CODE).await;
+    s.fake.set_default(Reply::status(
+        401,
+        r#"{"error":{"message":"invalid api key"}}"#,
+    ));
+    for n in 0..10 {
+        let response = s
+            .client
+            .request("textDocument/completion", at(&uri, 1, n))
+            .await;
+        assert_eq!(response["result"]["items"], json!([]), "{response}");
+    }
+    assert_eq!(s.fake.requests().len(), 10);
+    let messages = |client: &Client| {
+        client
+            .shown_messages()
+            .into_iter()
+            .filter(|message| message.contains("completion"))
+            .collect::<Vec<_>>()
+    };
+    s.client
+        .wait_until("the failure message", |client| !messages(client).is_empty())
+        .await;
+    let shown = messages(&s.client);
+    assert_eq!(shown.len(), 1, "{shown:?}");
+    assert!(
+        shown[0].contains("401") || shown[0].to_lowercase().contains("key"),
+        "{shown:?}"
+    );
+    assert!(!s.client.transcript().contains(KEY), "the key leaked");
+
+    // New settings deserve a new message; a success reopens the gate too.
+    s.client
+        .notify(
+            "workspace/didChangeConfiguration",
+            json!({"settings": {"completion": {"debounceMs": 0, "model": "other"}}}),
+        )
+        .await;
+    s.client
+        .request("textDocument/completion", at(&uri, 1, 11))
+        .await;
+    s.client
+        .wait_until("a second message", |client| messages(client).len() == 2)
+        .await;
+}
