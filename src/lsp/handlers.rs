@@ -36,11 +36,14 @@ pub fn initialize(
         facts.show_document = true;
     }
     session.set_facts(facts);
-    session.set_roots(convert::roots(&params));
+    let roots = convert::roots(&params);
+    let refused_roots = Session::root_refusals(&roots);
+    session.set_roots(roots);
     let warning = params
         .initialization_options
         .and_then(|options| session.set_init_options(options).err())
         .map(|errors| describe_errors(&errors));
+    let warning = join_warnings(warning, refused_roots);
     let capabilities = ServerCapabilities {
         position_encoding: Some(convert::encoding_kind(facts.encoding)),
         text_document_sync: Some(TextDocumentSyncCapability::Options(
@@ -187,21 +190,36 @@ pub fn did_close(session: &Session, params: DidCloseTextDocumentParams) {
     session.forget_document(uri);
 }
 
-pub fn did_change_workspace_folders(session: &Session, params: DidChangeWorkspaceFoldersParams) {
+/// The settings warning and the refused workspace folders, as one message.
+fn join_warnings(warning: Option<String>, more: Vec<String>) -> Option<String> {
+    let all: Vec<String> = warning.into_iter().chain(more).collect();
+    (!all.is_empty()).then(|| all.join("\n"))
+}
+
+/// Updates the roots; returns a sentence for each added folder the tools refuse to read.
+pub fn did_change_workspace_folders(
+    session: &Session,
+    params: DidChangeWorkspaceFoldersParams,
+) -> Vec<String> {
     let mut roots = session.roots();
     for removed in &params.event.removed {
         if let Some(path) = convert::file_path(&removed.uri) {
             roots.retain(|root| *root != path);
         }
     }
-    for added in &params.event.added {
-        if let Some(path) = convert::file_path(&added.uri)
-            && !roots.contains(&path)
-        {
-            roots.push(path);
+    let added: Vec<_> = params
+        .event
+        .added
+        .iter()
+        .filter_map(|added| convert::file_path(&added.uri))
+        .collect();
+    for path in &added {
+        if !roots.contains(path) {
+            roots.push(path.clone());
         }
     }
     session.set_roots(roots);
+    Session::root_refusals(&added)
 }
 
 pub fn work_done_progress_cancel(session: &Arc<Session>, params: WorkDoneProgressCancelParams) {

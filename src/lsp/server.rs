@@ -155,7 +155,11 @@ impl LanguageServer for Server {
 
     async fn did_change_workspace_folders(&self, params: DidChangeWorkspaceFoldersParams) {
         guard::notification("workspace/didChangeWorkspaceFolders", async {
-            handlers::did_change_workspace_folders(&self.session, params);
+            for refused in handlers::did_change_workspace_folders(&self.session, params) {
+                self.client
+                    .show_message(MessageType::WARNING, refused)
+                    .await;
+            }
         })
         .await;
     }

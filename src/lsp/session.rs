@@ -179,6 +179,20 @@ impl Session {
         }
     }
 
+    /// A sentence for each workspace folder the tools refuse to read (`/`, a folder inside
+    /// `.git`, `.ssh`, ...: see `tools::sandbox::check_root`), for the user.
+    pub fn root_refusals(roots: &[PathBuf]) -> Vec<String> {
+        roots
+            .iter()
+            .filter_map(|root| match crate::tools::sandbox::check_root(root) {
+                Err(crate::tools::sandbox::RootProblem::Refused(reason)) => Some(format!(
+                    "chatls: the tools will not read this folder: {reason}"
+                )),
+                _ => None,
+            })
+            .collect()
+    }
+
     pub fn remember_diagnostics(&self, uri: &str, diagnostics: Vec<FileDiagnostic>) {
         if diagnostics.is_empty() {
             self.diagnostics.remove(uri);

@@ -11,7 +11,7 @@ use base64::prelude::*;
 use regex::Regex;
 
 use super::Limits;
-use super::sandbox::Sandbox;
+use super::sandbox::{Opened, Sandbox};
 
 /// An image ready to attach: checked MIME type, raw bytes and where it came from
 /// (workspace-relative path).
@@ -156,7 +156,12 @@ pub fn load_images(
             continue;
         }
         let source = sandbox.display(&path);
-        match read_image(&path, source, limits.max_image_bytes) {
+        let read = match sandbox.open(&path) {
+            Ok(Opened::File { file, len }) => read_image(file, len, source, limits.max_image_bytes),
+            Ok(Opened::Dir) => Err("it is a directory".to_owned()),
+            Err(refusal) => Err(refusal.to_string()),
+        };
+        match read {
             Ok(image) => {
                 seen.push(path);
                 images.push(image);
@@ -184,18 +189,17 @@ fn resolve_reference(
     sandbox.resolve(reference)
 }
 
-/// Reads an image file (at most `max_bytes`), checking its type by magic bytes.
-pub(crate) fn read_image(path: &Path, source: String, max_bytes: usize) -> Result<Image, String> {
-    // Checked before opening: opening a fifo would block.
-    let metadata = fs::metadata(path).map_err(|error| format!("cannot open it: {error}"))?;
-    if !metadata.is_file() {
-        return Err("not a regular file".to_owned());
-    }
-    let length = metadata.len();
+/// Reads an image (at most `max_bytes`) from a regular file the sandbox opened, checking its
+/// type by magic bytes.
+pub(crate) fn read_image(
+    file: fs::File,
+    length: u64,
+    source: String,
+    max_bytes: usize,
+) -> Result<Image, String> {
     if length > max_bytes as u64 {
         return Err(format!("larger than {}", human_size(max_bytes as u64)));
     }
-    let file = fs::File::open(path).map_err(|error| format!("cannot open it: {error}"))?;
     let mut bytes = Vec::with_capacity(usize::try_from(length).unwrap_or(0));
     file.take(max_bytes as u64 + 1)
         .read_to_end(&mut bytes)

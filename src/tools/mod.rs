@@ -1,17 +1,21 @@
 //! The workspace tools the model can call (`read_file`, `list_files`, `search_workspace`,
 //! `get_diagnostics`): their JSON-Schema definitions, progress labels, and a `ToolBox` that
 //! runs a call confined by the `Sandbox` and never fails — every problem becomes a result
-//! the model can read.
+//! the model can read. Every call is bounded: in time (`Limits::call_timeout`), in how many
+//! run at once across the process, and in the size of what it returns.
 
 pub mod diagnostics;
 pub mod images;
 pub mod list_files;
+pub mod open;
 pub mod read_file;
 pub mod sandbox;
 pub mod search;
+pub mod secrets;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer};
@@ -51,7 +55,17 @@ pub struct Limits {
     pub max_search_results: usize,
     pub max_image_bytes: usize,
     pub max_images: usize,
+    /// The longest a tool call may take, waiting for a free slot included; a call still
+    /// running then is answered with a timeout result (and told to stop).
+    pub call_timeout: Duration,
 }
+
+/// How many tool calls run at once in the whole process: a model asking for dozens of
+/// searches in one round, or several actions at once, cannot take every core or pile up
+/// search buffers.
+const MAX_CONCURRENT_CALLS: usize = 4;
+
+static CALL_SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(MAX_CONCURRENT_CALLS);
 
 impl Default for Limits {
     fn default() -> Self {
@@ -63,6 +77,7 @@ impl Default for Limits {
             max_search_results: 100,
             max_image_bytes: 5 * 1024 * 1024,
             max_images: 4,
+            call_timeout: Duration::from_secs(20),
         }
     }
 }
@@ -122,33 +137,83 @@ impl ToolBox {
         }
     }
 
-    /// Runs one call. Never fails: malformed arguments, unknown tools, refusals and I/O
-    /// errors come back as `is_error` output the model can read. Filesystem work runs on
-    /// the blocking pool.
+    /// Runs one call. Never fails: malformed arguments, unknown tools, refusals, I/O
+    /// errors and timeouts come back as `is_error` output the model can read. Filesystem
+    /// work runs on the blocking pool, at most `MAX_CONCURRENT_CALLS` at once, within
+    /// `call_timeout`; the result is cut to `max_result_chars`.
     pub async fn run(&self, name: &str, arguments: &str) -> ToolOutput {
         let context = Arc::clone(&self.context);
+        let limits = &self.context.limits;
         let call = match Call::parse(name, arguments) {
             Ok(call) => call,
             Err(output) => {
                 tracing::debug!(tool = %name, content = %output.content, "tool call rejected");
-                return output;
+                return cap_output(output, limits.max_result_chars);
             }
         };
-        let tool = name.to_owned();
-        let joined = tokio::task::spawn_blocking(move || call.run(&context)).await;
-        let output = match joined {
-            Ok(output) => output,
-            Err(error) if error.is_panic() => {
-                tracing::error!(%tool, "tool panicked");
-                ToolOutput::error(format!("{tool} failed with an internal error"))
-            }
-            Err(_) => ToolOutput::error(format!("{tool} was cancelled")),
-        };
+        let deadline = Instant::now() + limits.call_timeout;
+        let output = bounded(name, limits.call_timeout, move || {
+            call.run(&context, deadline)
+        })
+        .await;
         if output.is_error {
-            tracing::debug!(%tool, content = %output.content, "tool call failed");
+            tracing::debug!(tool = %name, content = %output.content, "tool call failed");
         }
-        output
+        cap_output(output, limits.max_result_chars)
     }
+}
+
+/// Runs blocking tool work on the blocking pool once a process-wide slot is free, and
+/// gives up after `limit` (waiting for the slot included). The work is also handed the
+/// deadline so that walks stop on their own; a thread stuck in the kernel is left behind,
+/// but the action goes on.
+async fn bounded<F>(tool: &str, limit: Duration, work: F) -> ToolOutput
+where
+    F: FnOnce() -> ToolOutput + Send + 'static,
+{
+    let run = async {
+        let _slot = CALL_SLOTS.acquire().await.ok();
+        tokio::task::spawn_blocking(work).await
+    };
+    match tokio::time::timeout(limit, run).await {
+        Ok(Ok(output)) => output,
+        Ok(Err(error)) if error.is_panic() => {
+            tracing::error!(%tool, "tool panicked");
+            ToolOutput::error(format!("{tool} failed with an internal error"))
+        }
+        Ok(Err(_)) => ToolOutput::error(format!("{tool} was cancelled")),
+        Err(_) => {
+            tracing::warn!(%tool, ?limit, "tool call timed out");
+            ToolOutput::error(format!(
+                "{tool} did not finish within {} and was stopped; try a narrower path, glob or pattern",
+                human_duration(limit)
+            ))
+        }
+    }
+}
+
+fn human_duration(duration: Duration) -> String {
+    if duration >= Duration::from_secs(1) {
+        format!("{} s", duration.as_secs())
+    } else {
+        format!("{} ms", duration.as_millis())
+    }
+}
+
+/// Cuts a result that is longer than `max_chars` bytes, on a character boundary, with a
+/// marker: whatever a tool echoes (a huge glob, a path), the model gets at most the cap.
+fn cap_output(mut output: ToolOutput, max_chars: usize) -> ToolOutput {
+    const MARKER: &str = "\n[output cut at the tool result size limit]\n";
+    if output.content.len() <= max_chars {
+        return output;
+    }
+    let mut end = max_chars.saturating_sub(MARKER.len());
+    while end > 0 && !output.content.is_char_boundary(end) {
+        end -= 1;
+    }
+    output.content.truncate(end);
+    output.content.push_str(MARKER);
+    output
 }
 
 /// A parsed tool call.
@@ -173,11 +238,11 @@ impl Call {
         }
     }
 
-    fn run(self, context: &Context) -> ToolOutput {
+    fn run(self, context: &Context, deadline: Instant) -> ToolOutput {
         match self {
             Call::ReadFile(args) => read_file::run(context, args),
-            Call::ListFiles(args) => list_files::run(context, args),
-            Call::Search(args) => search::run(context, args),
+            Call::ListFiles(args) => list_files::run(context, args, deadline),
+            Call::Search(args) => search::run(context, args, deadline),
             Call::Diagnostics(args) => diagnostics::run(context, args),
         }
     }
@@ -415,6 +480,34 @@ pub(crate) fn one_line(text: &str, max: usize) -> String {
     out
 }
 
+/// A file name for tool output: control characters (newlines, carriage returns, escape
+/// sequences), Unicode line separators and bidirectional overrides are written as escapes
+/// (`\n`, `\u{202e}`), so a name can never start a line of its own or reorder one.
+pub(crate) fn escape_name(name: &str) -> String {
+    if !name.chars().any(needs_escape) {
+        return name.to_owned();
+    }
+    let mut out = String::with_capacity(name.len() + 8);
+    for c in name.chars() {
+        if needs_escape(c) {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn needs_escape(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{2028}' | '\u{2029}' | '\u{200e}' | '\u{200f}' | '\u{061c}'
+        )
+        || ('\u{202a}'..='\u{202e}').contains(&c)
+        || ('\u{2066}'..='\u{2069}').contains(&c)
+}
+
 /// Appends `line` and a newline unless that would pass `max_chars`; false when it didn't fit.
 pub(crate) fn push_line(out: &mut String, line: &str, max_chars: usize) -> bool {
     if out.len() + line.len() + 1 > max_chars {
@@ -596,5 +689,51 @@ mod tests {
 
         let output = call(LIST_FILES, "").await;
         assert!(!output.is_error, "{}", output.content);
+    }
+
+    #[tokio::test]
+    async fn a_call_that_outlives_its_time_bound_is_answered_with_a_timeout() {
+        let output = tokio::time::timeout(
+            std::time::Duration::from_secs(30),
+            bounded(SEARCH_WORKSPACE, Duration::from_millis(50), || {
+                std::thread::sleep(Duration::from_secs(5));
+                ToolOutput::text("too late")
+            }),
+        )
+        .await
+        .expect("the bound holds");
+        assert!(output.is_error);
+        assert_eq!(
+            output.content,
+            "search_workspace did not finish within 50 ms and was stopped; try a narrower path, glob or pattern"
+        );
+        // Slots are given back: later calls still run.
+        for _ in 0..MAX_CONCURRENT_CALLS * 2 {
+            let output = bounded(READ_FILE, Duration::from_secs(20), || {
+                ToolOutput::text("ok")
+            })
+            .await;
+            assert_eq!(output.content, "ok");
+        }
+    }
+
+    #[test]
+    fn results_are_cut_to_the_cap_on_a_character_boundary() {
+        let output = cap_output(ToolOutput::text("é".repeat(40_000)), 30_000);
+        assert!(output.content.len() <= 30_000);
+        assert!(
+            output
+                .content
+                .ends_with("[output cut at the tool result size limit]\n")
+        );
+        let short = cap_output(ToolOutput::text("short"), 30_000);
+        assert_eq!(short.content, "short");
+    }
+
+    #[test]
+    fn names_are_escaped_only_where_needed() {
+        assert_eq!(escape_name("src/main.rs"), "src/main.rs");
+        assert_eq!(escape_name("a\nb\tc\r"), "a\\nb\\tc\\r");
+        assert_eq!(escape_name("x\u{2028}y\u{202e}"), "x\\u{2028}y\\u{202e}");
     }
 }

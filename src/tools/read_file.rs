@@ -1,14 +1,15 @@
 //! `read_file`: a numbered range of a text file (the open unsaved buffer wins over disk),
 //! cut at the line and character caps with a marker saying how to read on; image files are
-//! attached as images, other binary files are refused.
+//! attached as images, other binary files are refused. The file is read from the
+//! descriptor the sandbox opened (no link followed, never a FIFO), not reopened by name.
 
 use std::fs;
-use std::io::Read;
-use std::path::Path;
+use std::io::{Read, Seek, SeekFrom};
 
 use serde::Deserialize;
 
 use super::images::{self, human_size};
+use super::sandbox::Opened;
 use super::{Context, ToolOutput, lenient_number};
 
 /// Longest line shown, in characters; longer lines are cut with a note.
@@ -42,30 +43,34 @@ pub(crate) fn run(context: &Context, args: Args) -> ToolOutput {
         Err(refusal) => return ToolOutput::error(refusal.to_string()),
     };
     let shown = sandbox.display(&path);
-    if path.is_dir() {
-        return ToolOutput::error(format!(
+    let is_dir = || {
+        ToolOutput::error(format!(
             "`{shown}` is a directory; use list_files to see what it contains"
-        ));
-    }
+        ))
+    };
 
     let (text, unsaved) = match context.view.open_buffer(&path) {
         Some(buffer) => (buffer, true),
-        None => match read_disk(context, &path, &shown) {
-            Ok(Disk::Text(text)) => (text, false),
-            Ok(Disk::Image(image)) => {
-                let content = format!(
-                    "attached image {} ({}, {} bytes)",
-                    image.source,
-                    image.mime,
-                    image.bytes.len()
-                );
-                return ToolOutput {
-                    content,
-                    images: vec![image],
-                    is_error: false,
-                };
-            }
-            Err(message) => return ToolOutput::error(message),
+        None => match sandbox.open(&path) {
+            Err(refusal) => return ToolOutput::error(refusal.to_string()),
+            Ok(Opened::Dir) => return is_dir(),
+            Ok(Opened::File { file, len }) => match read_disk(context, file, len, &shown) {
+                Ok(Disk::Text(text)) => (text, false),
+                Ok(Disk::Image(image)) => {
+                    let content = format!(
+                        "attached image {} ({}, {} bytes)",
+                        image.source,
+                        image.mime,
+                        image.bytes.len()
+                    );
+                    return ToolOutput {
+                        content,
+                        images: vec![image],
+                        is_error: false,
+                    };
+                }
+                Err(message) => return ToolOutput::error(message),
+            },
         },
     };
 
@@ -84,11 +89,14 @@ enum Disk {
     Image(images::Image),
 }
 
-fn read_disk(context: &Context, path: &Path, shown: &str) -> Result<Disk, String> {
+fn read_disk(
+    context: &Context,
+    mut file: fs::File,
+    length: u64,
+    shown: &str,
+) -> Result<Disk, String> {
     let limits = &context.limits;
     let cannot = |error: std::io::Error| format!("cannot read `{shown}`: {error}");
-    let mut file = fs::File::open(path).map_err(cannot)?;
-    let length = file.metadata().map_err(cannot)?.len();
 
     let mut head = [0u8; 16];
     let mut filled = 0;
@@ -101,7 +109,8 @@ fn read_disk(context: &Context, path: &Path, shown: &str) -> Result<Disk, String
         }
     }
     if images::sniff(&head[..filled]).is_some() {
-        return images::read_image(path, shown.to_owned(), limits.max_image_bytes)
+        file.seek(SeekFrom::Start(0)).map_err(cannot)?;
+        return images::read_image(file, length, shown.to_owned(), limits.max_image_bytes)
             .map(Disk::Image)
             .map_err(|reason| format!("cannot attach image `{shown}`: {reason}"));
     }

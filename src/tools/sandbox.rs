@@ -1,7 +1,10 @@
 //! The sandbox that confines every tool to the workspace roots: paths are normalised and
 //! canonicalised (symlinks followed) and must stay inside a root; system directories,
-//! special files and secrets (`.env`, keys, `.git/`, ...) are refused with a sentence the
-//! model can read.
+//! special files and secrets (`.env`, keys, `.git/`, ... see `secrets.rs`) are refused with a
+//! sentence the model can read. What was checked is then opened through `open.rs`, without
+//! following links or blocking, so a path swapped after the check is refused, not read.
+//! Workspace folders that are the whole file system or sit inside a secret directory are
+//! refused as roots.
 
 use std::ffi::OsStr;
 use std::fs;
@@ -10,25 +13,8 @@ use std::path::{Component, Path, PathBuf};
 
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 
-/// File and directory names that may hold secrets; matched (case-insensitively) against
-/// every component of a path relative to its root.
-const SECRET_NAMES: &[&str] = &[
-    ".env",
-    ".env.*",
-    "*.pem",
-    "*.key",
-    "id_rsa*",
-    "id_ed25519*",
-    ".ssh",
-    ".git",
-    ".aws",
-    "credentials*",
-    "*.p12",
-    "*.pfx",
-    ".netrc",
-    ".npmrc",
-    ".pypirc",
-];
+use super::open::{self, Kind, OpenError};
+use super::secrets;
 
 /// Directories whose contents are never workspace files, even when a root sits above them.
 const SYSTEM_DIRS: &[&str] = &["/proc", "/sys", "/dev"];
@@ -41,6 +27,8 @@ const MAX_QUOTED_PATH: usize = 200;
 pub enum Refusal {
     #[error("refused: there is no workspace folder to read from")]
     NoWorkspace,
+    #[error("refused: there is no workspace folder to read from ({reason})")]
+    RootsRefused { reason: String },
     #[error("refused: the path contains a NUL byte")]
     NulByte,
     #[error("refused: `{path}` is outside the workspace")]
@@ -57,46 +45,54 @@ pub enum Refusal {
     NotFound { path: String },
     #[error("refused: `{path}` is not a regular file or directory (device, fifo or socket)")]
     NotRegular { path: String },
+    #[error(
+        "refused: `{path}` changed while it was being opened (a link, FIFO or device was swapped in), so it was not read"
+    )]
+    Changed { path: String },
     #[error("cannot read `{path}`: {reason}")]
     Unreadable { path: String, reason: String },
+}
+
+/// A path opened through the sandbox: a regular file to read from its descriptor, or a
+/// directory.
+#[derive(Debug)]
+pub enum Opened {
+    File { file: fs::File, len: u64 },
+    Dir,
 }
 
 /// The workspace roots plus the deny rules; cheap to clone, shared by every tool call.
 #[derive(Clone, Debug)]
 pub struct Sandbox {
     roots: Vec<PathBuf>,
-    secrets: GlobSet,
+    /// Workspace folders refused as roots, with the reason, for the model's refusals.
+    refused_roots: Vec<String>,
     extra: GlobSet,
     extra_patterns: Vec<String>,
 }
 
 impl Sandbox {
-    /// Roots are canonicalised; roots that don't exist are skipped. Invalid extra globs are
-    /// skipped with a warning rather than failing the whole server.
+    /// Roots are canonicalised; roots that don't exist are skipped, and so are roots that
+    /// `check_root` refuses (`/`, system directories, folders inside `.git`, `.ssh`, ...).
+    /// Invalid extra globs are skipped with a warning rather than failing the whole server.
+    /// Extra globs match in any letter case, like the built-in secret names.
     pub fn new(roots: Vec<PathBuf>, extra_deny_globs: &[String]) -> Self {
         let mut canonical_roots: Vec<PathBuf> = Vec::new();
+        let mut refused_roots: Vec<String> = Vec::new();
         for root in roots {
-            match fs::canonicalize(&root) {
-                Ok(path) if path.is_dir() => {
+            match check_root(&root) {
+                Ok(path) => {
                     if !canonical_roots.contains(&path) {
                         canonical_roots.push(path);
                     }
                 }
-                Ok(path) => {
-                    tracing::warn!(root = %path.display(), "workspace root is not a directory, skipped")
+                Err(RootProblem::Refused(reason)) => {
+                    tracing::warn!(root = %root.display(), %reason, "workspace root refused");
+                    refused_roots.push(reason);
                 }
-                Err(error) => {
-                    tracing::warn!(root = %root.display(), %error, "workspace root cannot be opened, skipped")
+                Err(RootProblem::Unusable(reason)) => {
+                    tracing::warn!(root = %root.display(), %reason, "workspace root skipped");
                 }
-            }
-        }
-
-        let mut secrets = GlobSetBuilder::new();
-        for pattern in SECRET_NAMES {
-            // The patterns are constants and known to be valid globs. They are matched
-            // against lowercased names: case-sensitive globs keep globset's fast paths.
-            if let Ok(glob) = GlobBuilder::new(pattern).build() {
-                secrets.add(glob);
             }
         }
 
@@ -107,7 +103,11 @@ impl Sandbox {
             if trimmed.is_empty() {
                 continue;
             }
-            match GlobBuilder::new(trimmed).literal_separator(false).build() {
+            match GlobBuilder::new(trimmed)
+                .literal_separator(false)
+                .case_insensitive(true)
+                .build()
+            {
                 Ok(glob) => {
                     extra.add(glob);
                     extra_patterns.push(pattern.clone());
@@ -118,7 +118,7 @@ impl Sandbox {
 
         Sandbox {
             roots: canonical_roots,
-            secrets: secrets.build().unwrap_or_else(|_| GlobSet::empty()),
+            refused_roots,
             extra: extra.build().unwrap_or_else(|_| GlobSet::empty()),
             extra_patterns,
         }
@@ -127,6 +127,57 @@ impl Sandbox {
     /// The canonical workspace roots.
     pub fn roots(&self) -> &[PathBuf] {
         &self.roots
+    }
+
+    /// The refusal for a tool call when there is no usable root.
+    pub fn no_workspace(&self) -> Refusal {
+        if self.refused_roots.is_empty() {
+            Refusal::NoWorkspace
+        } else {
+            Refusal::RootsRefused {
+                reason: self.refused_roots.join("; "),
+            }
+        }
+    }
+
+    /// Opens a path inside a root (as `resolve` returned it, or as a walk inside a root
+    /// found it) without following links and without blocking, and checks what was opened:
+    /// a regular file or a directory at exactly that path. Read only from the descriptor.
+    pub fn open(&self, abs: &Path) -> Result<Opened, Refusal> {
+        let shown = self.display(abs);
+        let Some(root) = self.root_of(abs) else {
+            return Err(Refusal::Outside { path: shown });
+        };
+        self.check_denied(abs, &shown)?;
+        let relative = abs.strip_prefix(root).unwrap_or(abs);
+        match open::open_beneath(root, relative) {
+            Ok(opened) => match opened.kind {
+                Kind::File => Ok(Opened::File {
+                    file: opened.file,
+                    len: opened.len,
+                }),
+                Kind::Dir => Ok(Opened::Dir),
+                Kind::Other => Err(Refusal::NotRegular { path: shown }),
+            },
+            Err(OpenError::NotFound) => Err(Refusal::NotFound { path: shown }),
+            Err(OpenError::Link | OpenError::Moved) => Err(Refusal::Changed { path: shown }),
+            Err(OpenError::Io(error)) => Err(Refusal::Unreadable {
+                path: shown,
+                reason: error.to_string(),
+            }),
+        }
+    }
+
+    /// True when an entry a directory walk reported (with the inode it read) is really at
+    /// its path inside a root, reached through real directories only, and not denied.
+    pub(crate) fn entry_is_inside(&self, abs: &Path, inode: Option<u64>) -> bool {
+        let Some(root) = self.root_of(abs) else {
+            return false;
+        };
+        let Ok(relative) = abs.strip_prefix(root) else {
+            return false;
+        };
+        !self.is_denied(abs) && open::entry_is_beneath(root, relative, inode)
     }
 
     /// Resolves a path the model asked for (workspace-relative, or absolute inside a root)
@@ -144,7 +195,7 @@ impl Sandbox {
             return Err(Refusal::NulByte);
         }
         if self.roots.is_empty() {
-            return Err(Refusal::NoWorkspace);
+            return Err(self.no_workspace());
         }
         let shown = quote(requested);
         let trimmed = requested.trim();
@@ -247,7 +298,12 @@ impl Sandbox {
 
     /// Workspace-relative path with `/` separators, for messages and tool output. With
     /// several roots the root's folder name comes first; `.` stands for the (only) root.
+    /// Control characters are escaped (`\n`), so a file name cannot forge an output line.
     pub fn display(&self, abs: &Path) -> String {
+        super::escape_name(&self.display_raw(abs))
+    }
+
+    fn display_raw(&self, abs: &Path) -> String {
         let Some(root) = self.root_of(abs) else {
             return abs.to_string_lossy().replace('\\', "/");
         };
@@ -272,12 +328,7 @@ impl Sandbox {
 
     /// True when a file or directory name alone marks a secret (`.env`, `id_rsa`, `.git`).
     pub fn is_secret_name(&self, name: &OsStr) -> bool {
-        let name = name.to_string_lossy();
-        if name.bytes().any(|byte| byte.is_ascii_uppercase()) {
-            self.secrets.is_match(name.to_ascii_lowercase())
-        } else {
-            self.secrets.is_match(&*name)
-        }
+        secrets::is_secret_name(&name.to_string_lossy())
     }
 
     /// True when a path inside a root is a secret or denied by the configuration: every
@@ -344,6 +395,56 @@ impl Sandbox {
         }
         None
     }
+}
+
+/// Why a workspace folder is not used as a root.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RootProblem {
+    /// Refused on purpose (the whole file system, a system or secret directory); the
+    /// sentence says why, for the user and the model.
+    Refused(String),
+    /// Missing, not a directory, or unreadable.
+    Unusable(String),
+}
+
+/// The canonical path of a workspace folder, or why the tools must not read it: `/` (the
+/// whole file system), /proc, /sys, /dev, and any folder that is or sits inside a secret
+/// directory (`.git`, `.ssh`, `.aws`, ...: the secret rules only look below a root).
+pub fn check_root(root: &Path) -> Result<PathBuf, RootProblem> {
+    let shown = super::escape_name(&root.to_string_lossy());
+    let canonical = fs::canonicalize(root)
+        .map_err(|error| RootProblem::Unusable(format!("`{shown}` cannot be opened: {error}")))?;
+    let shown = super::escape_name(&canonical.to_string_lossy());
+    if canonical.parent().is_none() {
+        return Err(RootProblem::Refused(format!(
+            "the workspace folder `{shown}` is the whole file system; open a project folder instead"
+        )));
+    }
+    if is_system_path(&canonical) {
+        return Err(RootProblem::Refused(format!(
+            "the workspace folder `{shown}` is a system directory"
+        )));
+    }
+    if let Some(secret) = canonical
+        .components()
+        .find_map(|component| match component {
+            Component::Normal(name) if secrets::is_secret_dir(&name.to_string_lossy()) => {
+                Some(name.to_string_lossy().into_owned())
+            }
+            _ => None,
+        })
+    {
+        return Err(RootProblem::Refused(format!(
+            "the workspace folder `{shown}` is inside `{}`, whose files may hold secrets",
+            super::escape_name(&secret)
+        )));
+    }
+    if !canonical.is_dir() {
+        return Err(RootProblem::Unusable(format!(
+            "`{shown}` is not a directory"
+        )));
+    }
+    Ok(canonical)
 }
 
 /// Collapses `.` and `..` without touching the filesystem (`..` never climbs above `/`).
@@ -606,5 +707,134 @@ mod tests {
         assert_eq!(sandbox.resolve("secret.txt"), Ok(secret));
         let empty = Sandbox::new(vec![], &[]);
         assert_eq!(empty.resolve("x"), Err(Refusal::NoWorkspace));
+    }
+
+    #[test]
+    fn deny_globs_from_the_configuration_match_in_any_case() {
+        let fixture = fixture();
+        fs::create_dir_all(fixture.ws.join("Vendor")).unwrap();
+        fs::write(fixture.ws.join("Vendor/lib.js"), "x").unwrap();
+        let sandbox = Sandbox::new(
+            vec![fixture.ws.clone()],
+            &["vendor/**".to_owned(), "*.TXT".to_owned()],
+        );
+        assert_eq!(
+            sandbox.resolve("Vendor/lib.js"),
+            Err(Refusal::Denied {
+                path: "Vendor/lib.js".into(),
+                pattern: "vendor/**".into()
+            })
+        );
+        assert!(matches!(
+            sandbox.resolve("private/notes.txt"),
+            Err(Refusal::Denied { .. })
+        ));
+        assert!(sandbox.is_denied(&fixture.ws.join("VENDOR/x.js")));
+        assert!(!sandbox.is_denied(&fixture.ws.join("src/lib.rs")));
+    }
+
+    #[test]
+    fn the_file_system_root_and_folders_inside_secret_directories_are_refused_as_roots() {
+        let fixture = fixture();
+        fs::create_dir_all(fixture.ws.join(".git/hooks")).unwrap();
+        fs::create_dir_all(fixture.ws.join("home/.AWS")).unwrap();
+        for refused in [
+            PathBuf::from("/"),
+            PathBuf::from("/proc"),
+            fixture.ws.join(".git"),
+            fixture.ws.join(".git/hooks"),
+            fixture.ws.join("sub/.ssh"),
+            fixture.ws.join("home/.AWS"),
+            // Spelled through `..`, still the root.
+            PathBuf::from("/tmp/.."),
+        ] {
+            assert!(
+                matches!(check_root(&refused), Err(RootProblem::Refused(_))),
+                "{refused:?}: {:?}",
+                check_root(&refused)
+            );
+        }
+        assert_eq!(check_root(&fixture.ws), Ok(fixture.ws.clone()));
+        assert!(matches!(
+            check_root(&fixture.ws.join("missing")),
+            Err(RootProblem::Unusable(_))
+        ));
+
+        let sandbox = Sandbox::new(vec![fixture.ws.join(".git"), PathBuf::from("/")], &[]);
+        assert!(sandbox.roots().is_empty());
+        let refusal = sandbox.resolve("config").unwrap_err();
+        let message = refusal.to_string();
+        assert!(
+            message.contains("is inside `.git`") && message.contains("whole file system"),
+            "{message}"
+        );
+        assert!(sandbox.resolve("etc/passwd").is_err());
+        // A refused folder beside a good one leaves the good one.
+        let sandbox = Sandbox::new(vec![fixture.ws.clone(), fixture.ws.join(".git")], &[]);
+        assert_eq!(sandbox.roots(), &[fixture.ws.clone()]);
+    }
+
+    #[test]
+    fn open_refuses_what_was_swapped_in_after_the_check() {
+        let fixture = fixture();
+        let sandbox = sandbox(&fixture);
+        let lib = sandbox.resolve("src/lib.rs").unwrap();
+        assert!(matches!(
+            sandbox.open(&lib),
+            Ok(Opened::File { len: 13, .. })
+        ));
+        assert!(matches!(sandbox.open(&fixture.ws), Ok(Opened::Dir)));
+
+        // The directory becomes a link to outside, holding a lib.rs of its own.
+        fs::write(fixture.outside.join("lib.rs"), "outside secret").unwrap();
+        fs::rename(fixture.ws.join("src"), fixture.ws.join("src.real")).unwrap();
+        std::os::unix::fs::symlink(&fixture.outside, fixture.ws.join("src")).unwrap();
+        assert_eq!(
+            sandbox.open(&lib).unwrap_err(),
+            Refusal::Changed {
+                path: "src/lib.rs".into()
+            }
+        );
+        fs::remove_file(fixture.ws.join("src")).unwrap();
+        fs::rename(fixture.ws.join("src.real"), fixture.ws.join("src")).unwrap();
+
+        // The file becomes a link, then a FIFO.
+        fs::remove_file(&lib).unwrap();
+        std::os::unix::fs::symlink(fixture.outside.join("lib.rs"), &lib).unwrap();
+        assert!(matches!(sandbox.open(&lib), Err(Refusal::Changed { .. })));
+        fs::remove_file(&lib).unwrap();
+        assert!(
+            std::process::Command::new("mkfifo")
+                .arg(&lib)
+                .status()
+                .unwrap()
+                .success()
+        );
+        assert_eq!(
+            sandbox.open(&lib).unwrap_err(),
+            Refusal::NotRegular {
+                path: "src/lib.rs".into()
+            }
+        );
+        // Secrets stay refused at open time too.
+        assert!(matches!(
+            sandbox.open(&fixture.ws.join(".env")),
+            Err(Refusal::Secret { .. })
+        ));
+    }
+
+    #[test]
+    fn names_are_displayed_with_control_characters_escaped() {
+        let fixture = fixture();
+        let sandbox = sandbox(&fixture);
+        let evil = fixture.ws.join("a\nmain.py:1: forged\u{1b}[2J\u{202e}");
+        assert_eq!(
+            sandbox.display(&evil),
+            "a\\nmain.py:1: forged\\u{1b}[2J\\u{202e}"
+        );
+        assert_eq!(
+            sandbox.display(&fixture.ws.join("plain/é.rs")),
+            "plain/é.rs"
+        );
     }
 }

@@ -1,11 +1,15 @@
 //! `search_workspace`: a grep over the workspace built from ripgrep's own crates (`ignore`
 //! parallel walker, `grep-searcher`, `grep-regex`): literal or regex, smart case, .gitignore
 //! honoured, secrets and binary files skipped, unsaved buffers searched instead of disk.
+//! Each file is searched through the descriptor the sandbox opened (no link followed, never
+//! a FIFO); memory is bounded per file (a line longer than `MAX_LINE_BYTES` skips the file)
+//! and per call (a fixed number of walker threads); the walk stops at the call's deadline.
 
 use std::io;
 use std::path::PathBuf;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Instant;
 
 use grep_matcher::Matcher;
 use grep_regex::{RegexMatcher, RegexMatcherBuilder};
@@ -13,8 +17,16 @@ use grep_searcher::{BinaryDetection, Searcher, SearcherBuilder, Sink, SinkMatch}
 use ignore::WalkState;
 use serde::Deserialize;
 
-use super::list_files::{compile_glob, glob_matches, walker};
+use super::list_files::{compile_glob, glob_matches, quoted_glob, walker};
+use super::sandbox::Opened;
 use super::{Context, ToolOutput, lenient_bool, lenient_number};
+
+/// The longest line a search holds in memory; a file with a longer line is skipped (and
+/// counted), so a 400 MB one-line file costs 1 MB, not 400 MB, per searching thread.
+pub(crate) const MAX_LINE_BYTES: usize = 1024 * 1024;
+/// Walker threads per search: with `MAX_CONCURRENT_CALLS` searches at once, at most this
+/// many times as many line buffers exist.
+const SEARCH_THREADS: usize = 2;
 
 /// Longest line text shown per match, in characters.
 const MAX_SNIPPET_CHARS: usize = 200;
@@ -47,7 +59,7 @@ struct Hit {
     text: String,
 }
 
-pub(crate) fn run(context: &Context, args: Args) -> ToolOutput {
+pub(crate) fn run(context: &Context, args: Args, deadline: Instant) -> ToolOutput {
     let sandbox = &context.sandbox;
     let limits = &context.limits;
     if args.pattern.is_empty() {
@@ -81,22 +93,32 @@ pub(crate) fn run(context: &Context, args: Args) -> ToolOutput {
     let max = usize::try_from(args.max_results.unwrap_or(limits.max_search_results as u64))
         .unwrap_or(usize::MAX)
         .clamp(1, limits.max_search_results.max(1));
-    let Some(builder) = walker(sandbox, sandbox.roots()) else {
-        return ToolOutput::error("refused: there is no workspace folder to read from");
+    let Some(mut builder) = walker(sandbox, sandbox.roots()) else {
+        return ToolOutput::error(sandbox.no_workspace().to_string());
     };
+    builder.threads(SEARCH_THREADS);
 
     let found = AtomicUsize::new(0);
+    let long_lines = AtomicUsize::new(0);
+    let out_of_time = AtomicBool::new(false);
     let hits: Mutex<Vec<Hit>> = Mutex::new(Vec::new());
     builder.build_parallel().run(|| {
         let matcher = matcher.clone();
         let glob = glob.clone();
         let found = &found;
+        let long_lines = &long_lines;
+        let out_of_time = &out_of_time;
         let hits = &hits;
         let mut searcher = SearcherBuilder::new()
             .binary_detection(BinaryDetection::quit(b'\x00'))
             .line_number(true)
+            .heap_limit(Some(MAX_LINE_BYTES))
             .build();
         Box::new(move |result| {
+            if Instant::now() >= deadline {
+                out_of_time.store(true, Ordering::Relaxed);
+                return WalkState::Quit;
+            }
             let Ok(entry) = result else {
                 return WalkState::Continue;
             };
@@ -117,10 +139,22 @@ pub(crate) fn run(context: &Context, args: Args) -> ToolOutput {
                 hits: Vec::new(),
                 limit: max + 1,
                 binary: false,
+                deadline,
             };
             let searched = match context.view.open_buffer(path) {
                 Some(buffer) => searcher.search_slice(&matcher, buffer.as_bytes(), &mut sink),
-                None => searcher.search_path(&matcher, path, &mut sink),
+                None => match sandbox.open(path) {
+                    Ok(Opened::File { file, .. }) => {
+                        let searched = searcher.search_file(&matcher, &file, &mut sink);
+                        if searched.is_err() && !sink.binary {
+                            // The line cap, or a read error.
+                            long_lines.fetch_add(1, Ordering::Relaxed);
+                        }
+                        searched
+                    }
+                    // Swapped for a link, FIFO or directory since the walk saw it, or gone.
+                    Ok(Opened::Dir) | Err(_) => return WalkState::Continue,
+                },
             };
             if searched.is_err() || sink.binary || sink.hits.is_empty() {
                 return WalkState::Continue;
@@ -146,11 +180,33 @@ pub(crate) fn run(context: &Context, args: Args) -> ToolOutput {
         .unwrap_or_else(|poisoned| poisoned.into_inner());
     hits.sort_by(|a, b| a.path.cmp(&b.path).then(a.line.cmp(&b.line)));
     let pattern = super::one_line(&args.pattern, 200);
+    let mut notes = String::new();
+    let long_lines = long_lines.into_inner();
+    if long_lines > 0 {
+        notes.push_str(&format!(
+            "[{long_lines} file{} skipped: a line longer than {} (minified or generated data), or a read error]\n",
+            if long_lines == 1 { " was" } else { "s were" },
+            super::images::human_size(MAX_LINE_BYTES as u64)
+        ));
+    }
+    if out_of_time.into_inner() {
+        notes.push_str(
+            "[the search stopped at the time limit before every file was searched; use a glob to narrow it]\n",
+        );
+    }
     if hits.is_empty() {
-        return ToolOutput::text(match &args.glob {
-            Some(glob) => format!("no matches for `{pattern}` in files matching `{glob}`"),
+        let mut out = match &args.glob {
+            Some(glob) => format!(
+                "no matches for `{pattern}` in files matching `{}`",
+                quoted_glob(glob)
+            ),
             None => format!("no matches for `{pattern}`"),
-        });
+        };
+        if !notes.is_empty() {
+            out.push('\n');
+            out.push_str(&notes);
+        }
+        return ToolOutput::text(out);
     }
     let more = hits.len() > max;
     hits.truncate(max);
@@ -184,6 +240,7 @@ pub(crate) fn run(context: &Context, args: Args) -> ToolOutput {
             "[results stopped after {shown} matches; more exist: use a more specific pattern or a glob, or read_file the files above]\n"
         ));
     }
+    out.push_str(&notes);
     ToolOutput::text(out)
 }
 
@@ -193,6 +250,7 @@ struct FileSink<'m> {
     hits: Vec<(u64, String)>,
     limit: usize,
     binary: bool,
+    deadline: Instant,
 }
 
 impl Sink for FileSink<'_> {
@@ -201,7 +259,7 @@ impl Sink for FileSink<'_> {
     fn matched(&mut self, _searcher: &Searcher, found: &SinkMatch<'_>) -> Result<bool, io::Error> {
         let line = found.line_number().unwrap_or(0);
         self.hits.push((line, snippet(self.matcher, found.bytes())));
-        Ok(self.hits.len() < self.limit)
+        Ok(self.hits.len() < self.limit && Instant::now() < self.deadline)
     }
 
     fn binary_data(&mut self, _searcher: &Searcher, _offset: u64) -> Result<bool, io::Error> {
@@ -416,5 +474,44 @@ mod tests {
         assert!(found[0].contains("needle"));
         assert!(found[0].chars().count() < 260);
         assert_eq!(found[1], "public/plan.txt:1: needle");
+    }
+
+    #[tokio::test]
+    async fn a_file_with_one_giant_line_is_skipped_with_a_note() {
+        let workspace = Workspace::new();
+        let mut giant = "x".repeat(super::MAX_LINE_BYTES * 3);
+        giant.push_str("needle\n");
+        workspace.write("dist/bundle.min.js", &giant);
+        workspace.write("src/app.js", "// needle here\n");
+        let toolbox = workspace.toolbox(Limits::default());
+        let output = run(&toolbox, SEARCH_WORKSPACE, json!({"pattern": "needle"})).await;
+        assert!(!output.is_error, "{}", output.content);
+        assert_eq!(hits(&output.content), vec!["src/app.js:1: // needle here"]);
+        assert!(
+            output
+                .content
+                .contains("[1 file was skipped: a line longer than 1 MB"),
+            "{}",
+            output.content
+        );
+    }
+
+    #[tokio::test]
+    async fn a_search_stops_at_its_deadline() {
+        let workspace = Workspace::new();
+        for index in 0..300 {
+            workspace.write(&format!("src/file{index}.txt"), "needle\n");
+        }
+        let limits = Limits {
+            call_timeout: std::time::Duration::ZERO,
+            ..Limits::default()
+        };
+        let toolbox = workspace.toolbox(limits);
+        let output = run(&toolbox, SEARCH_WORKSPACE, json!({"pattern": "needle"})).await;
+        assert!(
+            output.content.contains("time limit") || output.content.contains("did not finish"),
+            "{}",
+            output.content
+        );
     }
 }
