@@ -221,9 +221,12 @@ mod imp {
         let Ok(stat) = statat(&parent_fd, name, AtFlags::SYMLINK_NOFOLLOW) else {
             return false;
         };
+        // `st_ino` is not u64 on every unix.
+        #[allow(clippy::unnecessary_cast)]
+        let found = stat.st_ino as u64;
         match inode {
             None => true,
-            Some(inode) if inode == stat.st_ino as u64 => true,
+            Some(inode) if inode == found => true,
             Some(_) => {
                 // A mount point reads as the covered inode in its parent's listing; it is a
                 // real directory on another device, which a link swap cannot produce.
