@@ -13,7 +13,8 @@ pub mod cache;
 pub mod prompt;
 pub mod state;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ropey::Rope;
@@ -62,7 +63,12 @@ pub struct Completer {
     client: LlmClient,
     documents: Documents,
     gate: QuietGate<Settings>,
+    /// The sandbox of the last roots and deny globs: building one compiles its globs, which
+    /// costs more than the rest of a typed-through answer.
+    sandbox: Mutex<Option<SandboxFor>>,
 }
+
+type SandboxFor = (Vec<PathBuf>, Vec<String>, Arc<Sandbox>);
 
 /// Whether a document may be sent at all: a file must lie inside a workspace root and
 /// pass the sandbox's secret and `tools.deny` rules; an unsaved `untitled:` buffer has no
@@ -212,6 +218,23 @@ impl Completer {
         } else {
             Outcome::Nothing
         }
+    }
+
+    /// The sandbox for these roots and deny globs, built once per change of either.
+    pub fn sandbox(&self, roots: Vec<PathBuf>, deny: &[String]) -> Arc<Sandbox> {
+        let mut slot = self
+            .sandbox
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some((cached_roots, cached_deny, sandbox)) = slot.as_ref()
+            && *cached_roots == roots
+            && cached_deny.as_slice() == deny
+        {
+            return Arc::clone(sandbox);
+        }
+        let sandbox = Arc::new(Sandbox::new(roots.clone(), deny));
+        *slot = Some((roots, deny.to_vec(), Arc::clone(&sandbox)));
+        sandbox
     }
 
     /// The document closed: its request stops and its state goes.

@@ -18,7 +18,6 @@ use tower_lsp_server::ls_types::{
 use crate::completion::{self, Outcome, Request};
 use crate::config::CompletionPopup;
 use crate::text::{PositionEncoding, char_to_position, position_to_char};
-use crate::tools::Sandbox;
 
 use super::convert;
 use super::session::Session;
@@ -164,7 +163,9 @@ async fn suggest(
         return None;
     };
     let path = Session::canonical_path(uri);
-    let sandbox = Sandbox::new(session.roots(), &settings.tools_deny);
+    let sandbox = session
+        .completer
+        .sandbox(session.roots(), &settings.tools_deny);
     if !completion::may_send(uri, path.as_deref(), &sandbox) {
         tracing::debug!(
             uri,
