@@ -79,12 +79,14 @@ pub struct Settings {
 }
 
 /// Upstream timing that only the environment can change (for tests and unusual networks),
-/// not a user setting: `CHATLS_FIRST_BYTE_TIMEOUT_MS`, `CHATLS_IDLE_TIMEOUT_MS`,
-/// `CHATLS_RETRY_BASE_MS`. `None` keeps the client's default.
+/// not a user setting: `CHATLS_FIRST_BYTE_TIMEOUT_MS`, `CHATLS_FIRST_CONTENT_TIMEOUT_MS`,
+/// `CHATLS_IDLE_TIMEOUT_MS`, `CHATLS_RETRY_BASE_MS`. `None` keeps the client's default.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct UpstreamTuning {
     /// From sending the request to the response headers.
     pub first_byte_timeout_ms: Option<u64>,
+    /// From sending the request to the first piece of the answer.
+    pub first_content_timeout_ms: Option<u64>,
     /// The longest gap between two pieces of a response body.
     pub idle_timeout_ms: Option<u64>,
     /// The first retry's backoff (later ones double it, with jitter).
@@ -122,6 +124,7 @@ impl EnvSettings {
             explain_dir: read("CHATLS_EXPLAIN_DIR").map(std::path::PathBuf::from),
             tuning: UpstreamTuning {
                 first_byte_timeout_ms: millis(read("CHATLS_FIRST_BYTE_TIMEOUT_MS")),
+                first_content_timeout_ms: millis(read("CHATLS_FIRST_CONTENT_TIMEOUT_MS")),
                 idle_timeout_ms: millis(read("CHATLS_IDLE_TIMEOUT_MS")),
                 retry_base_ms: millis(read("CHATLS_RETRY_BASE_MS")),
             },
@@ -639,6 +642,7 @@ mod tests {
         let env = EnvSettings {
             tuning: UpstreamTuning {
                 first_byte_timeout_ms: Some(400),
+                first_content_timeout_ms: Some(700),
                 idle_timeout_ms: Some(300),
                 retry_base_ms: Some(5),
             },
@@ -646,12 +650,19 @@ mod tests {
         };
         let endpoint = crate::engine::endpoint(&Settings::from_env(&env));
         assert_eq!(endpoint.timeouts.first_byte.as_millis(), 400);
+        assert_eq!(endpoint.timeouts.first_content.as_millis(), 700);
         assert_eq!(endpoint.timeouts.idle.as_millis(), 300);
         assert_eq!(endpoint.retry.base_delay.as_millis(), 5);
         let defaults = crate::engine::endpoint(&base());
         let expected = crate::llm::client::Endpoint::new("x", None);
         assert_eq!(defaults.timeouts.idle, expected.timeouts.idle);
         assert_eq!(defaults.timeouts.first_byte, expected.timeouts.first_byte);
+        assert_eq!(
+            defaults.timeouts.first_content,
+            expected.timeouts.first_content
+        );
+        assert!(expected.timeouts.first_content > expected.timeouts.first_byte);
+        assert!(expected.timeouts.first_content > expected.timeouts.idle);
         assert_eq!(defaults.retry.base_delay, expected.retry.base_delay);
     }
 

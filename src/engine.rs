@@ -98,6 +98,9 @@ pub fn endpoint(settings: &Settings) -> Endpoint {
     if let Some(ms) = tuning.first_byte_timeout_ms {
         endpoint.timeouts.first_byte = Duration::from_millis(ms);
     }
+    if let Some(ms) = tuning.first_content_timeout_ms {
+        endpoint.timeouts.first_content = Duration::from_millis(ms);
+    }
     if let Some(ms) = tuning.idle_timeout_ms {
         endpoint.timeouts.idle = Duration::from_millis(ms);
     }

@@ -22,6 +22,7 @@ fn endpoint(base_url: &str, key: Option<&str>) -> Endpoint {
         timeouts: Timeouts {
             connect: Duration::from_secs(5),
             first_byte: Duration::from_secs(10),
+            first_content: Duration::from_secs(10),
             idle: Duration::from_secs(10),
         },
         retry: RetryPolicy {
@@ -591,10 +592,119 @@ async fn missing_done_is_fine_after_a_finish_reason_and_an_error_without_one() {
     let error = result.unwrap_err();
     assert!(matches!(error, LlmError::CutOff { .. }), "{error:?}");
 
-    let empty = Reply::sse(vec![]);
-    let (result, _, fake) = once(empty, true).await;
-    assert!(matches!(result.unwrap_err(), LlmError::CutOff { .. }));
+    // Every attempt closed without a byte of the answer: retried, then the cut is reported.
+    let fake = FakeUpstream::start(vec![Reply::sse(vec![]); 4])
+        .await
+        .unwrap();
+    let (result, events) = call(
+        &LlmClient::new(),
+        &endpoint(&fake.base_url(), None),
+        &request(true),
+    )
+    .await;
+    let error = result.unwrap_err();
+    assert!(matches!(error, LlmError::CutOff { .. }), "{error:?}");
+    assert!(error.to_string().contains("without sending anything"));
+    assert_eq!(fake.requests().len(), 4);
+    assert_eq!(events.count("retry:"), 3);
+}
+
+#[tokio::test]
+async fn a_quiet_model_after_the_headers_gets_the_first_content_bound_not_the_idle_one() {
+    // Headers and the role chunk at once, then 600 ms of thinking, past the 200 ms idle
+    // timeout, then the answer with 100 ms gaps.
+    let role = Step::Data(json!({
+        "id": "c", "object": "chat.completion.chunk", "model": "m",
+        "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": null}],
+    }));
+    let quiet = Reply::sse(vec![
+        role.clone(),
+        Step::Raw(": keep-alive\n\n".to_owned()),
+        Step::Delay(600),
+        content_chunk("thought "),
+        Step::Delay(100),
+        content_chunk("through"),
+        finish_chunk("stop"),
+        Step::Done,
+    ]);
+    let fake = FakeUpstream::start(vec![quiet]).await.unwrap();
+    let mut quiet_endpoint = endpoint(&fake.base_url(), None);
+    quiet_endpoint.timeouts.idle = Duration::from_millis(200);
+    quiet_endpoint.timeouts.first_content = Duration::from_secs(10);
+    let (result, events) = call(&LlmClient::new(), &quiet_endpoint, &request(true)).await;
+    assert_eq!(result.unwrap().content, "thought through");
+    assert_eq!(events.count("retry:"), 0);
     assert_eq!(fake.requests().len(), 1);
+
+    // The same silence past the first-content bound: a timeout, not retried (the wait was
+    // already spent), and the connection dropped.
+    let fake = FakeUpstream::start(vec![
+        Reply::sse(vec![role.clone(), Step::Stall]),
+        Reply::text(&["must not be fetched"]),
+    ])
+    .await
+    .unwrap();
+    let mut quiet_endpoint = endpoint(&fake.base_url(), None);
+    quiet_endpoint.timeouts.idle = Duration::from_millis(100);
+    quiet_endpoint.timeouts.first_content = Duration::from_millis(400);
+    let (result, _) = call(&LlmClient::new(), &quiet_endpoint, &request(true)).await;
+    let error = result.unwrap_err();
+    assert!(
+        matches!(error, LlmError::FirstContentTimeout { .. }),
+        "{error:?}"
+    );
+    assert!(
+        error.to_string().contains("sent no answer within 0.4 s"),
+        "{error}"
+    );
+    assert!(fake.wait_for_abort(Duration::from_secs(5)).await);
+    assert_eq!(fake.requests().len(), 1);
+
+    // Once the answer has begun, the idle timeout bounds every gap again.
+    let fake = FakeUpstream::start(vec![Reply::sse(vec![
+        content_chunk("begun"),
+        Step::Delay(600),
+        content_chunk(" too late"),
+    ])])
+    .await
+    .unwrap();
+    quiet_endpoint.base_url = fake.base_url();
+    let (result, _) = call(&LlmClient::new(), &quiet_endpoint, &request(true)).await;
+    assert!(matches!(result.unwrap_err(), LlmError::IdleTimeout { .. }));
+}
+
+#[tokio::test]
+async fn a_stream_cut_before_its_first_content_is_retried_and_after_it_is_not() {
+    let role = Step::Data(json!({
+        "id": "c", "object": "chat.completion.chunk", "model": "m",
+        "choices": [{"index": 0, "delta": {"role": "assistant"}, "finish_reason": null}],
+    }));
+    for fault in [Step::Reset, Step::Close] {
+        let fake = FakeUpstream::start(vec![
+            Reply::sse(vec![role.clone(), Step::Delay(20), fault.clone()]),
+            Reply::text(&["second ", "try"]),
+        ])
+        .await
+        .unwrap();
+        let (result, events) = call(
+            &LlmClient::new(),
+            &endpoint(&fake.base_url(), None),
+            &request(true),
+        )
+        .await;
+        assert_eq!(result.unwrap().content, "second try", "{fault:?}");
+        assert_eq!(fake.requests().len(), 2, "{fault:?}");
+        assert_eq!(events.count("retry:1"), 1, "{fault:?}");
+        // Nothing of the first attempt reached the caller.
+        assert_eq!(
+            events
+                .0
+                .iter()
+                .filter(|event| event.starts_with("content:"))
+                .collect::<Vec<_>>(),
+            ["content:second ", "content:try"]
+        );
+    }
 }
 
 #[tokio::test]

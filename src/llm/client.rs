@@ -1,6 +1,13 @@
 //! The chat-completions client: one pooled HTTP client, a POST per call, SSE parsed as bytes
-//! arrive, retries with backoff only before the first response byte, three distinct
-//! timeouts, a size cap, and cancellation raced against every await.
+//! arrive, retries with backoff only while nothing of the answer has reached the caller, four
+//! distinct timeouts, a size cap, and cancellation raced against every await.
+//!
+//! The timeouts of one attempt: `connect`; `first_byte`, from sending the request to the
+//! response headers; `first_content`, from sending the request to the first piece of the
+//! answer (text or a tool call; for a non-streamed answer, its first body byte) — a gateway
+//! may send its headers at once and then let the model think quietly, so before the first
+//! content only this longer bound applies; then `idle`, the longest gap between two pieces
+//! of the body.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
@@ -34,7 +41,10 @@ pub struct Timeouts {
     pub connect: Duration,
     /// From sending the request to the response headers.
     pub first_byte: Duration,
-    /// The longest gap between two pieces of the body.
+    /// From sending the request to the first piece of the answer. Until then `idle` does not
+    /// apply (a model that thinks sends nothing); it should be the longest of the three.
+    pub first_content: Duration,
+    /// The longest gap between two pieces of the body once the answer has begun.
     pub idle: Duration,
 }
 
@@ -43,6 +53,7 @@ impl Default for Timeouts {
         Timeouts {
             connect: Duration::from_secs(10),
             first_byte: Duration::from_secs(90),
+            first_content: Duration::from_secs(300),
             idle: Duration::from_secs(60),
         }
     }
@@ -202,20 +213,21 @@ impl LlmClient {
         );
 
         let mut retries = 0;
-        let response = loop {
-            let attempt = send_once(&http, &url, &headers, &body, endpoint, cancel).await;
+        let completion = loop {
+            let attempt = attempt(
+                &http,
+                &url,
+                &headers,
+                &body,
+                request.stream,
+                endpoint,
+                cancel,
+                on_event,
+            )
+            .await;
             let (error, retry_after) = match attempt {
-                Ok(response) if response.status().is_success() => break response,
-                Ok(response) => {
-                    let status = response.status().as_u16();
-                    let retry_after = retry_after(response.headers());
-                    let error = status_error(response, endpoint, &url, cancel).await?;
-                    if !is_retryable_status(status) {
-                        return Err(error);
-                    }
-                    (error, retry_after)
-                }
-                Err(Failure::Retryable(error)) => (error, None),
+                Ok(completion) => break completion,
+                Err(Failure::Retryable(error, retry_after)) => (error, retry_after),
                 Err(Failure::Final(error)) => return Err(error),
             };
             if retries >= endpoint.retry.max_retries {
@@ -238,27 +250,6 @@ impl LlmClient {
                 biased;
                 _ = cancel.cancelled() => return Err(LlmError::Cancelled),
                 _ = tokio::time::sleep(delay) => {}
-            }
-        };
-
-        on_event(StreamEvent::Connected);
-        let status = response.status().as_u16();
-        let content_type = content_type(&response);
-        let mut body = Body::new(response, endpoint);
-        let completion = match body_kind(&content_type, request.stream) {
-            BodyKind::Sse => read_stream(&mut body, key, cancel, on_event).await?,
-            BodyKind::Json => read_json(&mut body, key, cancel).await?,
-            BodyKind::Html => {
-                return Err(LlmError::HtmlPage {
-                    status,
-                    url: clean(&endpoint.base_url, key),
-                });
-            }
-            BodyKind::Other => {
-                return Err(LlmError::UnexpectedContentType {
-                    content_type: clean(&content_type, key),
-                    url: clean(&endpoint.base_url, key),
-                });
             }
         };
         if let Some(usage) = completion.usage {
@@ -323,9 +314,65 @@ fn request_headers(
 }
 
 enum Failure {
-    /// Nothing was received: the next attempt may succeed.
-    Retryable(LlmError),
+    /// Nothing of the answer reached the caller: the next attempt may succeed, after the
+    /// `Retry-After` the upstream asked for, if any.
+    Retryable(LlmError, Option<Duration>),
     Final(LlmError),
+}
+
+/// One attempt: the request, its status, and the body read to its end. A failure is
+/// retryable only before any piece of the answer was passed to `on_event`: a retryable
+/// status, a connection that broke before the headers, or a stream cut before its first
+/// content.
+#[allow(clippy::too_many_arguments)]
+async fn attempt(
+    http: &reqwest::Client,
+    url: &str,
+    headers: &HeaderMap,
+    body: &Bytes,
+    streaming: bool,
+    endpoint: &Endpoint,
+    cancel: &CancellationToken,
+    on_event: &mut (dyn FnMut(StreamEvent<'_>) + Send),
+) -> Result<Completion, Failure> {
+    let key = endpoint.api_key.as_ref();
+    let first_content_deadline = tokio::time::Instant::now() + endpoint.timeouts.first_content;
+    let response = send_once(http, url, headers, body, endpoint, cancel).await?;
+    if !response.status().is_success() {
+        let status = response.status().as_u16();
+        let retry_after = retry_after(response.headers());
+        let error = status_error(response, endpoint, url, cancel)
+            .await
+            .map_err(Failure::Final)?;
+        return Err(if is_retryable_status(status) {
+            Failure::Retryable(error, retry_after)
+        } else {
+            Failure::Final(error)
+        });
+    }
+    on_event(StreamEvent::Connected);
+    let status = response.status().as_u16();
+    let content_type = content_type(&response);
+    let mut body = Body::new(response, endpoint)
+        .until_first_content(first_content_deadline, endpoint.timeouts.first_content);
+    match body_kind(&content_type, streaming) {
+        BodyKind::Sse => read_stream(&mut body, key, cancel, on_event).await,
+        // Nothing of a non-streamed answer reaches the caller before it is whole.
+        BodyKind::Json => read_json(&mut body, key, cancel)
+            .await
+            .map_err(|error| match error {
+                LlmError::CutOff { .. } => Failure::Retryable(error, None),
+                other => Failure::Final(other),
+            }),
+        BodyKind::Html => Err(Failure::Final(LlmError::HtmlPage {
+            status,
+            url: clean(&endpoint.base_url, key),
+        })),
+        BodyKind::Other => Err(Failure::Final(LlmError::UnexpectedContentType {
+            content_type: clean(&content_type, key),
+            url: clean(&endpoint.base_url, key),
+        })),
+    }
 }
 
 /// One attempt up to the response headers, raced against the first-byte timeout and
@@ -364,21 +411,30 @@ async fn send_once(
             }
             if error.is_connect() {
                 if error.is_timeout() {
-                    return Err(Failure::Retryable(LlmError::ConnectTimeout {
-                        url,
-                        secs: endpoint.timeouts.connect.as_secs(),
-                    }));
+                    return Err(Failure::Retryable(
+                        LlmError::ConnectTimeout {
+                            url,
+                            secs: endpoint.timeouts.connect.as_secs(),
+                        },
+                        None,
+                    ));
                 }
-                return Err(Failure::Retryable(LlmError::Connect {
-                    url,
-                    detail: clean(&error_chain(&error), key),
-                }));
+                return Err(Failure::Retryable(
+                    LlmError::Connect {
+                        url,
+                        detail: clean(&error_chain(&error), key),
+                    },
+                    None,
+                ));
             }
             // The connection broke before any response byte (closed, reset).
-            Err(Failure::Retryable(LlmError::Transport {
-                url,
-                detail: clean(&error_chain(&error), key),
-            }))
+            Err(Failure::Retryable(
+                LlmError::Transport {
+                    url,
+                    detail: clean(&error_chain(&error), key),
+                },
+                None,
+            ))
         }
     }
 }
@@ -518,13 +574,16 @@ fn body_kind(content_type: &str, streaming: bool) -> BodyKind {
     }
 }
 
-/// A response body read piece by piece under the idle timeout, the size cap and `cancel`.
+/// A response body read piece by piece under the size cap and `cancel`, and under the
+/// first-content deadline until [`Body::content_started`], the idle timeout after.
 /// Dropping it drops the connection unless the body was read to its end.
 struct Body {
     response: reqwest::Response,
     received: usize,
     limit: usize,
     idle: Duration,
+    /// Until the answer begins: when it must have begun, and the timeout that was.
+    first_content: Option<(tokio::time::Instant, Duration)>,
 }
 
 impl Body {
@@ -534,17 +593,37 @@ impl Body {
             received: 0,
             limit: endpoint.max_response_bytes,
             idle: endpoint.timeouts.idle,
+            first_content: None,
         }
     }
 
+    /// Waits for the first content until `deadline` (counted from sending the request)
+    /// instead of the idle timeout.
+    fn until_first_content(mut self, deadline: tokio::time::Instant, timeout: Duration) -> Self {
+        self.first_content = Some((deadline, timeout));
+        self
+    }
+
+    /// The answer has begun: from now on the idle timeout bounds every gap.
+    fn content_started(&mut self) {
+        self.first_content = None;
+    }
+
     async fn next_chunk(&mut self, cancel: &CancellationToken) -> Result<Option<Bytes>, LlmError> {
+        let (deadline, timed_out) = match self.first_content {
+            Some((deadline, timeout)) => (deadline, LlmError::FirstContentTimeout { timeout }),
+            None => (
+                tokio::time::Instant::now() + self.idle,
+                LlmError::IdleTimeout { timeout: self.idle },
+            ),
+        };
         let outcome = tokio::select! {
             biased;
             _ = cancel.cancelled() => return Err(LlmError::Cancelled),
-            outcome = tokio::time::timeout(self.idle, self.response.chunk()) => outcome,
+            outcome = tokio::time::timeout_at(deadline, self.response.chunk()) => outcome,
         };
         match outcome {
-            Err(_) => Err(LlmError::IdleTimeout { timeout: self.idle }),
+            Err(_) => Err(timed_out),
             Ok(Err(error)) => Err(LlmError::CutOff {
                 detail: Some(error_chain(&error)),
             }),
@@ -576,10 +655,12 @@ impl Body {
         Ok(bytes)
     }
 
+    /// The whole body; its first byte counts as the first content.
     async fn read_all(&mut self, cancel: &CancellationToken) -> Result<Vec<u8>, LlmError> {
         let mut bytes = Vec::new();
         while let Some(chunk) = self.next_chunk(cancel).await? {
             bytes.extend_from_slice(&chunk);
+            self.content_started();
         }
         Ok(bytes)
     }
@@ -591,16 +672,40 @@ enum Flow {
     Done,
 }
 
+/// Whether an event carries a piece of the answer (what the caller shows or acts on).
+fn is_answer(event: &StreamEvent<'_>) -> bool {
+    matches!(
+        event,
+        StreamEvent::Content(_)
+            | StreamEvent::ToolCallStarted { .. }
+            | StreamEvent::ToolCallArguments { .. }
+    )
+}
+
+/// A stream cut off: retryable while nothing of the answer was passed on.
+fn cut_off(detail: Option<String>, key: Option<&ApiKey>, answer_started: bool) -> Failure {
+    let error = LlmError::CutOff {
+        detail: detail.map(|text| clean(&text, key)),
+    };
+    if answer_started {
+        Failure::Final(error)
+    } else {
+        Failure::Retryable(error, None)
+    }
+}
+
 /// Reads an SSE body to `[DONE]` (or to its end after a finish reason).
 async fn read_stream(
     body: &mut Body,
     key: Option<&ApiKey>,
     cancel: &CancellationToken,
     on_event: &mut (dyn FnMut(StreamEvent<'_>) + Send),
-) -> Result<Completion, LlmError> {
+) -> Result<Completion, Failure> {
     let mut parser = SseParser::new();
     let mut accumulator = Accumulator::new();
     let mut done = false;
+    // Set once a piece of the answer has been passed to `on_event`.
+    let mut answer_started = false;
     'read: loop {
         let chunk = match body.next_chunk(cancel).await {
             Ok(Some(chunk)) => chunk,
@@ -611,18 +716,25 @@ async fn read_stream(
                 return Ok(accumulator.finish());
             }
             Err(LlmError::CutOff { detail }) => {
-                return Err(LlmError::CutOff {
-                    detail: detail.map(|text| clean(&text, key)),
-                });
+                return Err(cut_off(detail, key, answer_started));
             }
-            Err(error) => return Err(error),
+            Err(error) => return Err(Failure::Final(error)),
         };
         parser.feed(&chunk);
         while let Some(event) = parser.next_event() {
-            if let Flow::Done = handle_event(event, &mut accumulator, key, on_event)? {
+            let mut forward = |event: StreamEvent<'_>| {
+                answer_started |= is_answer(&event);
+                on_event(event);
+            };
+            let flow =
+                handle_event(event, &mut accumulator, key, &mut forward).map_err(Failure::Final)?;
+            if let Flow::Done = flow {
                 done = true;
                 break 'read;
             }
+        }
+        if answer_started {
+            body.content_started();
         }
     }
     if done {
@@ -632,7 +744,13 @@ async fn read_stream(
         return Ok(accumulator.finish());
     }
     while let Some(event) = parser.finish() {
-        if let Flow::Done = handle_event(event, &mut accumulator, key, on_event)? {
+        let mut forward = |event: StreamEvent<'_>| {
+            answer_started |= is_answer(&event);
+            on_event(event);
+        };
+        if let Flow::Done =
+            handle_event(event, &mut accumulator, key, &mut forward).map_err(Failure::Final)?
+        {
             done = true;
             break;
         }
@@ -640,13 +758,12 @@ async fn read_stream(
     if done || accumulator.has_finish_reason() {
         return Ok(accumulator.finish());
     }
-    Err(LlmError::CutOff {
-        detail: Some(if accumulator.chunks() == 0 {
-            "the upstream closed the stream without sending anything".to_owned()
-        } else {
-            "the upstream closed the stream without a finish reason or [DONE]".to_owned()
-        }),
-    })
+    let detail = if accumulator.chunks() == 0 {
+        "the upstream closed the stream without sending anything"
+    } else {
+        "the upstream closed the stream without a finish reason or [DONE]"
+    };
+    Err(cut_off(Some(detail.to_owned()), key, answer_started))
 }
 
 fn handle_event(

@@ -66,6 +66,9 @@ pub enum LlmError {
     #[error("the upstream sent no response within {}: it may be overloaded, try again", seconds(.timeout))]
     FirstByteTimeout { timeout: Duration },
 
+    #[error("the upstream accepted the request but sent no answer within {}: the model may need longer (CHATLS_FIRST_CONTENT_TIMEOUT_MS), or the upstream is stuck; try again", seconds(.timeout))]
+    FirstContentTimeout { timeout: Duration },
+
     #[error("the upstream stopped sending for {} in the middle of the answer", seconds(.timeout))]
     IdleTimeout { timeout: Duration },
 

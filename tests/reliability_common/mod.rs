@@ -70,6 +70,9 @@ fn tuning_env(tuning: UpstreamTuning) -> Vec<(&'static str, String)> {
     if let Some(ms) = tuning.first_byte_timeout_ms {
         vars.push(("CHATLS_FIRST_BYTE_TIMEOUT_MS", ms.to_string()));
     }
+    if let Some(ms) = tuning.first_content_timeout_ms {
+        vars.push(("CHATLS_FIRST_CONTENT_TIMEOUT_MS", ms.to_string()));
+    }
     if let Some(ms) = tuning.idle_timeout_ms {
         vars.push(("CHATLS_IDLE_TIMEOUT_MS", ms.to_string()));
     }
@@ -374,11 +377,39 @@ pub fn fault_rows() -> Vec<FaultRow> {
             &["cut off", "[DONE]"],
         ),
         row(
-            "empty event stream",
-            vec![sse(Vec::new())],
-            1,
+            "empty event stream (nothing reached the user: retried)",
+            retried(sse(Vec::new())),
+            attempts,
             &["closed the stream without sending anything"],
         ),
+        row(
+            "reset after the headers, before any content (retried)",
+            retried(sse(vec![
+                chunk(json!({"role": "assistant", "content": ""})),
+                Step::Delay(20),
+                Step::Reset,
+            ])),
+            attempts,
+            &["cut off"],
+        ),
+        FaultRow {
+            tuning: UpstreamTuning {
+                first_content_timeout_ms: Some(400),
+                idle_timeout_ms: Some(100),
+                ..tuning()
+            },
+            abort_seen: true,
+            ..row(
+                "headers at once, then silence past the first-content bound (not retried)",
+                vec![sse(vec![
+                    chunk(json!({"role": "assistant", "content": ""})),
+                    Step::Raw(": keep-alive\n\n".into()),
+                    Step::Stall,
+                ])],
+                1,
+                &["sent no answer within 0.4 s"],
+            )
+        },
         row(
             "an answer with no text at all",
             vec![Reply::text(&[""])],
