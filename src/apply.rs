@@ -4,7 +4,11 @@
 //! minimal edits in the current document.
 
 use crate::action::ActionInput;
-use crate::edits::{CharEdit, extract_code, line_ending_of, minimal_edits, reindent_with};
+use crate::answer::{AnswerCode, NoCode, classify};
+use crate::edits::{
+    CharEdit, IndentStyle, Layout, indent_style, line_ending_of, minimal_edits, reindent_with,
+};
+use crate::patch::{PatchError, apply_diff};
 use crate::text::{Document, rebase_range};
 
 /// Why an answer is not applied.
@@ -16,14 +20,66 @@ pub enum NotApplied {
     SelectionChanged,
     #[error("too many edits happened while the model was answering, so nothing was applied")]
     HistoryLost,
-    #[error("the answer contains no code to apply")]
+    #[error("the answer contains no code to apply, so nothing was changed")]
     NoCode,
+    #[error("the model says the code needs no change (or declined), so nothing was changed")]
+    Refusal,
+    #[error("the answer is prose, not code, so nothing was changed")]
+    Prose,
+    #[error(
+        "the answer's only code is a `{0}` block, not code for the selection, so nothing was changed"
+    )]
+    OtherLanguage(String),
+    #[error(
+        "the answer's code does not look like a replacement for the selection (an example?), so nothing was changed"
+    )]
+    Unrelated,
+    #[error(
+        "the answer is a diff that does not apply to the selected code ({0}), so nothing was changed"
+    )]
+    Diff(PatchError),
     #[error("the model's answer is the same as the selected code; nothing to change")]
     Unchanged,
     #[error(
         "the answer stopped at the token limit before the code was complete, so nothing was applied; raise maxTokens or select less"
     )]
     Truncated,
+    #[error(
+        "the editor has not reported the previous edit to this document yet, so nothing was applied; run the action again"
+    )]
+    Unsynced,
+    #[error("the document kept changing for 10 s, so nothing was applied; run the action again")]
+    KeptChanging,
+    #[error("cancelled; nothing was changed")]
+    Cancelled,
+}
+
+impl NotApplied {
+    /// Whether the person should see the model's answer: it was read and judged not to be
+    /// code for the selection, so showing it is the only way it is not lost.
+    pub fn shows_answer(&self) -> bool {
+        matches!(
+            self,
+            NotApplied::NoCode
+                | NotApplied::Refusal
+                | NotApplied::Prose
+                | NotApplied::OtherLanguage(_)
+                | NotApplied::Unrelated
+                | NotApplied::Diff(_)
+        )
+    }
+}
+
+impl From<NoCode> for NotApplied {
+    fn from(reason: NoCode) -> Self {
+        match reason {
+            NoCode::Empty => NotApplied::NoCode,
+            NoCode::Refusal => NotApplied::Refusal,
+            NoCode::Prose => NotApplied::Prose,
+            NoCode::OtherLanguage(language) => NotApplied::OtherLanguage(language),
+            NoCode::Unrelated => NotApplied::Unrelated,
+        }
+    }
 }
 
 /// Edits in the current text of `document` (char offsets) and the version they apply to.
@@ -42,26 +98,43 @@ pub struct Prepared {
     edits: Vec<CharEdit>,
 }
 
-/// The line ending of the document the selection is in (`\n` when it has none).
-fn document_eol(input: &ActionInput) -> &'static str {
-    input
+/// How many lines of the document are read for its line ending and indentation style.
+const LAYOUT_SAMPLE_LINES: usize = 2000;
+
+/// The line ending and indentation style of the document the selection is in (`\n` when it
+/// has no line break).
+fn document_layout(input: &ActionInput) -> (&'static str, Option<IndentStyle>) {
+    let lines: Vec<String> = input
         .text
         .lines()
+        .take(LAYOUT_SAMPLE_LINES)
+        .map(|line| line.to_string())
+        .collect();
+    let eol = lines
+        .iter()
         .take(64)
-        .find_map(|line| line_ending_of(&line.to_string()))
-        .unwrap_or("\n")
+        .find_map(|line| line_ending_of(line))
+        .unwrap_or("\n");
+    (eol, indent_style(lines.iter().map(String::as_str)))
 }
 
 /// Takes the replacement from the answer and diffs it against the selection, refusing an
 /// answer the upstream cut at its token limit (a half-written replacement must never land in
-/// the user's code), one with no code, and one that changes nothing.
+/// the user's code), one with no code for the selection (see `answer::classify`), a diff
+/// that does not apply to the selection, and one that changes nothing.
 pub fn prepare(input: &ActionInput, answer: &str, truncated: bool) -> Result<Prepared, NotApplied> {
     if truncated {
         return Err(NotApplied::Truncated);
     }
     let original = input.selected_text();
-    let code = extract_code(answer);
-    let replacement = reindent_with(&code, &original, document_eol(input));
+    let replacement = match classify(answer, &original, &input.language_id) {
+        AnswerCode::Code(code) => {
+            let (eol, style) = document_layout(input);
+            reindent_with(&code, &original, &Layout { eol, style })
+        }
+        AnswerCode::Diff(diff) => apply_diff(&original, &diff).map_err(NotApplied::Diff)?,
+        AnswerCode::None(reason) => return Err(reason.into()),
+    };
     if replacement.trim().is_empty() && !original.trim().is_empty() {
         return Err(NotApplied::NoCode);
     }

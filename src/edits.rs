@@ -6,44 +6,127 @@ use std::time::Duration;
 
 use similar::{Algorithm, DiffTag, TextDiff};
 
-/// The code in a model's answer: the first fenced block (```` ``` ```` or `~~~`, any info
-/// string, a fence of three or more; it closes at a fence of the same char at least as
-/// long, and an unclosed block runs to the end), else the whole answer without its
-/// leading and trailing blank lines.
+/// The code in a model's answer: the first fenced block (see [`fenced_blocks`]), else the
+/// whole answer without its leading and trailing blank lines.
 ///
 /// The result never ends with a line break (`reindent` decides that from the selection).
-/// Indentation that the opening fence itself has (a block inside a list item) is removed
-/// from the block's lines. An answer with no code gives an empty string; the caller
-/// decides whether that means "delete the selection" or "nothing to apply".
+/// An answer with no code gives an empty string. This is the raw extraction; whether an
+/// answer holds code for the selection at all is `answer::classify`'s question.
 pub fn extract_code(answer: &str) -> String {
-    let lines: Vec<&str> = answer.split_inclusive('\n').collect();
-    for (index, line) in lines.iter().enumerate() {
-        let Some(fence) = Fence::opening(line) else {
-            continue;
-        };
-        let body: Vec<&str> = lines[index + 1..]
-            .iter()
-            .take_while(|line| !fence.is_closed_by(line))
-            .map(|line| strip_indent(line, fence.indent))
-            .collect();
-        return without_final_line_break(&body.concat()).to_owned();
+    if let Some(block) = fenced_blocks(answer).into_iter().next() {
+        return block.body;
     }
+    trim_blank_lines(answer).to_owned()
+}
+
+/// `text` without its leading and trailing blank lines (and without its final line break).
+pub fn trim_blank_lines(text: &str) -> &str {
+    let lines: Vec<&str> = text.split_inclusive('\n').collect();
     let is_blank = |line: &&str| line.trim().is_empty();
     let start = lines.iter().position(|line| !is_blank(line));
     let end = lines.iter().rposition(|line| !is_blank(line));
     match (start, end) {
         (Some(start), Some(end)) => {
-            without_final_line_break(&lines[start..=end].concat()).to_owned()
+            let from: usize = lines[..start].iter().map(|line| line.len()).sum();
+            let to: usize = lines[..=end].iter().map(|line| line.len()).sum();
+            without_final_line_break(&text[from..to])
         }
-        _ => String::new(),
+        _ => "",
     }
 }
 
-/// An opening code fence: its char, its length and the indentation before it.
+/// One fenced code block of an answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FencedBlock {
+    /// The info string after the opening fence, trimmed (`rust`, `diff`, `py title="a"`).
+    pub info: String,
+    /// The lines between the fences, without the opening fence's own indentation and
+    /// without the final line break.
+    pub body: String,
+    /// False when the answer ended before a closing fence.
+    pub closed: bool,
+}
+
+impl FencedBlock {
+    /// The first word of the info string, lower-cased: the block's language tag.
+    pub fn language(&self) -> String {
+        self.info
+            .split(|c: char| c.is_whitespace() || c == '{' || c == ',')
+            .next()
+            .unwrap_or_default()
+            .trim_start_matches('.')
+            .to_lowercase()
+    }
+}
+
+/// The top-level fenced blocks of an answer, in order (```` ``` ```` or `~~~`, a fence of
+/// three or more, any info string).
+///
+/// A block closes at a bare fence of the same char at least as long as the one that opened
+/// it, so a longer outer fence holds shorter ones (```` ````markdown ```` around a
+/// ```` ```sh ```` block). Models also nest fences of the same length, writing an inner
+/// opening with a language tag (```` ```sh ````) inside an outer ```` ```markdown ````: such
+/// an inner opening is counted, and its bare closing fence closes it rather than the outer
+/// block. An unclosed block runs to the end of the answer. Indentation that the opening
+/// fence itself has (a block inside a list item) is removed from the block's lines.
+pub fn fenced_blocks(answer: &str) -> Vec<FencedBlock> {
+    let lines: Vec<&str> = answer.split_inclusive('\n').collect();
+    let mut blocks = Vec::new();
+    let mut index = 0;
+    while index < lines.len() {
+        let Some(fence) = Fence::opening(lines[index]) else {
+            index += 1;
+            continue;
+        };
+        // Lengths of the inner blocks open inside this one, innermost last.
+        let mut inner: Vec<usize> = Vec::new();
+        let mut body = String::new();
+        let mut closed = false;
+        index += 1;
+        while index < lines.len() {
+            let line = lines[index];
+            index += 1;
+            match fence.classify(line) {
+                FenceLine::Bare(len) => match inner.last() {
+                    Some(open) if len >= *open => {
+                        inner.pop();
+                    }
+                    None if len >= fence.len => {
+                        closed = true;
+                        break;
+                    }
+                    _ => {}
+                },
+                FenceLine::WithInfo(len) => inner.push(len),
+                FenceLine::Other => {}
+            }
+            body.push_str(strip_indent(line, fence.indent));
+        }
+        blocks.push(FencedBlock {
+            info: fence.info,
+            body: without_final_line_break(&body).to_owned(),
+            closed,
+        });
+    }
+    blocks
+}
+
+/// An opening code fence: its char, its length, the indentation before it and its info
+/// string.
 struct Fence {
     marker: char,
     len: usize,
     indent: usize,
+    info: String,
+}
+
+/// What a line inside a block is, for the block's fence char.
+enum FenceLine {
+    /// A fence of the block's char with nothing after it (a closing fence), this long.
+    Bare(usize),
+    /// A fence of the block's char with a language tag (an inner opening), this long.
+    WithInfo(usize),
+    Other,
 }
 
 impl Fence {
@@ -58,20 +141,38 @@ impl Fence {
         }
         // As in CommonMark, a backtick fence's info string holds no backtick, so inline
         // code such as ```x``` in prose is not a fence.
-        if marker == '`' && rest[len..].contains('`') {
+        let info = &rest[len..];
+        if marker == '`' && info.contains('`') {
             return None;
         }
         Some(Fence {
             marker,
             len,
             indent,
+            info: info.trim().to_owned(),
         })
     }
 
-    fn is_closed_by(&self, line: &str) -> bool {
+    fn classify(&self, line: &str) -> FenceLine {
         let rest = line.trim_start_matches([' ', '\t']);
         let len = rest.chars().take_while(|c| *c == self.marker).count();
-        len >= self.len && rest[len * self.marker.len_utf8()..].trim().is_empty()
+        if len < 3 {
+            return FenceLine::Other;
+        }
+        let info = rest[len * self.marker.len_utf8()..].trim();
+        // An inner opening names a language (```sh, ```c++, ```objective-c); a fence line
+        // followed by words is text, as in CommonMark.
+        let is_tag = |info: &str| {
+            info.chars()
+                .all(|c| c.is_alphanumeric() || matches!(c, '_' | '+' | '#' | '.' | '-'))
+        };
+        if info.is_empty() {
+            FenceLine::Bare(len)
+        } else if is_tag(info) {
+            FenceLine::WithInfo(len)
+        } else {
+            FenceLine::Other
+        }
     }
 }
 
@@ -104,30 +205,102 @@ pub fn line_ending_of(text: &str) -> Option<&'static str> {
 }
 
 /// Gives `code` the indentation and line endings of `original`, the selection it replaces.
-/// See `reindent_with`; a selection without a line break makes the result use `\n`.
+/// See `reindent_with`; a selection without a line break makes the result use `\n`, and
+/// the indentation style comes from the selection alone.
 pub fn reindent(code: &str, original: &str) -> String {
-    reindent_with(code, original, "\n")
+    reindent_with(
+        code,
+        original,
+        &Layout {
+            eol: "\n",
+            style: None,
+        },
+    )
 }
 
-/// Gives `code` the indentation and line endings of `original`:
+/// How the document a selection lies in is laid out, for what the selection alone cannot
+/// tell (a one-line selection has no line break and no inner indentation).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Layout<'a> {
+    /// The document's line break.
+    pub eol: &'a str,
+    /// The document's indentation style, if it has a clear one.
+    pub style: Option<IndentStyle>,
+}
+
+/// How a text indents its lines.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IndentStyle {
+    Tabs,
+    /// Spaces, this many per indentation step.
+    Spaces(usize),
+}
+
+/// The indentation style of a text's lines: tabs if more lines start with a tab than with
+/// two or more spaces, else spaces with the most common step between consecutive lines
+/// (4 when no step shows). `None` when no line is indented. Lines indented by a single space
+/// (the ` * ` of a block comment) say nothing about the style and are skipped.
+pub fn indent_style<'a>(lines: impl IntoIterator<Item = &'a str>) -> Option<IndentStyle> {
+    let (mut tabs, mut spaces) = (0usize, 0usize);
+    let mut steps = [0usize; 9];
+    let mut previous_width: Option<usize> = None;
+    for line in lines {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let indent = leading_whitespace(line);
+        if indent.starts_with('\t') {
+            tabs += 1;
+            previous_width = None;
+            continue;
+        }
+        let width = indent.len();
+        if width >= 2 && !indent.contains('\t') {
+            spaces += 1;
+        }
+        if let Some(previous) = previous_width
+            && width > previous
+            && width - previous < steps.len()
+            && width - previous >= 2
+        {
+            steps[width - previous] += 1;
+        }
+        previous_width = Some(width);
+    }
+    if tabs == 0 && spaces == 0 {
+        return None;
+    }
+    if tabs > spaces {
+        return Some(IndentStyle::Tabs);
+    }
+    // The most common step; on a tie the smaller one.
+    let step = (2..steps.len())
+        .filter(|step| steps[*step] > 0)
+        .max_by_key(|step| (steps[*step], std::cmp::Reverse(*step)))
+        .unwrap_or(4);
+    Some(IndentStyle::Spaces(step))
+}
+
+/// Gives `code` the indentation and line endings of `original` in a document laid out as
+/// `layout` says:
 /// - the code's common leading indentation is removed and the original's base indentation
 ///   (that of its first non-blank line) is put in front of every non-blank line; blank
 ///   lines become empty;
-/// - if the original indents with tabs and the code's inner indentation uses only spaces,
-///   each run of spaces becomes tabs (one per indentation step of the code, the smallest
-///   inner indentation); if the original indents with spaces and the code's inner
-///   indentation has tabs, each tab becomes one indentation step of the original (its
-///   smallest inner indentation, else 4 spaces);
-/// - lines end with the original's line break, or `fallback_eol` if it has none (a
-///   one-line selection: pass the document's line ending);
+/// - the code's inner indentation (below that common part) follows the target style: the
+///   selection's own if its lines show one, else the document's. Spaces become tabs (one
+///   per indentation step of the code, its smallest inner indentation); tabs become spaces
+///   (one target step each); spaces of another step are re-stepped when every inner
+///   indentation is a whole number of the code's steps (alignment is left alone);
+/// - lines end with the original's line break, or the layout's if it has none (a
+///   one-line selection);
 /// - the result ends with a line break if and only if the original does.
 ///
 /// Empty code stays empty.
-pub fn reindent_with(code: &str, original: &str, fallback_eol: &str) -> String {
+pub fn reindent_with(code: &str, original: &str, layout: &Layout<'_>) -> String {
     if code.is_empty() {
         return String::new();
     }
-    let eol = line_ending_of(original).unwrap_or(fallback_eol);
+    let eol = line_ending_of(original).unwrap_or(layout.eol);
     let original_lines: Vec<&str> = original.lines().filter(|l| !l.trim().is_empty()).collect();
     let base = original_lines
         .first()
@@ -144,28 +317,15 @@ pub fn reindent_with(code: &str, original: &str, fallback_eol: &str) -> String {
         })
         .collect();
 
-    let original_uses_tabs = original_lines
-        .iter()
-        .any(|l| leading_whitespace(l).contains('\t'));
-    let original_uses_spaces =
-        !original_uses_tabs && original_lines.iter().any(|l| l.starts_with(' '));
-    let code_inner_has_tabs = inner.iter().any(|(indent, _)| indent.contains('\t'));
-    let conversion = if original_uses_tabs && !code_inner_has_tabs {
-        inner
-            .iter()
-            .filter(|(_, rest)| !rest.trim().is_empty())
-            .map(|(indent, _)| indent.len())
-            .filter(|len| *len > 0)
-            .min()
-            .map(IndentConversion::SpacesToTabs)
-    } else if original_uses_spaces && code_inner_has_tabs {
-        Some(IndentConversion::TabsToSpaces(space_step(
-            &original_lines,
-            base,
-        )))
-    } else {
-        None
+    let target = match (selection_style(&original_lines, base), layout.style) {
+        // Spaces of a step the selection cannot show: the document's step.
+        (Some(IndentStyle::Spaces(0)), Some(IndentStyle::Spaces(step))) => {
+            Some(IndentStyle::Spaces(step))
+        }
+        (Some(own), _) => Some(own),
+        (None, document) => document,
     };
+    let conversion = target.and_then(|target| conversion_for(&inner, target));
 
     let mut out = String::with_capacity(code.len() + code_lines.len() * (base.len() + 2));
     for (index, (indent, rest)) in inner.iter().enumerate() {
@@ -189,6 +349,9 @@ pub fn reindent_with(code: &str, original: &str, fallback_eol: &str) -> String {
                     }
                 }
             }
+            Some(IndentConversion::Restep { from, to }) => {
+                out.extend(std::iter::repeat_n(' ', indent.len() / from * to));
+            }
             None => out.push_str(indent),
         }
         out.push_str(rest);
@@ -199,12 +362,67 @@ pub fn reindent_with(code: &str, original: &str, fallback_eol: &str) -> String {
     out
 }
 
+/// The style the selection's own lines show: tabs if any indents with a tab, spaces with
+/// their smallest step below the base if any line is indented deeper than the base with
+/// spaces. `None` when the selection shows nothing (one line, or all lines at the base).
+fn selection_style(original_lines: &[&str], base: &str) -> Option<IndentStyle> {
+    if original_lines
+        .iter()
+        .any(|line| leading_whitespace(line).contains('\t'))
+    {
+        return Some(IndentStyle::Tabs);
+    }
+    original_lines
+        .iter()
+        .map(|line| leading_whitespace(line).len())
+        .filter(|len| *len > base.len())
+        .map(|len| len - base.len())
+        .min()
+        .map(IndentStyle::Spaces)
+        .or_else(|| {
+            // Indented with spaces but flat: spaces, of an unknown step.
+            (base.len() >= 2).then_some(IndentStyle::Spaces(0))
+        })
+}
+
+/// How to turn the code's inner indentation into `target`'s, if it differs.
+fn conversion_for(inner: &[(&str, &str)], target: IndentStyle) -> Option<IndentConversion> {
+    let indents = || {
+        inner
+            .iter()
+            .filter(|(_, rest)| !rest.trim().is_empty())
+            .map(|(indent, _)| *indent)
+            .filter(|indent| !indent.is_empty())
+    };
+    let has_tabs = indents().any(|indent| indent.contains('\t'));
+    let code_step = indents()
+        .filter(|indent| !indent.contains('\t'))
+        .map(str::len)
+        .min();
+    match target {
+        IndentStyle::Tabs if !has_tabs => code_step.map(IndentConversion::SpacesToTabs),
+        IndentStyle::Tabs => None,
+        IndentStyle::Spaces(step) if has_tabs => Some(IndentConversion::TabsToSpaces(match step {
+            0 => 4,
+            step => step,
+        })),
+        IndentStyle::Spaces(0) => None,
+        IndentStyle::Spaces(step) => {
+            let from = code_step?;
+            let whole_steps = indents().all(|indent| indent.len() % from == 0);
+            (from != step && whole_steps).then_some(IndentConversion::Restep { from, to: step })
+        }
+    }
+}
+
 #[derive(Clone, Copy)]
 enum IndentConversion {
     /// Runs of spaces become tabs, this many spaces per tab.
     SpacesToTabs(usize),
     /// Each tab becomes this many spaces.
     TabsToSpaces(usize),
+    /// Indentation of `from` spaces per step becomes `to` spaces per step.
+    Restep { from: usize, to: usize },
 }
 
 fn leading_whitespace(line: &str) -> &str {
@@ -226,18 +444,6 @@ fn common_indent<'a>(mut lines: impl Iterator<Item = &'a str>) -> &'a str {
         common = &common[..shared];
     }
     common
-}
-
-/// The original's indentation step in spaces: its smallest indentation deeper than the
-/// base, else 4.
-fn space_step(original_lines: &[&str], base: &str) -> usize {
-    original_lines
-        .iter()
-        .map(|line| leading_whitespace(line).len())
-        .filter(|len| *len > base.len())
-        .map(|len| len - base.len())
-        .min()
-        .unwrap_or(4)
 }
 
 /// The code from a model's answer, ready to replace `original`: `extract_code` then
@@ -541,6 +747,23 @@ mod tests {
             ("", ""),
             ("   \n\t\n", ""),
             ("``\nnot a fence\n``", "``\nnot a fence\n``"),
+            // nested: a longer outer fence around a shorter inner block and text after it
+            (
+                "Here:\n````markdown\n# Setup\n\n```sh\nmake install\n```\n\nThen run it.\n````\nDone.",
+                "# Setup\n\n```sh\nmake install\n```\n\nThen run it.",
+            ),
+            // nested with the same length: the inner opening carries an info string
+            (
+                "```markdown\n# Setup\n```sh\nmake install\n```\nThen run it.\n```\nDone.",
+                "# Setup\n```sh\nmake install\n```\nThen run it.",
+            ),
+            // two levels deep, then prose after the outer block
+            (
+                "```md\nA\n```html\n<pre>\n```js\nx()\n```\n</pre>\n```\nB\n```\nafter",
+                "A\n```html\n<pre>\n```js\nx()\n```\n</pre>\n```\nB",
+            ),
+            // a tilde block inside a backtick block neither opens nor closes it
+            ("```md\n~~~sh\nls\n```\n~~~\n", "~~~sh\nls"),
         ];
         for (answer, expected) in cases {
             assert_eq!(extract_code(answer), *expected, "answer {answer:?}");
@@ -604,11 +827,126 @@ mod tests {
                 "code {code:?} original {original:?}"
             );
         }
-        assert_eq!(reindent_with("a\nb", "  x", "\r\n"), "  a\r\n  b");
+        let crlf = Layout {
+            eol: "\r\n",
+            style: None,
+        };
+        assert_eq!(reindent_with("a\nb", "  x", &crlf), "  a\r\n  b");
         assert_eq!(line_ending_of("a\r\nb\n"), Some("\r\n"));
         assert_eq!(line_ending_of("a\nb\r\n"), Some("\n"));
         assert_eq!(line_ending_of("a\rb"), Some("\r"));
         assert_eq!(line_ending_of("ab"), None);
+    }
+
+    #[test]
+    fn fenced_blocks_lists_every_top_level_block() {
+        let blocks = fenced_blocks(
+            "Before:\n```rust title=x\nold()\n```\nAfter:\n~~~ Diff\n-a\n+b\n~~~\n```py\nopen",
+        );
+        let summary: Vec<(String, &str, bool)> = blocks
+            .iter()
+            .map(|block| (block.language(), block.body.as_str(), block.closed))
+            .collect();
+        assert_eq!(
+            summary,
+            vec![
+                ("rust".to_owned(), "old()", true),
+                ("diff".to_owned(), "-a\n+b", true),
+                ("py".to_owned(), "open", false),
+            ]
+        );
+        assert_eq!(blocks[0].info, "rust title=x");
+        assert!(fenced_blocks("no fences here\n``inline``").is_empty());
+        assert_eq!(trim_blank_lines("\n \n a\n b \n\n"), " a\n b ");
+        assert_eq!(trim_blank_lines("\n\t\n"), "");
+    }
+
+    #[test]
+    fn indent_style_is_read_from_the_lines() {
+        let style = |text: &str| indent_style(text.lines());
+        assert_eq!(
+            style("package main\n\nfunc f() {\n\tif x {\n\t\ty()\n\t}\n}\n"),
+            Some(IndentStyle::Tabs)
+        );
+        assert_eq!(
+            style("def f():\n    if x:\n        y()\n    return 1\n"),
+            Some(IndentStyle::Spaces(4))
+        );
+        assert_eq!(
+            style("function f() {\n  if (x) {\n    y();\n  }\n}\n"),
+            Some(IndentStyle::Spaces(2))
+        );
+        // ` * ` comment lines say nothing; a flat file has no style
+        assert_eq!(style("/**\n * doc\n */\nint x;\n"), None);
+        assert_eq!(style("a\nb\n"), None);
+        // mostly tabs wins over a stray space-indented line
+        assert_eq!(
+            style("x {\n\ta\n\tb\n    c\n\td\n}"),
+            Some(IndentStyle::Tabs)
+        );
+    }
+
+    #[test]
+    fn the_document_style_applies_when_the_selection_shows_none() {
+        let tabs = Layout {
+            eol: "\n",
+            style: Some(IndentStyle::Tabs),
+        };
+        let two = Layout {
+            eol: "\n",
+            style: Some(IndentStyle::Spaces(2)),
+        };
+        // (code, original, layout, expected)
+        let cases: &[(&str, &str, &Layout, &str)] = &[
+            // a top-level one-line selection in a tab-indented Go file
+            (
+                "func main() {\n    fmt.Println(\"hi\")\n    if x {\n        y()\n    }\n}",
+                "func main() {}",
+                &tabs,
+                "func main() {\n\tfmt.Println(\"hi\")\n\tif x {\n\t\ty()\n\t}\n}",
+            ),
+            // an indented one-line selection: the base tab stays, the inner steps become tabs
+            (
+                "if err != nil {\n    return err\n}",
+                "\treturn nil\n",
+                &tabs,
+                "\tif err != nil {\n\t\treturn err\n\t}\n",
+            ),
+            // a 2-space file: 4-space code is re-stepped, tabs become 2 spaces
+            (
+                "if (x) {\n    y();\n        z();\n}",
+                "f();",
+                &two,
+                "if (x) {\n  y();\n    z();\n}",
+            ),
+            (
+                "if (x) {\n\ty();\n}",
+                "  f();",
+                &two,
+                "  if (x) {\n    y();\n  }",
+            ),
+            // alignment that is not a whole number of steps is left alone
+            (
+                "call(a,\n     b)\n    x",
+                "f();",
+                &two,
+                "call(a,\n     b)\n    x",
+            ),
+            // the selection's own style wins over the document's
+            (
+                "if x {\n    y()\n}",
+                "if a {\n    b()\n}",
+                &tabs,
+                "if x {\n    y()\n}",
+            ),
+        ];
+        for (code, original, layout, expected) in cases {
+            assert_eq!(
+                reindent_with(code, original, layout),
+                *expected,
+                "code {code:?} original {original:?}"
+            );
+        }
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! the answer as a versioned edit. See ARCHITECTURE.md for the code map.
 
 pub mod action;
+pub mod answer;
 pub mod apply;
 pub mod cli;
 pub mod completion;
@@ -13,6 +14,7 @@ pub mod engine;
 pub mod explain;
 pub mod llm;
 pub mod lsp;
+pub mod patch;
 pub mod prompt;
 pub mod text;
 pub mod tools;

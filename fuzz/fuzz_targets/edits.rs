@@ -1,10 +1,15 @@
-//! Answer → edit: extracting code from any answer and re-indenting it never panics, and for
+//! Answer → edit: extracting code from any answer, classifying it, applying it as a diff and
+//! re-indenting it never panic, a diff that applies keeps the selection's line endings, and for
 //! any two texts `minimal_edits` gives sorted, non-overlapping edits inside the old text that
 //! never split a CRLF and turn the old text into the new one exactly.
 
 #![no_main]
 
-use chatls_fuzz::edits::{apply_edits, extract_code, minimal_edits, reindent, replacement_for};
+use chatls_fuzz::answer::classify;
+use chatls_fuzz::edits::{
+    apply_edits, extract_code, line_ending_of, minimal_edits, reindent, replacement_for,
+};
+use chatls_fuzz::patch::apply_diff;
 use libfuzzer_sys::arbitrary::{self, Arbitrary};
 use libfuzzer_sys::fuzz_target;
 
@@ -17,6 +22,17 @@ struct Input {
 
 fuzz_target!(|input: Input| {
     let _ = extract_code(&input.answer);
+    for language in ["python", "markdown", "diff", ""] {
+        let _ = classify(&input.answer, &input.original, language);
+    }
+    if let Ok(patched) = apply_diff(&input.original, &input.answer)
+        && line_ending_of(&input.original) == Some("\r\n")
+    {
+        assert!(
+            !patched.replace("\r\n", "").contains('\n'),
+            "a bare LF in a CRLF selection: {patched:?}"
+        );
+    }
     let _ = reindent(&input.answer, &input.original);
     let replacement = replacement_for(&input.answer, &input.original);
 

@@ -9,6 +9,12 @@ pub mod sse;
 #[path = "../../src/edits.rs"]
 pub mod edits;
 
+#[path = "../../src/answer.rs"]
+pub mod answer;
+
+#[path = "../../src/patch.rs"]
+pub mod patch;
+
 #[doc(hidden)]
 #[path = "../../src/text/document.rs"]
 pub mod text_document;
