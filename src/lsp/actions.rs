@@ -477,7 +477,15 @@ async fn run(session: &Arc<Session>, client: &Client, input: ActionInput, runnin
             .await
         }
         ActionKind::Refactor | ActionKind::Fix => {
-            deliver::apply_answer(session, client, &input, &outcome.answer, outcome.truncated).await
+            deliver::apply_answer(
+                session,
+                client,
+                &input,
+                &outcome.answer,
+                outcome.truncated,
+                &running.cancel,
+            )
+            .await
         }
     };
     match delivered {
@@ -492,7 +500,10 @@ async fn run(session: &Arc<Session>, client: &Client, input: ActionInput, runnin
         Err(problem) => {
             let message = format!("{}: {problem}", title(kind));
             progress.end(&problem).await;
-            client.show_message(MessageType::WARNING, message).await;
+            // A cancel is the person's own doing: the progress end says it, no message.
+            if !running.cancel.is_cancelled() {
+                client.show_message(MessageType::WARNING, message).await;
+            }
         }
     }
 }

@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 
+use tokio_util::sync::CancellationToken;
 use tower_lsp_server::Client;
 use tower_lsp_server::ls_types::{
     self as lsp, ApplyWorkspaceEditParams, DocumentChanges, MessageType, OneOf,
@@ -19,20 +20,47 @@ use super::actions::title;
 use super::convert;
 use super::session::Session;
 
-/// Applies a refactor/fix answer as a versioned edit; the text says what happened.
+/// Applies a refactor/fix answer as a workspace edit; the text says what happened. An
+/// answer with nothing to apply is shown to the person (see [`show_unapplied`]).
+///
+/// A client with `documentChanges` gets the edit with the version it was computed for (a
+/// stale one is refused by the client). One without gets it only in its document's turn
+/// (see `settle`). Cancellation is checked after every wait, right before the edit is placed
+/// and sent, with no `.await` between the check and the send.
 pub(super) async fn apply_answer(
     session: &Session,
     client: &Client,
     input: &ActionInput,
     answer: &str,
     truncated: bool,
+    cancel: &CancellationToken,
 ) -> std::result::Result<String, String> {
     // The diffing happens here, before the document is locked: a didChange never waits on it.
-    let prepared = prepare(input, answer, truncated).map_err(|reason| reason.to_string())?;
+    let prepared = match prepare(input, answer, truncated) {
+        Ok(prepared) => prepared,
+        Err(reason) => {
+            if reason.shows_answer() && !cancel.is_cancelled() {
+                show_unapplied(session, client, input, answer).await;
+            }
+            return Err(reason.to_string());
+        }
+    };
     let facts = session.facts();
-    if !facts.document_changes {
-        settle(session, &input.uri).await;
+    let turn = if facts.document_changes {
+        None
+    } else {
+        Some(
+            session
+                .edit_order
+                .turn(&input.uri, cancel)
+                .await
+                .map_err(|reason| reason.to_string())?,
+        )
+    };
+    if cancel.is_cancelled() {
+        return Err(NotApplied::Cancelled.to_string());
     }
+    let changes_seen = session.edit_order.change_count(&input.uri);
     let planned = session
         .documents
         .with_document(&input.uri, |document| {
@@ -75,6 +103,9 @@ pub(super) async fn apply_answer(
         .await
         .map_err(|error| format!("the editor could not apply the edit: {}", error.message))?;
     if response.applied {
+        if let Some(turn) = turn {
+            turn.applied(changes_seen);
+        }
         Ok(format!(
             "applied {count} edit{}",
             if count == 1 { "" } else { "s" }
@@ -90,19 +121,34 @@ pub(super) async fn apply_answer(
     }
 }
 
-/// How long the editor must have been quiet before an unversioned edit is computed.
-const SETTLE: std::time::Duration = std::time::Duration::from_millis(300);
+/// The longest answer shown in a message; a longer one is saved to a file, named in it.
+const SHOWN_ANSWER_CHARS: usize = 4000;
 
-/// Clients without `documentChanges` (Neovim) cannot refuse a stale edit, and Neovim
-/// debounces `didChange` by ~150 ms: while the user is typing, wait (bounded) until the
-/// document has been quiet for [`SETTLE`], so the edit is computed on the text the editor has.
-async fn settle(session: &Session, uri: &str) {
-    for _ in 0..10 {
-        match session.since_last_change(uri) {
-            Some(since) if since < SETTLE => tokio::time::sleep(SETTLE - since).await,
-            _ => return,
+/// Shows an answer that was not applied, so nothing the model wrote is lost: in a message,
+/// and, when it is too long for one, saved whole beside the explanations.
+async fn show_unapplied(session: &Session, client: &Client, input: &ActionInput, answer: &str) {
+    let trimmed = answer.trim();
+    let mut message = format!(
+        "{}: the model's answer (not applied):\n\n",
+        title(input.kind)
+    );
+    if trimmed.chars().count() > SHOWN_ANSWER_CHARS {
+        message.extend(trimmed.chars().take(SHOWN_ANSWER_CHARS));
+        message.push_str(" …");
+        match session
+            .explain_dir()
+            .and_then(|dir| explain::write(&dir, input, answer))
+        {
+            Ok(path) => message.push_str(&format!(
+                "\n\n(the whole answer is saved in {})",
+                path.display()
+            )),
+            Err(error) => tracing::warn!(%error, "could not save an unapplied answer"),
         }
+    } else {
+        message.push_str(trimmed);
     }
+    client.show_message(MessageType::INFO, message).await;
 }
 
 /// Writes the explanation and opens it, or shows it as a message.

@@ -12,6 +12,7 @@ pub mod input;
 pub mod progress;
 pub mod server;
 pub mod session;
+pub mod settle;
 
 use std::sync::Arc;
 

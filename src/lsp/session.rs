@@ -18,6 +18,8 @@ use crate::engine::{Engine, Workspace};
 use crate::text::{DocumentStore, PositionEncoding};
 use crate::tools::{FileDiagnostic, Limits, Sandbox, ToolBox, WorkspaceView};
 
+use super::settle::EditOrder;
+
 /// What the client said it can do, reduced to what chatls needs.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ClientFacts {
@@ -60,7 +62,8 @@ pub struct Session {
     settings: RwLock<SettingsLayers>,
     roots: RwLock<Vec<PathBuf>>,
     diagnostics: DashMap<String, Vec<FileDiagnostic>>,
-    last_change: DashMap<String, std::time::Instant>,
+    /// Changes reported per document and the turns of unversioned edits.
+    pub edit_order: EditOrder,
     /// Canonical file path → the URI the client opened it under.
     by_path: DashMap<PathBuf, String>,
     running: DashMap<u64, Running>,
@@ -95,7 +98,7 @@ impl Session {
             }),
             roots: RwLock::new(Vec::new()),
             diagnostics: DashMap::new(),
-            last_change: DashMap::new(),
+            edit_order: EditOrder::default(),
             by_path: DashMap::new(),
             running: DashMap::new(),
             next_action: AtomicU64::new(1),
@@ -203,13 +206,7 @@ impl Session {
 
     /// Notes that the editor changed a document just now.
     pub fn touch(&self, uri: &str) {
-        self.last_change
-            .insert(uri.to_owned(), std::time::Instant::now());
-    }
-
-    /// How long ago the editor last changed a document (`None` if never since opening).
-    pub fn since_last_change(&self, uri: &str) -> Option<std::time::Duration> {
-        self.last_change.get(uri).map(|at| at.elapsed())
+        self.edit_order.touch(uri);
     }
 
     /// The canonical path of a `file:` URI (symlinks resolved), when the file exists.
@@ -228,7 +225,7 @@ impl Session {
     pub fn forget_document(&self, uri: &str) {
         self.by_path.retain(|_, indexed| indexed != uri);
         self.diagnostics.remove(uri);
-        self.last_change.remove(uri);
+        self.edit_order.forget(uri);
         self.conversations.reset(uri);
         self.completer.forget(uri);
         self.cancel_document(uri);
