@@ -50,6 +50,30 @@ struct State {
     echo_edits: bool,
     /// `didChange` params waiting to be sent (before the `applyEdit` response).
     pending_echo: Vec<Value>,
+    /// Neovim's way with `didChange`, when set (see [`Client::set_neovim_like`]).
+    neovim: Option<NeovimSync>,
+}
+
+/// How Neovim 0.11/0.12 sends `didChange` (`runtime/lua/vim/lsp/_changetracking.lua`): the
+/// changes of a buffer are collected and sent together, at most once per debounce interval
+/// (150 ms) counted from the previous send; before the first send of a buffer each change
+/// pushes the send back by the whole interval. An applied `workspace/applyEdit` is a change
+/// like any other (sent before the response only when the interval has already passed).
+/// Versions are `b:changedtick`, which jumps. Any request the client makes first sends what
+/// is pending.
+struct NeovimSync {
+    debounce: Duration,
+    docs: HashMap<String, NeovimDoc>,
+    /// Documents changed by the server request being answered.
+    due: Vec<String>,
+}
+
+#[derive(Default)]
+struct NeovimDoc {
+    pending: Vec<Value>,
+    last_flush: Option<tokio::time::Instant>,
+    /// Bumped on every change, so a timer set before it knows it was superseded.
+    generation: u64,
 }
 
 type Writer = Arc<tokio::sync::Mutex<Box<dyn AsyncWrite + Send + Unpin>>>;
@@ -145,6 +169,16 @@ fn echo_change(uri: &str, version: i32, edits: &[Value]) -> Value {
         .map(|edit| json!({"range": edit["range"], "text": edit["newText"]}))
         .collect();
     json!({"textDocument": {"uri": uri, "version": version}, "contentChanges": changes})
+}
+
+/// The `didChange` params for what a Neovim-like document holds back, if anything.
+fn neovim_flush(doc: &mut NeovimDoc, uri: &str, version: i32) -> Option<Value> {
+    if doc.pending.is_empty() {
+        return None;
+    }
+    doc.last_flush = Some(tokio::time::Instant::now());
+    let changes = std::mem::take(&mut doc.pending);
+    Some(json!({"textDocument": {"uri": uri, "version": version}, "contentChanges": changes}))
 }
 
 pub fn apply_text_edits(text: &str, edits: &[Value], encoding: &str) -> String {
@@ -265,11 +299,19 @@ impl Client {
             (Some(method), Some(id)) => {
                 let params = message.get("params").cloned().unwrap_or(Value::Null);
                 let result = self.answer_server_request(&method, &params);
-                let echo = {
+                let (mut echo, due) = {
                     let mut state = self.state.lock().unwrap();
                     state.server_requests.push((method, params));
-                    std::mem::take(&mut state.pending_echo)
+                    let due = state
+                        .neovim
+                        .as_mut()
+                        .map(|neovim| std::mem::take(&mut neovim.due))
+                        .unwrap_or_default();
+                    (std::mem::take(&mut state.pending_echo), due)
                 };
+                for uri in due {
+                    echo.extend(self.neovim_changed(&uri));
+                }
                 for change in echo {
                     self.send(&json!({"jsonrpc": "2.0", "method": "textDocument/didChange", "params": change}))
                         .await;
@@ -332,6 +374,32 @@ impl Client {
                         }
                     }
                 }
+                if let Some(changes) = edit["changes"].as_object()
+                    && state.neovim.is_some()
+                {
+                    for (uri, edits) in changes {
+                        let Some(doc) = state.docs.get_mut(uri) else {
+                            return json!({"applied": false, "failureReason": "unknown document"});
+                        };
+                        let edits = edits.as_array().cloned().unwrap_or_default();
+                        // Applied last-first, one buffer change each, as Neovim does.
+                        let echo = echo_change(uri, 0, &edits);
+                        let applied = apply_text_edits(&doc.text, &edits, &encoding);
+                        doc.text = applied;
+                        doc.version += 2 * edits.len().max(1) as i32;
+                        if let Some(neovim) = state.neovim.as_mut() {
+                            let pending = &mut neovim.docs.entry(uri.clone()).or_default().pending;
+                            pending.extend(
+                                echo["contentChanges"]
+                                    .as_array()
+                                    .cloned()
+                                    .unwrap_or_default(),
+                            );
+                            neovim.due.push(uri.clone());
+                        }
+                    }
+                    return json!({"applied": true});
+                }
                 if let Some(changes) = edit["changes"].as_object() {
                     for (uri, edits) in changes {
                         let Some(doc) = state.docs.get_mut(uri) else {
@@ -358,6 +426,119 @@ impl Client {
         }
     }
 
+    /// Sends `didChange` the way Neovim does from now on (see [`NeovimSync`]): debounced by
+    /// `debounce`, versions that jump. Use with capabilities without `documentChanges`.
+    pub fn set_neovim_like(&self, debounce: Duration) {
+        self.state.lock().unwrap().neovim = Some(NeovimSync {
+            debounce,
+            docs: HashMap::new(),
+            due: Vec::new(),
+        });
+    }
+
+    /// A document of a Neovim-like client changed: the `didChange` params to send at once,
+    /// or `None` when the send is held back (a timer then sends it).
+    fn neovim_changed(&self, uri: &str) -> Option<Value> {
+        let mut state = self.state.lock().unwrap();
+        let version = state
+            .docs
+            .get(uri)
+            .map(|doc| doc.version)
+            .unwrap_or_default();
+        let neovim = state.neovim.as_mut()?;
+        let debounce = neovim.debounce;
+        let doc = neovim.docs.entry(uri.to_owned()).or_default();
+        doc.generation += 1;
+        let delay = match doc.last_flush {
+            None => debounce,
+            Some(at) => debounce.saturating_sub(at.elapsed()),
+        };
+        if delay.is_zero() {
+            return neovim_flush(doc, uri, version);
+        }
+        let generation = doc.generation;
+        drop(state);
+        let client = self.clone();
+        let uri = uri.to_owned();
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            let params = {
+                let mut state = client.state.lock().unwrap();
+                let version = state
+                    .docs
+                    .get(&uri)
+                    .map(|doc| doc.version)
+                    .unwrap_or_default();
+                let Some(doc) = state.neovim.as_mut().and_then(|n| n.docs.get_mut(&uri)) else {
+                    return;
+                };
+                if doc.generation != generation {
+                    return;
+                }
+                neovim_flush(doc, &uri, version)
+            };
+            if let Some(params) = params {
+                client.notify("textDocument/didChange", params).await;
+            }
+        });
+        None
+    }
+
+    /// Sends every held-back change now, as Neovim does before any request it makes.
+    async fn neovim_flush_all(&self) {
+        let flushed: Vec<Value> = {
+            let mut state = self.state.lock().unwrap();
+            let versions: HashMap<String, i32> = state
+                .docs
+                .iter()
+                .map(|(uri, doc)| (uri.clone(), doc.version))
+                .collect();
+            let Some(neovim) = state.neovim.as_mut() else {
+                return;
+            };
+            neovim
+                .docs
+                .iter_mut()
+                .filter_map(|(uri, doc)| {
+                    doc.generation += 1;
+                    neovim_flush(doc, uri, versions.get(uri).copied().unwrap_or_default())
+                })
+                .collect()
+        };
+        for params in flushed {
+            self.notify("textDocument/didChange", params).await;
+        }
+    }
+
+    /// Typing in a Neovim-like client: the buffer changes at once, the server hears of it
+    /// when Neovim would send it.
+    pub async fn type_text(&self, uri: &str, range: Value, text: &str) {
+        {
+            let mut state = self.state.lock().unwrap();
+            let encoding = state.encoding.clone();
+            let doc = state
+                .docs
+                .get_mut(uri)
+                .expect("document open in the client");
+            doc.text = apply_text_edits(
+                &doc.text,
+                &[json!({"range": range, "newText": text})],
+                &encoding,
+            );
+            doc.version += 3;
+            let neovim = state.neovim.as_mut().expect("a Neovim-like client");
+            neovim
+                .docs
+                .entry(uri.to_owned())
+                .or_default()
+                .pending
+                .push(json!({"range": range, "text": text}));
+        }
+        if let Some(params) = self.neovim_changed(uri) {
+            self.notify("textDocument/didChange", params).await;
+        }
+    }
+
     pub async fn send(&self, message: &Value) {
         let mut writer = self.writer.lock().await;
         let _ = writer.write_all(&frame(message)).await;
@@ -378,6 +559,7 @@ impl Client {
             *next += 1;
             *next
         };
+        self.neovim_flush_all().await;
         let (sender, receiver) = oneshot::channel();
         self.state.lock().unwrap().pending.insert(id, sender);
         self.send(&json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}))
