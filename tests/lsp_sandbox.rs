@@ -694,3 +694,84 @@ async fn huge_globs_are_not_echoed_and_names_cannot_forge_lines() {
         );
     }
 }
+
+/// The peak resident memory of a process, in bytes (`VmHWM`).
+fn peak_rss(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
+    let kilobytes: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kilobytes * 1024)
+}
+
+/// Item 11: eight parallel searches over a file that is one 64 MB line: the binary's peak
+/// memory stays below the size of that line (a search holds at most 1 MB of a line), and the
+/// other files are still searched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parallel_searches_over_a_file_with_one_giant_line_keep_memory_bounded() {
+    const LINE: usize = 64 * 1024 * 1024;
+    let dir = tempfile::tempdir().unwrap();
+    let ws = std::fs::canonicalize(dir.path()).unwrap();
+    write(&ws, "src/main.rs", MAIN);
+    write(&ws, "src/app.js", "// payload here\n");
+    let mut giant = "x".repeat(LINE);
+    giant.push_str("payload\n");
+    write(&ws, "dist/bundle.min.js", &giant);
+    drop(giant);
+    let calls: Vec<(String, String)> = (0..8)
+        .map(|index| {
+            (
+                format!("s{index}"),
+                json!({"pattern": "payload"}).to_string(),
+            )
+        })
+        .collect();
+    let borrowed: Vec<(&str, &str, &str)> = calls
+        .iter()
+        .map(|(id, args)| (id.as_str(), "search_workspace", args.as_str()))
+        .collect();
+    let fake = FakeUpstream::start(vec![Reply::tool_calls(&borrowed, 64), Reply::text(&["ok"])])
+        .await
+        .unwrap();
+    let explain_dir = tempfile::tempdir().unwrap();
+    let client = Client::binary(&[
+        ("CHATLS_BASE_URL", fake.base_url()),
+        ("CHATLS_API_KEY", KEY.to_owned()),
+        (
+            "CHATLS_EXPLAIN_DIR",
+            explain_dir.path().display().to_string(),
+        ),
+    ]);
+    client
+        .initialize(capabilities(&["utf-16"], true), Value::Null, Some(&ws))
+        .await;
+    let doc = ws.join("src/main.rs");
+    client.open(&file_uri(&doc), "rust", MAIN).await;
+    let token = client
+        .run_action(
+            "chatls.explain",
+            json!({"uri": file_uri(&doc), "range": range(0, 0, 2, 0)}),
+        )
+        .await;
+    let end = client.wait_progress_end(&token).await;
+    assert!(end.starts_with("explanation opened"), "{end}");
+    let peak = client.pid().and_then(peak_rss).expect("the binary's VmHWM");
+    let results = unique_results(&fake);
+    assert_eq!(results.len(), 8);
+    for (id, content) in &results {
+        assert!(
+            content.contains("src/app.js:1: // payload here")
+                && content.contains("1 file was skipped: a line longer than 1 MB"),
+            "{id}: {content}"
+        );
+    }
+    println!(
+        "memory: 8 parallel searches over a {} MB line: peak RSS {:.1} MB",
+        LINE >> 20,
+        peak as f64 / (1024.0 * 1024.0)
+    );
+    assert!(
+        peak < LINE as u64,
+        "peak RSS {peak} bytes: the giant line was held in memory"
+    );
+    client.shutdown_and_exit().await;
+}
