@@ -39,4 +39,9 @@ if [ -x editors/vscode/build.sh ]; then
   editors/vscode/build.sh
 fi
 
+if [ -x scripts/vscode-e2e.sh ]; then
+  step "real VS Code (code-server in Chromium; the first run on a machine installs it, ~10 min)"
+  CHATLS_E2E_VSIX="$PWD/editors/vscode/chatls.vsix" scripts/vscode-e2e.sh
+fi
+
 step "all tests passed"

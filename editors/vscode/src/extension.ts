@@ -7,10 +7,13 @@
  */
 
 import * as os from 'node:os';
+import * as readline from 'node:readline';
+import { type Readable } from 'node:stream';
 import * as vscode from 'vscode';
 import {
-  CancellationToken,
+  CloseAction,
   DidChangeConfigurationNotification,
+  ErrorAction,
   ExecuteCommandRequest,
   LanguageClient,
   type LanguageClientOptions,
@@ -32,45 +35,134 @@ import {
   serverCommand,
   type ServerSettings,
 } from './settings';
+import { describeCrashes, describeStartFailure, RestartBudget, StderrTail } from './startup';
 
-let client: LanguageClient | undefined;
+let client: ChatlsClient | undefined;
 let statusItem: vscode.StatusBarItem | undefined;
+let outputChannel: vscode.LogOutputChannel | undefined;
+/** What the current server process wrote to stderr, for a start-up failure's message. */
+const serverStderr = new StderrTail();
+/** Settles when the current server process's stderr has closed (all its lines are read). */
+let stderrClosed: Promise<void> = Promise.resolve();
+
+/**
+ * The language client, except that it never pops its own generic notices ("couldn't create
+ * connection to server", "Restarting server failed") while the server is not running: the
+ * extension reports a failed start once, with the server's own words from its stderr.
+ */
+class ChatlsClient extends LanguageClient {
+  override error(message: string, data?: unknown, showNotification?: boolean | 'force'): void {
+    super.error(message, data, this.state === State.Running ? showNotification : false);
+  }
+}
 
 async function currentSettings(context: vscode.ExtensionContext): Promise<ServerSettings> {
   const apiKey = await context.secrets.get(API_KEY_SECRET);
   return buildServerSettings(vscode.workspace.getConfiguration('chatls'), apiKey);
 }
 
-function updateStatus(text: string, tooltip: string): void {
+function updateStatus(text: string, tooltip: string, label: string): void {
   if (statusItem === undefined) return;
   statusItem.text = text;
   statusItem.tooltip = tooltip;
+  statusItem.accessibilityInformation = { label };
   statusItem.show();
+}
+
+/** Feeds each line of `input` to `onLine`. */
+function eachLine(input: Readable, onLine: (line: string) => void): void {
+  readline.createInterface({ input, crlfDelay: Infinity, terminal: false }).on('line', onLine);
+}
+
+/** Waits (at most `ms`) for the server's stderr to close, so its last words are read. */
+async function stderrSettled(ms: number): Promise<void> {
+  // At least one turn of the event loop: the failed start() settles right after the state
+  // change that asks for the report, and its error is wanted too.
+  await new Promise<void>((resolve) => setTimeout(resolve, 50));
+  await Promise.race([stderrClosed, new Promise<void>((resolve) => setTimeout(resolve, ms))]);
+}
+
+/** Tells the user, once, why the server did not start (or stopped for good), from its stderr
+ * or the spawn error. */
+async function reportStartFailure(command: string, error: () => unknown, crashes?: number): Promise<void> {
+  await stderrSettled(1000);
+  const lines = serverStderr.lines();
+  const failure =
+    crashes === undefined ? describeStartFailure(command, error(), lines) : describeCrashes(command, crashes, lines);
+  outputChannel?.error(failure.message);
+  const buttons = failure.setting === undefined ? ['Show Output'] : ['Open Settings', 'Show Output'];
+  const choice = await vscode.window.showErrorMessage(failure.message, ...buttons);
+  if (choice === 'Open Settings') {
+    await vscode.commands.executeCommand('workbench.action.openSettings', failure.setting);
+  } else if (choice === 'Show Output') {
+    outputChannel?.show(true);
+  }
 }
 
 async function startClient(context: vscode.ExtensionContext): Promise<void> {
   const command = serverCommand(vscode.workspace.getConfiguration('chatls').get('serverPath'));
+  // vscode-languageclient appends `--stdio` to the command line for this transport, as it
+  // does for every language server; chatls accepts it.
   const serverOptions: ServerOptions = {
     run: { command, transport: TransportKind.stdio },
     debug: { command, transport: TransportKind.stdio, options: { env: { ...process.env, CHATLS_LOG: 'chatls=debug' } } },
   };
   const cacheDirs = chatlsCacheDirs(process.platform, process.env, os.homedir());
+  const restarts = new RestartBudget();
+  serverStderr.clear();
+  // Why start() failed, when it says (a spawn error such as ENOENT); the report is made on
+  // the state change to StartFailed, which also comes when the library restarts the server
+  // itself, and when start() resolves although the connection closed first.
+  let startError: unknown;
+  let startFailed = false;
   const clientOptions: LanguageClientOptions = {
     documentSelector: [{ scheme: 'file' }, { scheme: 'untitled' }],
     initializationOptions: await currentSettings(context),
+    outputChannel,
+    // Without this the client pops the raw JSON-RPC error ("Pending response rejected since
+    // connection got disposed") when the server dies before answering; the start() failure
+    // below is reported instead, with the server's stderr.
+    initializationFailedHandler: () => false,
+    stdioOptions: {
+      stdout: (input, channel) => eachLine(input, (line) => channel.info(line)),
+      stderr: (input, channel) => {
+        serverStderr.clear();
+        stderrClosed = new Promise((resolve) => input.once('close', () => resolve()));
+        eachLine(input, (line) => {
+          serverStderr.push(line);
+          channel.info(line);
+        });
+      },
+    },
+    errorHandler: {
+      // A write to a server that has gone (EPIPE) is followed by `closed`, which decides.
+      error: (_error, _message, count) => ({
+        action: count !== undefined && count <= 3 ? ErrorAction.Continue : ErrorAction.Shutdown,
+        handled: true,
+      }),
+      closed: () => {
+        // A server that never answered `initialize` will not start on a retry either.
+        if (newClient.state !== State.Running) return { action: CloseAction.DoNotRestart, handled: true };
+        if (restarts.allow(Date.now())) return { action: CloseAction.Restart, handled: true };
+        void reportStartFailure(command, () => undefined, restarts.limit + 1);
+        return { action: CloseAction.DoNotRestart, handled: true };
+      },
+    },
     middleware: {
       window: {
-        // Explanations are markdown files in chatls's cache dir: show them rendered, beside the code.
-        showDocument: async (params, next) => {
+        // Explanations are markdown files in chatls's cache dir: show them rendered, beside
+        // the code, each in a preview of its own (a locked preview is not reused for the
+        // next explanation, an unlocked one would be).
+        showDocument: async (params, token, next) => {
           if (isExplanationDocument(params.uri, cacheDirs, process.platform)) {
             try {
-              await vscode.commands.executeCommand('markdown.showPreviewToSide', vscode.Uri.parse(params.uri));
+              await vscode.commands.executeCommand('markdown.showLockedPreviewToSide', vscode.Uri.parse(params.uri));
               return { success: true };
             } catch {
               // Markdown preview unavailable (disabled built-in extension): open it as text.
             }
           }
-          const shown = await next(params, CancellationToken.None);
+          const shown = await next(params, token);
           return shown instanceof ResponseError ? { success: false } : shown;
         },
       },
@@ -88,29 +180,62 @@ async function startClient(context: vscode.ExtensionContext): Promise<void> {
     },
   };
 
-  const newClient = new LanguageClient('chatls', 'chatls', serverOptions, clientOptions);
+  const newClient = new ChatlsClient('chatls', 'chatls', serverOptions, clientOptions);
   newClient.onDidChangeState((event) => {
-    if (event.newState === State.Running) {
-      updateStatus('$(comment-discussion) chatls', 'chatls is running: select code and use the light bulb or "chatls: …" commands');
-    } else if (event.newState === State.Stopped) {
-      updateStatus('$(circle-slash) chatls', 'chatls is stopped: run "chatls: Restart Server"');
-    } else {
-      updateStatus('$(sync~spin) chatls', 'chatls is starting');
+    switch (event.newState) {
+      case State.Running:
+        updateStatus(
+          '$(comment-discussion) chatls',
+          'chatls is running: select code and use the light bulb or "chatls: …" commands',
+          'chatls is running',
+        );
+        break;
+      case State.StartFailed:
+        startFailed = true;
+        updateStatus('$(error) chatls', 'chatls did not start: run "chatls: Restart Server"', 'chatls did not start');
+        if (client === newClient && !restartQueued) void reportStartFailure(command, () => startError);
+        break;
+      case State.Stopped:
+        // The client cleans up after a failed start (StartFailed → Stopped): keep saying why.
+        if (!startFailed) {
+          updateStatus('$(circle-slash) chatls', 'chatls is stopped: run "chatls: Restart Server"', 'chatls is stopped');
+        }
+        break;
+      default:
+        startFailed = false;
+        updateStatus('$(sync~spin) chatls', 'chatls is starting', 'chatls is starting');
     }
   });
   client = newClient;
+  outputChannel?.info(`chatls: starting the server "${command}"`);
   try {
     await newClient.start();
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    const choice = await vscode.window.showErrorMessage(
-      `chatls: could not start the server "${command}": ${message}. Install chatls or set "chatls.serverPath".`,
-      'Open Settings',
-    );
-    if (choice === 'Open Settings') {
-      await vscode.commands.executeCommand('workbench.action.openSettings', 'chatls.serverPath');
-    }
+    startError = error;
+    outputChannel?.info(`chatls: the server "${command}" did not start: ${error instanceof Error ? error.message : String(error)}`);
   }
+}
+
+/** Starts and stops run one after the other (a restart requested while one is queued is
+ * the same restart), so two quick setting changes never leave two servers running. */
+let lifecycle: Promise<void> = Promise.resolve();
+let restartQueued = false;
+let serverPathTimer: ReturnType<typeof setTimeout> | undefined;
+const SERVER_PATH_SETTLE_MS = 1000;
+
+function scheduleRestart(context: vscode.ExtensionContext): Promise<void> {
+  if (restartQueued) return lifecycle;
+  restartQueued = true;
+  lifecycle = lifecycle
+    .then(async () => {
+      restartQueued = false;
+      await stopClient();
+      await startClient(context);
+    })
+    .catch((error: unknown) => {
+      outputChannel?.error(`chatls: restarting the server failed: ${error instanceof Error ? error.message : String(error)}`);
+    });
+  return lifecycle;
 }
 
 async function stopClient(): Promise<void> {
@@ -202,9 +327,12 @@ async function setApiKey(context: vscode.ExtensionContext): Promise<void> {
 }
 
 export async function activate(context: vscode.ExtensionContext): Promise<void> {
-  statusItem = vscode.window.createStatusBarItem(vscode.StatusBarAlignment.Right, 100);
+  statusItem = vscode.window.createStatusBarItem('chatls.status', vscode.StatusBarAlignment.Right, 100);
+  statusItem.name = 'chatls';
   statusItem.command = 'chatls.cancelActive';
-  context.subscriptions.push(statusItem);
+  // One channel for every server this window starts (a restart reuses it).
+  outputChannel = vscode.window.createOutputChannel('chatls', { log: true });
+  context.subscriptions.push(statusItem, outputChannel);
 
   context.subscriptions.push(
     vscode.commands.registerCommand('chatls.explainSelection', () => runAction('explain')),
@@ -213,26 +341,29 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     vscode.commands.registerCommand('chatls.cancelActive', () => runDocumentCommand('cancel')),
     vscode.commands.registerCommand('chatls.resetActiveConversation', () => runDocumentCommand('resetConversation')),
     vscode.commands.registerCommand('chatls.setApiKey', () => setApiKey(context)),
-    vscode.commands.registerCommand('chatls.restartServer', async () => {
-      await stopClient();
-      await startClient(context);
-    }),
+    vscode.commands.registerCommand('chatls.restartServer', () => scheduleRestart(context)),
     context.secrets.onDidChange((event) => {
       if (event.key === API_KEY_SECRET) void pushSettings(context);
     }),
     vscode.workspace.onDidChangeConfiguration(async (event) => {
       if (event.affectsConfiguration('chatls.serverPath')) {
-        await stopClient();
-        await startClient(context);
+        // The Settings UI writes while the path is still being typed: restart once it rests.
+        if (serverPathTimer !== undefined) clearTimeout(serverPathTimer);
+        serverPathTimer = setTimeout(() => {
+          serverPathTimer = undefined;
+          void scheduleRestart(context);
+        }, SERVER_PATH_SETTLE_MS);
       } else if (event.affectsConfiguration('chatls')) {
         await pushSettings(context);
       }
     }),
   );
 
-  await startClient(context);
+  await scheduleRestart(context);
 }
 
 export async function deactivate(): Promise<void> {
+  if (serverPathTimer !== undefined) clearTimeout(serverPathTimer);
+  await lifecycle;
   await stopClient();
 }

@@ -23,9 +23,9 @@ function reader(values: Record<string, unknown>): SettingsReader {
 
 /** What VS Code returns for a user who changed nothing (package.json defaults). */
 const DEFAULTS = {
-  serverPath: null,
-  baseUrl: null,
-  model: null,
+  serverPath: '',
+  baseUrl: '',
+  model: '',
   temperature: null,
   topP: null,
   maxTokens: null,
