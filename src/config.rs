@@ -8,6 +8,7 @@ use std::fmt;
 
 use serde_json::{Map, Value};
 
+use crate::llm::network::{CaFile, Network, ProxySetting};
 use crate::llm::secret::ApiKey;
 
 pub const DEFAULT_BASE_URL: &str = "https://gateway.theturbo.ai/v1";
@@ -76,6 +77,8 @@ pub struct Settings {
     pub completion: CompletionSettings,
     /// Timeouts and backoff from the environment only.
     pub tuning: UpstreamTuning,
+    /// `caFile` (env `CHATLS_CA_FILE`) and `proxy`.
+    pub network: Network,
 }
 
 /// Upstream timing that only the environment can change (for tests and unusual networks),
@@ -102,6 +105,8 @@ pub struct EnvSettings {
     /// Where explanations are written (`CHATLS_EXPLAIN_DIR`, else the user's cache dir).
     pub explain_dir: Option<std::path::PathBuf>,
     pub tuning: UpstreamTuning,
+    /// `CHATLS_CA_FILE`: extra root certificates.
+    pub ca_file: Option<std::path::PathBuf>,
     /// `CHATLS_TEST_HOOKS=1`: enables hidden commands the reliability tests use (never
     /// advertised), such as `chatls.debug.panic`.
     pub test_hooks: bool,
@@ -128,6 +133,7 @@ impl EnvSettings {
                 idle_timeout_ms: millis(read("CHATLS_IDLE_TIMEOUT_MS")),
                 retry_base_ms: millis(read("CHATLS_RETRY_BASE_MS")),
             },
+            ca_file: read("CHATLS_CA_FILE").map(std::path::PathBuf::from),
             test_hooks: read("CHATLS_TEST_HOOKS").is_some_and(|value| value == "1"),
         }
     }
@@ -187,6 +193,13 @@ impl Settings {
             explain_output: ExplainOutput::Document,
             completion: CompletionSettings::default(),
             tuning: env.tuning,
+            network: Network {
+                ca_file: env.ca_file.clone().map(|path| CaFile {
+                    path,
+                    source: "CHATLS_CA_FILE",
+                }),
+                proxy: ProxySetting::FromEnvironment,
+            },
         }
     }
 
@@ -317,6 +330,24 @@ impl Settings {
                 }
             }
             key if key.starts_with("completion.") => return self.completion.apply(key, value),
+            "caFile" => {
+                let path = string(value)?;
+                let path = path.trim();
+                if path.is_empty() {
+                    return Err("must be the path of a PEM file of root certificates".to_owned());
+                }
+                self.network.ca_file = Some(CaFile {
+                    path: expand_home(path),
+                    source: "the `caFile` setting",
+                });
+            }
+            "proxy" => {
+                // Not echoed: a proxy URL may carry a password.
+                let text = value.as_str().ok_or_else(|| {
+                    "must be \"none\" or a proxy URL string (the value is not shown)".to_owned()
+                })?;
+                self.network.proxy = ProxySetting::parse(text)?;
+            }
             _ => {
                 // Unknown keys are ignored so newer editor configs keep working; logged for users.
                 tracing::debug!(key, "ignoring unknown setting");
@@ -442,6 +473,14 @@ fn number_in(value: &Value, low: f64, high: f64) -> Result<f64, String> {
         .as_f64()
         .filter(|number| (low..=high).contains(number))
         .ok_or_else(|| format!("must be a number from {low} to {high} (got {value})"))
+}
+
+/// `~/x` is `x` in the home directory; anything else is taken as it is.
+fn expand_home(path: &str) -> std::path::PathBuf {
+    match (path.strip_prefix("~/"), dirs::home_dir()) {
+        (Some(rest), Some(home)) => home.join(rest),
+        _ => std::path::PathBuf::from(path),
+    }
 }
 
 /// True when the base URL points at this machine, where a local server needs no key.

@@ -18,6 +18,7 @@ use crate::llm::types::{
 use crate::prompt::{SYSTEM_PROMPT, user_turn};
 use crate::tools::images::{Image, data_url, find_references, load_images};
 use crate::tools::{Limits, Sandbox, ToolBox, definitions, label};
+use crate::usage::{UsageKind, UsageLedger};
 
 /// What the engine tells its caller while it works.
 #[derive(Debug)]
@@ -81,6 +82,7 @@ pub struct Workspace {
 #[derive(Clone, Default)]
 pub struct Engine {
     client: LlmClient,
+    usage: UsageLedger,
 }
 
 /// Fails early, before anything is sent, when the settings cannot work.
@@ -94,6 +96,7 @@ pub fn check_ready(settings: &Settings) -> Result<(), ActionError> {
 /// The endpoint for these settings, with the environment's timing overrides applied.
 pub fn endpoint(settings: &Settings) -> Endpoint {
     let mut endpoint = Endpoint::new(settings.base_url.clone(), settings.api_key.clone());
+    endpoint.network = settings.network.clone();
     let tuning = settings.tuning;
     if let Some(ms) = tuning.first_byte_timeout_ms {
         endpoint.timeouts.first_byte = Duration::from_millis(ms);
@@ -139,6 +142,12 @@ pub fn build_request(
 pub const ROUNDS_EXHAUSTED: &str = "You have used all tool calls available for this request. Answer now with what you have, without calling tools.";
 
 impl Engine {
+    /// The session's token totals (every request through this engine counts itself; the
+    /// completion code records its own with [`UsageLedger::record_completion`]).
+    pub fn usage(&self) -> &UsageLedger {
+        &self.usage
+    }
+
     /// Runs one action to its answer.
     pub async fn run(
         &self,
@@ -232,10 +241,9 @@ impl Engine {
                         }
                     })?
             };
-            if let Some(used) = completion.usage {
-                usage.prompt_tokens += used.prompt_tokens;
-                usage.completion_tokens += used.completion_tokens;
-                usage.total_tokens += used.total_tokens;
+            if let Some(used) = &completion.usage {
+                usage.add(used);
+                self.usage.record(UsageKind::Actions, &request.model, used);
             }
 
             let workspace = match workspace {

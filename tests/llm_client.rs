@@ -31,6 +31,7 @@ fn endpoint(base_url: &str, key: Option<&str>) -> Endpoint {
             max_delay: Duration::from_millis(5),
         },
         max_response_bytes: 1024 * 1024,
+        network: Default::default(),
     }
 }
 

@@ -40,6 +40,104 @@ async fn the_key_leaks_nowhere_through_every_fault_at_trace_level() {
     );
 }
 
+/// Proxy credentials are secrets like the key: through a 407, a refused tunnel and an
+/// unreachable proxy, at trace level, the user name and password appear in no stderr, log
+/// file or message to the editor.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proxy_credentials_leak_nowhere() {
+    use chatls_fake_upstream::proxy::ConnectProxy;
+    const USER: &str = "proxyuser-canary-41";
+    const PASSWORD: &str = "proxy-pw-canary-9f3";
+    let demanding = ConnectProxy::start(Some(("someone-else", "other-pw")))
+        .await
+        .unwrap();
+    let accepting = ConnectProxy::start(Some((USER, PASSWORD))).await.unwrap();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead_port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let dir = workspace(&[("src/lib.rs", CODE)]);
+    let explain_dir = tempfile::tempdir().unwrap();
+    let logs = tempfile::tempdir().unwrap();
+    let log_file = logs.path().join("chatls.log");
+    let with_credentials = |port: u16| format!("http://{USER}:{PASSWORD}@127.0.0.1:{port}");
+    let client = Client::binary_with_args(
+        &["--log-file", &log_file.display().to_string()],
+        &[
+            // Port 9 on this machine: nothing listens, so a tunnel through the accepting
+            // proxy is refused.
+            ("CHATLS_BASE_URL", "https://upstream.test:9/v1".to_owned()),
+            ("CHATLS_API_KEY", KEY.to_owned()),
+            ("CHATLS_MODEL", "test-model".to_owned()),
+            ("CHATLS_RETRY_BASE_MS", "5".to_owned()),
+            (
+                "CHATLS_EXPLAIN_DIR",
+                explain_dir.path().display().to_string(),
+            ),
+            ("CHATLS_LOG", "trace".to_owned()),
+            ("HTTPS_PROXY", with_credentials(dead_port)),
+        ],
+    );
+    client
+        .initialize(
+            capabilities(&["utf-16"], true),
+            json!({"proxy": with_credentials(demanding.port())}),
+            Some(dir.path()),
+        )
+        .await;
+    let uri = file_uri(&dir.path().join("src/lib.rs"));
+    client.open(&uri, "rust", CODE).await;
+    let refactor = || async {
+        let token = client
+            .run_action(
+                "chatls.refactor",
+                json!({"uri": uri, "range": loop_range()}),
+            )
+            .await;
+        client.wait_progress_end(&token).await
+    };
+    let end = refactor().await;
+    assert!(end.contains("407"), "{end}");
+    client
+        .notify(
+            "workspace/didChangeConfiguration",
+            json!({"settings": {"proxy": with_credentials(accepting.port())}}),
+        )
+        .await;
+    let end = refactor().await;
+    assert!(
+        end.contains("could not open a connection to upstream.test"),
+        "{end}"
+    );
+    client
+        .notify(
+            "workspace/didChangeConfiguration",
+            json!({"settings": {"proxy": ""}}),
+        )
+        .await;
+    let end = refactor().await;
+    assert!(end.contains("could not reach the proxy"), "{end}");
+    assert!(end.contains("named by HTTPS_PROXY"), "{end}");
+    client.shutdown_and_exit().await;
+    client.wait_exit(Duration::from_secs(5)).await;
+    let seen = format!(
+        "{}\n{}\n{}",
+        client.transcript(),
+        client.stderr.lock().unwrap(),
+        std::fs::read_to_string(&log_file).unwrap_or_default()
+    );
+    assert!(
+        seen.len() > 1000,
+        "the scan saw the logs: {} bytes",
+        seen.len()
+    );
+    for secret in [USER, PASSWORD] {
+        assert!(!seen.contains(secret), "{secret} leaked");
+    }
+    assert_no_key("the proxy session", &seen);
+    assert_eq!(demanding.refused(), 1);
+    assert_eq!(accepting.refused(), 1, "the tunnel to port 9 was refused");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_key_from_the_settings_leaks_nowhere() {
     let stalled = Reply::sse(vec![

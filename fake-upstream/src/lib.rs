@@ -19,6 +19,9 @@
 //! `{"type":"json_text","text":"..."}`, `{"type":"json_tool_calls","calls":[...]}`,
 //! `{"type":"status","code":429,"body":"...","headers":[["retry-after","1"]]}`.
 
+pub mod proxy;
+pub mod tls;
+
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};

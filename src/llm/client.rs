@@ -19,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::llm::accumulate::{self, Accumulator};
 use crate::llm::error::{LlmError, clean};
+use crate::llm::network::{self, BuildError, Built, ClientKey, Diagnosis, Network};
 use crate::llm::secret::ApiKey;
 use crate::llm::sse::{SseEvent, SseParser};
 use crate::llm::types::{ChatChunk, ChatRequest, ChatResponse, ToolCall, Usage};
@@ -86,6 +87,8 @@ pub struct Endpoint {
     pub timeouts: Timeouts,
     pub retry: RetryPolicy,
     pub max_response_bytes: usize,
+    /// Extra root certificates and the proxy.
+    pub network: Network,
 }
 
 impl Endpoint {
@@ -97,6 +100,7 @@ impl Endpoint {
             timeouts: Timeouts::default(),
             retry: RetryPolicy::default(),
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+            network: Network::default(),
         }
     }
 
@@ -141,11 +145,11 @@ pub struct Completion {
 }
 
 /// The upstream client. Cheap to clone; every clone shares one pooled `reqwest::Client`, so
-/// sequential calls reuse a keep-alive connection. The pool is rebuilt only if the connect
-/// timeout changes (a settings change).
+/// sequential calls reuse a keep-alive connection. The pool is rebuilt only when what it was
+/// built for changes (the connect timeout, the proxy, the `caFile`: a settings change).
 #[derive(Clone, Default)]
 pub struct LlmClient {
-    http: Arc<Mutex<Option<(Duration, reqwest::Client)>>>,
+    http: Arc<Mutex<Option<Built>>>,
 }
 
 impl LlmClient {
@@ -153,28 +157,45 @@ impl LlmClient {
         Self::default()
     }
 
-    fn http(&self, connect_timeout: Duration) -> Result<reqwest::Client, LlmError> {
+    fn http(&self, endpoint: &Endpoint, url: &str) -> Result<Built, LlmError> {
+        let key = endpoint.api_key.as_ref();
+        let target = reqwest::Url::parse(url).map_err(|error| LlmError::Transport {
+            url: clean(url, key),
+            detail: format!("the baseUrl is not a valid URL: {error}"),
+        })?;
+        let wanted = ClientKey::new(endpoint.timeouts.connect, &endpoint.network, &target);
         let mut slot = self
             .http
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some((timeout, client)) = slot.as_ref()
-            && *timeout == connect_timeout
+        if let Some(built) = slot.as_ref()
+            && built.key == wanted
         {
-            return Ok(client.clone());
+            return Ok(built.clone());
         }
-        let client = reqwest::Client::builder()
-            .connect_timeout(connect_timeout)
-            .pool_idle_timeout(Duration::from_secs(90))
-            .tcp_nodelay(true)
-            .user_agent(concat!("chatls/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|error| LlmError::Transport {
-                url: String::new(),
-                detail: format!("could not set up the HTTP client: {}", error_chain(&error)),
+        let http =
+            network::build_client(&wanted, &endpoint.network).map_err(|error| match error {
+                BuildError::CaFile {
+                    path,
+                    source,
+                    detail,
+                } => LlmError::CaFile {
+                    path,
+                    named_by: source,
+                    detail,
+                },
+                BuildError::Other(detail) => LlmError::Transport {
+                    url: String::new(),
+                    detail: format!("could not set up the HTTP client: {}", clean(&detail, key)),
+                },
             })?;
-        *slot = Some((connect_timeout, client.clone()));
-        Ok(client)
+        let built = Built {
+            key: wanted,
+            http,
+            first: Arc::default(),
+        };
+        *slot = Some(built.clone());
+        Ok(built)
     }
 
     /// Sends `request` and returns the assembled answer, streaming when `request.stream`.
@@ -201,7 +222,7 @@ impl LlmClient {
                 })?,
             );
         let headers = request_headers(endpoint, request.stream, conversation_id)?;
-        let http = self.http(endpoint.timeouts.connect)?;
+        let http = self.http(endpoint, &url)?;
         tracing::debug!(
             url = %clean(&url, key),
             conversation_id,
@@ -252,12 +273,13 @@ impl LlmClient {
                 _ = tokio::time::sleep(delay) => {}
             }
         };
-        if let Some(usage) = completion.usage {
-            tracing::debug!(
+        if let Some(usage) = &completion.usage {
+            tracing::info!(
                 conversation_id,
+                model = %request.model,
                 prompt_tokens = usage.prompt_tokens,
+                cached_tokens = usage.cached_tokens(),
                 completion_tokens = usage.completion_tokens,
-                total_tokens = usage.total_tokens,
                 "chat usage"
             );
         }
@@ -326,7 +348,7 @@ enum Failure {
 /// content.
 #[allow(clippy::too_many_arguments)]
 async fn attempt(
-    http: &reqwest::Client,
+    http: &Built,
     url: &str,
     headers: &HeaderMap,
     body: &Bytes,
@@ -341,6 +363,13 @@ async fn attempt(
     if !response.status().is_success() {
         let status = response.status().as_u16();
         let retry_after = retry_after(response.headers());
+        if let (407, Some(proxy)) = (status, &http.key.proxy) {
+            // A plain-http request through a proxy gets the proxy's 407 as its response.
+            return Err(Failure::Final(LlmError::ProxyAuth {
+                proxy: proxy.url.shown(),
+                named_by: proxy.source.clone(),
+            }));
+        }
         let error = status_error(response, endpoint, url, cancel)
             .await
             .map_err(Failure::Final)?;
@@ -378,7 +407,7 @@ async fn attempt(
 /// One attempt up to the response headers, raced against the first-byte timeout and
 /// `cancel`.
 async fn send_once(
-    http: &reqwest::Client,
+    built: &Built,
     url: &str,
     headers: &HeaderMap,
     body: &Bytes,
@@ -386,7 +415,18 @@ async fn send_once(
     cancel: &CancellationToken,
 ) -> Result<reqwest::Response, Failure> {
     let key = endpoint.api_key.as_ref();
-    let send = http
+    // A cold start to an https upstream: one request opens the connection, the others of
+    // the burst wait for it (and share it when it speaks HTTP/2).
+    let opening = if url.starts_with("https://") {
+        built.first.enter(endpoint.timeouts.connect, cancel).await
+    } else {
+        None
+    };
+    if cancel.is_cancelled() {
+        return Err(Failure::Final(LlmError::Cancelled));
+    }
+    let send = built
+        .http
         .post(url)
         .headers(headers.clone())
         .body(body.clone())
@@ -400,13 +440,21 @@ async fn send_once(
         Err(_) => Err(Failure::Final(LlmError::FirstByteTimeout {
             timeout: endpoint.timeouts.first_byte,
         })),
-        Ok(Ok(response)) => Ok(response),
+        Ok(Ok(response)) => {
+            if let Some(opening) = opening {
+                opening.opened();
+            }
+            Ok(response)
+        }
         Ok(Err(error)) => {
+            if let Some(diagnosed) = network_error(&error, built, endpoint) {
+                return Err(diagnosed);
+            }
             let url = clean(&endpoint.base_url, key);
             if error.is_builder() {
                 return Err(Failure::Final(LlmError::Transport {
                     url,
-                    detail: clean(&error_chain(&error), key),
+                    detail: scrub_proxy(&clean(&error_chain(&error), key), built),
                 }));
             }
             if error.is_connect() {
@@ -422,7 +470,7 @@ async fn send_once(
                 return Err(Failure::Retryable(
                     LlmError::Connect {
                         url,
-                        detail: clean(&error_chain(&error), key),
+                        detail: scrub_proxy(&clean(&error_chain(&error), key), built),
                     },
                     None,
                 ));
@@ -431,11 +479,92 @@ async fn send_once(
             Err(Failure::Retryable(
                 LlmError::Transport {
                     url,
-                    detail: clean(&error_chain(&error), key),
+                    detail: scrub_proxy(&clean(&error_chain(&error), key), built),
                 },
                 None,
             ))
         }
+    }
+}
+
+/// A certificate or proxy failure, worded with the setting that fixes it; `None` for the
+/// other transport errors.
+fn network_error(error: &reqwest::Error, built: &Built, endpoint: &Endpoint) -> Option<Failure> {
+    let proxy = built.key.proxy.as_ref();
+    let chain = error_chain(error);
+    let host = || {
+        reqwest::Url::parse(&endpoint.base_url)
+            .ok()
+            .and_then(|url| url.host_str().map(str::to_owned))
+            .unwrap_or_default()
+    };
+    let scrubbed = |text: &str| {
+        let text = clean(text, endpoint.api_key.as_ref());
+        match proxy {
+            Some(proxy) => proxy.url.scrub(&text),
+            None => text,
+        }
+    };
+    Some(match network::diagnose(&chain, proxy.is_some()) {
+        Diagnosis::Untrusted => Failure::Final(LlmError::UntrustedCertificate {
+            host: host(),
+            proxy: proxy.map(|proxy| proxy.url.shown()),
+        }),
+        Diagnosis::WrongName => Failure::Final(LlmError::WrongCertificateName { host: host() }),
+        Diagnosis::ProxyAuth => {
+            let proxy = proxy?;
+            Failure::Final(LlmError::ProxyAuth {
+                proxy: proxy.url.shown(),
+                named_by: proxy.source.clone(),
+            })
+        }
+        Diagnosis::ProxyRefused => {
+            let proxy = proxy?;
+            Failure::Final(LlmError::ProxyRefused {
+                proxy: proxy.url.shown(),
+                named_by: proxy.source.clone(),
+                host: host(),
+            })
+        }
+        Diagnosis::ProxyUnreachable => {
+            let proxy = proxy?;
+            let detail = chain
+                .rsplit(": ")
+                .next()
+                .map(|last| scrubbed(last))
+                .filter(|last| !last.is_empty());
+            Failure::Retryable(
+                LlmError::ProxyUnreachable {
+                    proxy: proxy.url.shown(),
+                    named_by: proxy.source.clone(),
+                    detail,
+                },
+                None,
+            )
+        }
+        Diagnosis::Other if proxy.is_some() && error.is_connect() && error.is_timeout() => {
+            let proxy = proxy?;
+            Failure::Retryable(
+                LlmError::ProxyUnreachable {
+                    proxy: proxy.url.shown(),
+                    named_by: proxy.source.clone(),
+                    detail: Some(format!(
+                        "no connection within {} s",
+                        endpoint.timeouts.connect.as_secs()
+                    )),
+                },
+                None,
+            )
+        }
+        Diagnosis::Other => return None,
+    })
+}
+
+/// `text` without the proxy's credentials.
+fn scrub_proxy(text: &str, built: &Built) -> String {
+    match &built.key.proxy {
+        Some(proxy) => proxy.url.scrub(text),
+        None => text.to_owned(),
     }
 }
 

@@ -92,6 +92,50 @@ pub enum LlmError {
 
     #[error("the request to {url} failed: {detail}")]
     Transport { url: String, detail: String },
+
+    #[error(
+        "the certificate of {host} is not trusted{}: if a company proxy or a private CA signs it, point the `caFile` setting (or CHATLS_CA_FILE) at that CA's PEM file",
+        via(.proxy)
+    )]
+    UntrustedCertificate {
+        host: String,
+        /// The proxy the connection went through, shown without credentials.
+        proxy: Option<String>,
+    },
+
+    #[error("the certificate of {host} is for another host name: check the baseUrl setting")]
+    WrongCertificateName { host: String },
+
+    #[error("could not read the certificates in {path} (named by {named_by}): {detail}")]
+    CaFile {
+        path: String,
+        named_by: &'static str,
+        detail: String,
+    },
+
+    #[error(
+        "the proxy {proxy} (named by {named_by}) asks for credentials (407): put them in the proxy URL (http://user:password@host:port) in {named_by}, or set the `proxy` setting to \"none\" to connect directly"
+    )]
+    ProxyAuth { proxy: String, named_by: String },
+
+    #[error(
+        "could not reach the proxy {proxy} (named by {named_by}){}: check {named_by}, or set the `proxy` setting (\"none\" connects directly)",
+        colon(.detail)
+    )]
+    ProxyUnreachable {
+        proxy: String,
+        named_by: String,
+        detail: Option<String>,
+    },
+
+    #[error(
+        "the proxy {proxy} (named by {named_by}) could not open a connection to {host}: check the baseUrl setting, or whether the proxy allows that host"
+    )]
+    ProxyRefused {
+        proxy: String,
+        named_by: String,
+        host: String,
+    },
 }
 
 impl LlmError {
@@ -141,6 +185,13 @@ fn said(upstream: &Option<String>) -> String {
     match upstream {
         Some(text) if !text.is_empty() => format!(" (upstream said: {text})"),
         _ => String::new(),
+    }
+}
+
+fn via(proxy: &Option<String>) -> String {
+    match proxy {
+        Some(proxy) => format!(" (seen through the proxy {proxy})"),
+        None => String::new(),
     }
 }
 

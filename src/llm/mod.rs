@@ -4,6 +4,7 @@
 pub mod accumulate;
 pub mod client;
 pub mod error;
+pub mod network;
 pub mod secret;
 pub mod sse;
 pub mod types;

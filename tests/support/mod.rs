@@ -233,6 +233,21 @@ impl Client {
             .env_remove("OPENAI_API_KEY")
             .env_remove("CHATLS_BASE_URL")
             .env_remove("CHATLS_MODEL")
+            .env_remove("CHATLS_CA_FILE");
+        // Hermetic: a proxy of the machine running the tests must not decide where they go.
+        for name in [
+            "HTTPS_PROXY",
+            "https_proxy",
+            "HTTP_PROXY",
+            "http_proxy",
+            "ALL_PROXY",
+            "all_proxy",
+            "NO_PROXY",
+            "no_proxy",
+        ] {
+            command.env_remove(name);
+        }
+        command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
