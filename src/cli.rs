@@ -321,8 +321,9 @@ async fn ask_inner(args: AskArgs) -> Result<(), String> {
     }
     println!();
     status(&format!(
-        "chatls: done ({} prompt + {} completion tokens, {} tool rounds)",
-        outcome.usage.prompt_tokens, outcome.usage.completion_tokens, outcome.tool_rounds
+        "chatls: done ({}, {} tool rounds)",
+        crate::usage::describe(&outcome.usage),
+        outcome.tool_rounds
     ));
     if !kind.edits() {
         return Ok(());

@@ -18,3 +18,4 @@ pub mod patch;
 pub mod prompt;
 pub mod text;
 pub mod tools;
+pub mod usage;

@@ -35,6 +35,51 @@ fn init_logging(log_file: Option<&std::path::Path>) -> Result<(), String> {
     Ok(())
 }
 
+/// stdin as a non-blocking pipe when it is one (editors start servers on pipes): reads run
+/// on the runtime's own threads instead of a hand-off to the blocking pool per read, and no
+/// blocked reader thread is left to wait for at exit. Anything else (a file, a terminal)
+/// is read through tokio's stdin as before.
+fn stdin_reader() -> Box<dyn tokio::io::AsyncRead + Unpin + Send> {
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsFd;
+        if let Ok(fd) = std::io::stdin().as_fd().try_clone_to_owned()
+            && let Ok(pipe) = tokio::net::unix::pipe::Receiver::from_owned_fd(fd)
+        {
+            return Box::new(pipe);
+        }
+    }
+    Box::new(tokio::io::stdin())
+}
+
+/// stdout as a non-blocking pipe, like stdin, unless it is the same pipe as stderr (where a
+/// non-blocking mode would make a log write fail when the pipe is full).
+fn stdout_writer() -> Box<dyn tokio::io::AsyncWrite + Unpin + Send> {
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsFd;
+        use std::os::unix::fs::MetadataExt;
+        let identity = |fd: std::os::fd::BorrowedFd<'_>| {
+            let file = std::fs::File::from(fd.try_clone_to_owned().ok()?);
+            let meta = file.metadata().ok()?;
+            Some((meta.dev(), meta.ino()))
+        };
+        let stdout = std::io::stdout();
+        let stderr = std::io::stderr();
+        let shared = match (identity(stdout.as_fd()), identity(stderr.as_fd())) {
+            (Some(out), Some(err)) => out == err,
+            _ => true,
+        };
+        if !shared
+            && let Ok(fd) = stdout.as_fd().try_clone_to_owned()
+            && let Ok(pipe) = tokio::net::unix::pipe::Sender::from_owned_fd(fd)
+        {
+            return Box::new(pipe);
+        }
+    }
+    Box::new(tokio::io::stdout())
+}
+
 fn main() {
     let cli = Cli::parse_args();
     if let Err(message) = init_logging(cli.log_file.as_deref()) {
@@ -56,8 +101,8 @@ fn main() {
             Some(Command::Ask(args)) => ask(args).await,
             Some(Command::Serve(_)) | None => {
                 let clean = chatls::lsp::serve(
-                    tokio::io::stdin(),
-                    tokio::io::stdout(),
+                    stdin_reader(),
+                    stdout_writer(),
                     EnvSettings::from_process(),
                 )
                 .await;

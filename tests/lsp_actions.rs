@@ -73,7 +73,8 @@ async fn initialize_advertises_commands_kinds_and_the_negotiated_encoding() {
                 "chatls.refactor",
                 "chatls.fix",
                 "chatls.resetConversation",
-                "chatls.cancel"
+                "chatls.cancel",
+                "chatls.usage"
             ]
         );
         let kinds = &capabilities["codeActionProvider"]["codeActionKinds"];
@@ -153,7 +154,12 @@ async fn refactor_applies_a_minimal_versioned_edit_and_sends_the_exact_request()
         )
         .await;
     let end = s.client.wait_progress_end(&token).await;
-    assert_eq!(end, "applied 1 edit", "{:?}", s.client.shown_messages());
+    // The end also says what the action cost (the fake reports 10 prompt tokens).
+    assert!(
+        end.starts_with("applied 1 edit (10 prompt + ") && end.ends_with(" completion tokens)"),
+        "{end}: {:?}",
+        s.client.shown_messages()
+    );
     let expected = CODE.replace("    for x in xs {\n        sum += x;\n    }\n", new_loop);
     assert_eq!(s.client.doc(&s.uri).text, expected);
 
@@ -318,7 +324,7 @@ async fn fix_sends_the_diagnostics_of_the_range_and_uses_changes_without_documen
         )
         .await;
     let end = s.client.wait_progress_end(&token).await;
-    assert_eq!(end, "applied 1 edit");
+    assert!(end.starts_with("applied 1 edit ("), "{end}");
     assert_eq!(
         s.client.doc(&s.uri).text,
         CODE.replace("sum += x;", "sum += *x;")

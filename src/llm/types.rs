@@ -196,6 +196,41 @@ pub struct Usage {
     pub completion_tokens: u64,
     #[serde(default)]
     pub total_tokens: u64,
+    /// `prompt_tokens_details.cached_tokens` when the upstream sends it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt_tokens_details: Option<PromptTokensDetails>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PromptTokensDetails {
+    #[serde(default, deserialize_with = "zero_if_null")]
+    pub cached_tokens: u64,
+}
+
+/// Some upstreams send `"cached_tokens": null`.
+fn zero_if_null<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
+    Ok(Option::<u64>::deserialize(deserializer)?.unwrap_or(0))
+}
+
+impl Usage {
+    /// The prompt tokens read from the upstream's cache (0 when it does not say).
+    pub fn cached_tokens(&self) -> u64 {
+        self.prompt_tokens_details
+            .map_or(0, |details| details.cached_tokens)
+    }
+
+    /// Adds `other` to these totals.
+    pub fn add(&mut self, other: &Usage) {
+        self.prompt_tokens += other.prompt_tokens;
+        self.completion_tokens += other.completion_tokens;
+        self.total_tokens += other.total_tokens;
+        if other.prompt_tokens_details.is_some() || self.prompt_tokens_details.is_some() {
+            let cached = self.cached_tokens() + other.cached_tokens();
+            self.prompt_tokens_details = Some(PromptTokensDetails {
+                cached_tokens: cached,
+            });
+        }
+    }
 }
 
 /// A non-streaming response.

@@ -24,6 +24,8 @@ use super::{convert, deliver};
 pub const EXPLAIN_KIND: &str = "chatls.explain";
 pub const RESET_COMMAND: &str = "chatls.resetConversation";
 pub const CANCEL_COMMAND: &str = "chatls.cancel";
+/// The session's token totals per model and kind (no argument).
+pub const USAGE_COMMAND: &str = "chatls.usage";
 /// A hidden command that panics, for the tests of the panic guards. It exists only when the
 /// session has test hooks on (`CHATLS_TEST_HOOKS=1`) and is never advertised. With the
 /// argument `{"in": "action"}` the panic happens in a background action task instead of the
@@ -38,6 +40,7 @@ pub fn commands() -> Vec<String> {
         .collect();
     commands.push(RESET_COMMAND.to_owned());
     commands.push(CANCEL_COMMAND.to_owned());
+    commands.push(USAGE_COMMAND.to_owned());
     commands
 }
 
@@ -146,6 +149,9 @@ pub async fn execute(
         let args: DocumentArguments = argument(command, &arguments, "{\"uri\"}")?;
         let cancelled = session.cancel_document(&args.uri);
         return Ok(Some(json!({ "cancelled": cancelled })));
+    }
+    if command == USAGE_COMMAND {
+        return Ok(Some(session.engine.usage().report()));
     }
     if command == RESET_COMMAND {
         if arguments.is_empty() {
@@ -488,8 +494,13 @@ async fn run(session: &Arc<Session>, client: &Client, input: ActionInput, runnin
             .await
         }
     };
+    // What the action cost, when the upstream said.
+    let summary_cost = (outcome.usage != crate::llm::types::Usage::default())
+        .then(|| format!(" ({})", crate::usage::describe(&outcome.usage)))
+        .unwrap_or_default();
     match delivered {
         Ok(summary) => {
+            let summary = format!("{summary}{summary_cost}");
             progress.end(&summary).await;
             if !progress.is_shown() {
                 client
@@ -499,7 +510,7 @@ async fn run(session: &Arc<Session>, client: &Client, input: ActionInput, runnin
         }
         Err(problem) => {
             let message = format!("{}: {problem}", title(kind));
-            progress.end(&problem).await;
+            progress.end(&format!("{problem}{summary_cost}")).await;
             // A cancel is the person's own doing: the progress end says it, no message.
             if !running.cancel.is_cancelled() {
                 client.show_message(MessageType::WARNING, message).await;

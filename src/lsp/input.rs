@@ -10,7 +10,7 @@
 
 use serde_json::{Value, json};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tower_lsp_server::jsonrpc::{Request, Response};
+use tower_lsp_server::jsonrpc::Response;
 
 /// The request an invalid message with an id becomes; answered with an error.
 pub const INVALID_REQUEST_METHOD: &str = "chatls/invalidRequest";
@@ -60,7 +60,9 @@ impl Deframer {
                 if self.buffer.len() < len {
                     return None;
                 }
-                let body = self.buffer.drain(..len).collect();
+                // The body leaves the buffer without a copy; only what follows it moves.
+                let rest = self.buffer.split_off(len);
+                let body = std::mem::replace(&mut self.buffer, rest);
                 self.body_len = None;
                 return Some(Frame::Body(body));
             }
@@ -159,10 +161,25 @@ fn content_length(head: &[u8]) -> Result<usize, String> {
 /// The frame to hand to the JSON-RPC reader for one body: the body itself when it is a valid
 /// message, else a replacement that the server answers or logs.
 pub fn sanitize(body: Vec<u8>) -> Vec<u8> {
+    let (mut head, body) = sanitized(body);
+    head.extend_from_slice(&body);
+    head
+}
+
+/// [`sanitize`] as a header block and a body, so the pump can write a large body without
+/// copying it into a new frame.
+pub fn sanitized(body: Vec<u8>) -> (Vec<u8>, Vec<u8>) {
     match check(&body) {
-        Ok(()) => frame(&body),
-        Err(reason) => frame(replacement(&body, &reason).to_string().as_bytes()),
+        Ok(()) => (header(body.len()), body),
+        Err(reason) => {
+            let replaced = replacement(&body, &reason).to_string().into_bytes();
+            (header(replaced.len()), replaced)
+        }
     }
+}
+
+fn header(len: usize) -> Vec<u8> {
+    format!("Content-Length: {len}\r\n\r\n").into_bytes()
 }
 
 /// A replacement frame for garbage between messages.
@@ -182,13 +199,15 @@ fn frame(body: &[u8]) -> Vec<u8> {
 }
 
 /// Whether tower-lsp-server will decode this body (it takes a `Response` or a `Request`).
+/// The request's shape is checked by a scan that builds nothing: a 50 MB `didOpen` is not
+/// turned into a JSON tree here (tower-lsp-server parses it, once, after this).
 fn check(body: &[u8]) -> Result<(), String> {
     let text = std::str::from_utf8(body).map_err(|_| "the body is not valid UTF-8".to_owned())?;
     if text.is_empty() {
         // The reader skips an empty body.
         return Ok(());
     }
-    let request = match serde_json::from_str::<Request>(text) {
+    let request = match serde_json::from_str::<shape::Request>(text) {
         Ok(_) => return Ok(()),
         Err(error) => error,
     };
@@ -199,6 +218,101 @@ fn check(body: &[u8]) -> Result<(), String> {
         return Err(format!("the body is not JSON ({request})"));
     }
     Err(format!("not a JSON-RPC 2.0 message ({request})"))
+}
+
+/// The shape tower-lsp-server's `Request` accepts, field for field, with the values scanned
+/// (numbers range-checked, strings unescaped into a reused buffer) but never kept.
+mod shape {
+    use std::borrow::Cow;
+    use std::fmt;
+
+    use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+    use tower_lsp_server::jsonrpc::Id;
+
+    fn some<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<T>, D::Error> {
+        T::deserialize(deserializer).map(Some)
+    }
+
+    #[derive(serde::Deserialize)]
+    pub struct Request<'a> {
+        #[serde(rename = "jsonrpc")]
+        _jsonrpc: Version,
+        #[serde(default, borrow, rename = "method")]
+        _method: Cow<'a, str>,
+        #[serde(default, deserialize_with = "some", rename = "params")]
+        _params: Option<Scanned>,
+        #[serde(default, deserialize_with = "some", rename = "id")]
+        _id: Option<Id>,
+    }
+
+    /// `"2.0"` and nothing else.
+    pub struct Version;
+
+    impl<'de> Deserialize<'de> for Version {
+        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            let text = Cow::<'de, str>::deserialize(deserializer)?;
+            if text == "2.0" {
+                Ok(Version)
+            } else {
+                Err(de::Error::custom(format!(
+                    "expected JSON-RPC version \"2.0\", found {text:?}"
+                )))
+            }
+        }
+    }
+
+    /// Any JSON value, read the way `serde_json::Value` reads it, then dropped.
+    pub struct Scanned;
+
+    impl<'de> Deserialize<'de> for Scanned {
+        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            deserializer.deserialize_any(ScanVisitor)
+        }
+    }
+
+    struct ScanVisitor;
+
+    impl<'de> Visitor<'de> for ScanVisitor {
+        type Value = Scanned;
+
+        fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+            formatter.write_str("any JSON value")
+        }
+        fn visit_bool<E>(self, _: bool) -> Result<Scanned, E> {
+            Ok(Scanned)
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<Scanned, E> {
+            Ok(Scanned)
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<Scanned, E> {
+            Ok(Scanned)
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<Scanned, E> {
+            Ok(Scanned)
+        }
+        fn visit_str<E>(self, _: &str) -> Result<Scanned, E> {
+            Ok(Scanned)
+        }
+        fn visit_unit<E>(self) -> Result<Scanned, E> {
+            Ok(Scanned)
+        }
+        fn visit_none<E>(self) -> Result<Scanned, E> {
+            Ok(Scanned)
+        }
+        fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Scanned, D::Error> {
+            Scanned::deserialize(deserializer)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Scanned, A::Error> {
+            while seq.next_element::<Scanned>()?.is_some() {}
+            Ok(Scanned)
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Scanned, A::Error> {
+            while map.next_entry::<Scanned, Scanned>()?.is_some() {}
+            Ok(Scanned)
+        }
+    }
 }
 
 /// `chatls/invalidRequest` with the message's id when it is a request the client waits on,
@@ -246,14 +360,14 @@ where
         };
         deframer.push(&piece[..read]);
         while let Some(next) = deframer.next_frame() {
-            let bytes = match next {
-                Frame::Body(body) => sanitize(body),
+            let (head, body) = match next {
+                Frame::Body(body) => sanitized(body),
                 Frame::Garbage(reason) => {
                     tracing::warn!(%reason, "skipped bytes that were not an LSP message");
-                    garbage_frame(&reason)
+                    (garbage_frame(&reason), Vec::new())
                 }
             };
-            if output.write_all(&bytes).await.is_err() {
+            if output.write_all(&head).await.is_err() || output.write_all(&body).await.is_err() {
                 return;
             }
         }
