@@ -531,7 +531,7 @@ fn network_error(error: &reqwest::Error, built: &Built, endpoint: &Endpoint) -> 
             let detail = chain
                 .rsplit(": ")
                 .next()
-                .map(|last| scrubbed(last))
+                .map(scrubbed)
                 .filter(|last| !last.is_empty());
             Failure::Retryable(
                 LlmError::ProxyUnreachable {

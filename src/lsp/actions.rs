@@ -495,9 +495,11 @@ async fn run(session: &Arc<Session>, client: &Client, input: ActionInput, runnin
         }
     };
     // What the action cost, when the upstream said.
-    let summary_cost = (outcome.usage != crate::llm::types::Usage::default())
-        .then(|| format!(" ({})", crate::usage::describe(&outcome.usage)))
-        .unwrap_or_default();
+    let summary_cost = if outcome.usage == crate::llm::types::Usage::default() {
+        String::new()
+    } else {
+        format!(" ({})", crate::usage::describe(&outcome.usage))
+    };
     match delivered {
         Ok(summary) => {
             let summary = format!("{summary}{summary_cost}");
