@@ -56,6 +56,16 @@ pub enum ExplainOutput {
     Message,
 }
 
+/// What happens to a refactor/fix answer (`edits.review`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ReviewMode {
+    /// Applied as soon as the answer is complete.
+    #[default]
+    Apply,
+    /// Shown first; applied only once the user confirms (see `lsp::review`).
+    Confirm,
+}
+
 /// Effective settings, after layering and validation. `Debug` is derived: the key's own
 /// `Debug` prints `<redacted>`.
 #[derive(Clone, Debug, PartialEq)]
@@ -74,6 +84,7 @@ pub struct Settings {
     /// Extra globs the tools must never read, on top of the built-in secret list.
     pub tools_deny: Vec<String>,
     pub explain_output: ExplainOutput,
+    pub edits_review: ReviewMode,
     pub completion: CompletionSettings,
     /// Timeouts and backoff from the environment only.
     pub tuning: UpstreamTuning,
@@ -191,6 +202,7 @@ impl Settings {
             tools_max_rounds: 8,
             tools_deny: Vec::new(),
             explain_output: ExplainOutput::Document,
+            edits_review: ReviewMode::Apply,
             completion: CompletionSettings::default(),
             tuning: env.tuning,
             network: Network {
@@ -329,6 +341,13 @@ impl Settings {
                     _ => return Err(format!("must be \"document\" or \"message\" (got {value})")),
                 }
             }
+            "edits.review" => {
+                self.edits_review = match value.as_str() {
+                    Some("apply") => ReviewMode::Apply,
+                    Some("confirm") => ReviewMode::Confirm,
+                    _ => return Err(format!("must be \"apply\" or \"confirm\" (got {value})")),
+                }
+            }
             key if key.starts_with("completion.") => return self.completion.apply(key, value),
             "caFile" => {
                 let path = string(value)?;
@@ -437,7 +456,7 @@ fn section(options: &Value) -> Option<&Map<String, Value>> {
 }
 
 /// Keys whose object value holds nested settings (`tools.enabled` and so on).
-const GROUPS: &[&str] = &["tools", "explain", "completion"];
+const GROUPS: &[&str] = &["tools", "explain", "completion", "edits"];
 
 /// `{"tools": {"enabled": false}}` and `{"tools.enabled": false}` both become `tools.enabled`.
 fn flatten(object: &Map<String, Value>) -> Vec<(String, Value)> {
@@ -504,6 +523,25 @@ mod tests {
 
     fn base() -> Settings {
         Settings::from_env(&EnvSettings::default())
+    }
+
+    #[test]
+    fn edits_review_is_apply_or_confirm() {
+        assert_eq!(base().edits_review, ReviewMode::Apply);
+        for form in [
+            json!({"edits": {"review": "confirm"}}),
+            json!({"edits.review": "confirm"}),
+        ] {
+            let settings = Settings::layered(&base(), &form).unwrap();
+            assert_eq!(settings.edits_review, ReviewMode::Confirm, "{form}");
+        }
+        let errors = Settings::layered(&base(), &json!({"edits": {"review": "ask"}})).unwrap_err();
+        assert_eq!(errors[0].key, "edits.review");
+        assert!(
+            errors[0].message.contains("\"confirm\""),
+            "{}",
+            errors[0].message
+        );
     }
 
     #[test]

@@ -16,6 +16,7 @@ pub mod llm;
 pub mod lsp;
 pub mod patch;
 pub mod prompt;
+pub mod review;
 pub mod text;
 pub mod tools;
 pub mod usage;

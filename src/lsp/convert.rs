@@ -120,6 +120,9 @@ pub fn client_facts(capabilities: &lsp::ClientCapabilities) -> ClientFacts {
             .and_then(|edit| edit.document_changes)
             == Some(true),
         configuration: workspace.and_then(|workspace| workspace.configuration) == Some(true),
+        change_annotations: workspace
+            .and_then(|workspace| workspace.workspace_edit.as_ref())
+            .is_some_and(|edit| edit.change_annotation_support.is_some()),
         inline_completion: capabilities
             .text_document
             .as_ref()

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use tokio_util::sync::CancellationToken;
 use tower_lsp_server::Client;
 use tower_lsp_server::ls_types::{
-    self as lsp, ApplyWorkspaceEditParams, DocumentChanges, MessageType, OneOf,
+    self as lsp, AnnotatedTextEdit, ApplyWorkspaceEditParams, DocumentChanges, MessageType, OneOf,
     OptionalVersionedTextDocumentIdentifier, ShowDocumentParams, TextDocumentEdit, WorkspaceEdit,
 };
 
@@ -17,6 +17,7 @@ use crate::config::ExplainOutput;
 use crate::explain;
 
 use super::actions::title;
+use super::review::{ANNOTATION_ID, Cleared};
 use super::convert;
 use super::session::Session;
 
@@ -45,6 +46,7 @@ pub(super) async fn apply_answer(
             return Err(reason.to_string());
         }
     };
+    let cleared = super::review::clear(session, client, input, &prepared, cancel).await?;
     let facts = session.facts();
     let turn = if facts.document_changes {
         None
@@ -85,8 +87,23 @@ pub(super) async fn apply_answer(
                     uri,
                     version: Some(version),
                 },
-                edits: edits.into_iter().map(OneOf::Left).collect(),
+                edits: edits
+                    .into_iter()
+                    .map(|edit| match &cleared {
+                        Cleared::Plain => OneOf::Left(edit),
+                        Cleared::Annotated(_) => OneOf::Right(AnnotatedTextEdit {
+                            text_edit: edit,
+                            annotation_id: ANNOTATION_ID.to_owned(),
+                        }),
+                    })
+                    .collect(),
             }])),
+            change_annotations: match cleared {
+                Cleared::Plain => None,
+                Cleared::Annotated(annotation) => {
+                    Some(HashMap::from([(ANNOTATION_ID.to_owned(), annotation)]))
+                }
+            },
             ..WorkspaceEdit::default()
         }
     } else {

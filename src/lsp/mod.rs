@@ -10,6 +10,7 @@ pub mod guard;
 pub mod handlers;
 pub mod input;
 pub mod progress;
+pub mod review;
 pub mod server;
 pub mod session;
 pub mod settle;

@@ -30,6 +30,8 @@ pub struct ClientFacts {
     pub configuration: bool,
     /// The client declares `textDocument.inlineCompletion` (LSP 3.18).
     pub inline_completion: bool,
+    /// The client declares `workspace.workspaceEdit.changeAnnotationSupport`.
+    pub change_annotations: bool,
 }
 
 /// Where the effective settings come from: the environment, then one settings object —
@@ -57,6 +59,8 @@ pub struct Session {
     pub conversations: Conversations,
     pub engine: Engine,
     pub completer: crate::completion::Completer,
+    /// The edits waiting for the user's Apply/Discard (`edits.review: "confirm"`).
+    pub reviews: crate::review::Reviews,
     explain_dir: Option<PathBuf>,
     facts: RwLock<ClientFacts>,
     settings: RwLock<SettingsLayers>,
@@ -89,6 +93,7 @@ impl Session {
             conversations: Conversations::default(),
             engine: Engine::default(),
             completer: crate::completion::Completer::default(),
+            reviews: crate::review::Reviews::default(),
             facts: RwLock::new(ClientFacts::default()),
             settings: RwLock::new(SettingsLayers {
                 env,

@@ -52,6 +52,10 @@ struct State {
     pending_echo: Vec<Value>,
     /// Neovim's way with `didChange`, when set (see [`Client::set_neovim_like`]).
     neovim: Option<NeovimSync>,
+    /// Leave `window/showMessageRequest` unanswered until [`Client::answer_held`], as a
+    /// person does while reading.
+    hold_message_requests: bool,
+    held: std::collections::VecDeque<Value>,
 }
 
 /// How Neovim 0.11/0.12 sends `didChange` (`runtime/lua/vim/lsp/_changetracking.lua`): the
@@ -313,6 +317,16 @@ impl Client {
         match (method, id) {
             (Some(method), Some(id)) => {
                 let params = message.get("params").cloned().unwrap_or(Value::Null);
+                {
+                    let mut state = self.state.lock().unwrap();
+                    if method == "window/showMessageRequest" && state.hold_message_requests {
+                        state.server_requests.push((method, params));
+                        state.held.push_back(id);
+                        drop(state);
+                        self.changed.notify_waiters();
+                        return;
+                    }
+                }
                 let result = self.answer_server_request(&method, &params);
                 let (mut echo, due) = {
                     let mut state = self.state.lock().unwrap();
@@ -630,6 +644,19 @@ impl Client {
     /// response), as VS Code and Neovim do, so the server's buffer follows.
     pub fn set_echo_edits(&self, echo: bool) {
         self.state.lock().unwrap().echo_edits = echo;
+    }
+
+    /// Hold `window/showMessageRequest`s unanswered until [`Client::answer_held`].
+    pub fn set_hold_message_requests(&self, hold: bool) {
+        self.state.lock().unwrap().hold_message_requests = hold;
+    }
+
+    /// Answers the oldest held `window/showMessageRequest` (`Value::Null`: dismissed).
+    pub async fn answer_held(&self, result: Value) {
+        let id = self.state.lock().unwrap().held.pop_front();
+        let id = id.expect("a held showMessageRequest");
+        self.send(&json!({"jsonrpc": "2.0", "id": id, "result": result}))
+            .await;
     }
 
     pub fn set_configuration(&self, value: Value) {
