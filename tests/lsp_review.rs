@@ -102,7 +102,11 @@ async fn a_vscode_like_client_gets_the_edit_annotated_with_needs_confirmation() 
     let s = setup(vec![answer_with("sum = xs.iter().sum();\n")], vscode_like()).await;
     let token = refactor(&s).await;
     let end = s.client.wait_progress_end(&token).await;
-    assert_eq!(end, "applied 1 edit", "{:?}", s.client.shown_messages());
+    assert!(
+        end.starts_with("applied 1 edit"),
+        "{end}: {:?}",
+        s.client.shown_messages()
+    );
     let requests = s.client.server_requests("workspace/applyEdit");
     assert_eq!(requests.len(), 1);
     let edit = &requests[0]["edit"];
@@ -177,7 +181,11 @@ async fn apply_applies_moved_through_what_was_typed_above_meanwhile() {
     type_text(&s, range(0, 0, 0, 0), "// 😀 header\n").await;
     s.client.answer_held(apply()).await;
     let end = s.client.wait_progress_end(&token).await;
-    assert_eq!(end, "applied 1 edit", "{:?}", s.client.shown_messages());
+    assert!(
+        end.starts_with("applied 1 edit"),
+        "{end}: {:?}",
+        s.client.shown_messages()
+    );
     assert_eq!(
         s.client.doc(&s.uri).text,
         format!("// 😀 header\n{}", CODE.replace(LOOP, NEW_LOOP))
@@ -226,7 +234,11 @@ async fn a_newer_action_on_the_same_range_replaces_the_pending_review() {
     s.client.answer_held(apply()).await;
     s.client.answer_held(apply()).await;
     let end = s.client.wait_progress_end(&second).await;
-    assert_eq!(end, "applied 1 edit", "{:?}", s.client.shown_messages());
+    assert!(
+        end.starts_with("applied 1 edit"),
+        "{end}: {:?}",
+        s.client.shown_messages()
+    );
     assert_eq!(s.client.server_requests("workspace/applyEdit").len(), 1);
     assert_eq!(
         s.client.doc(&s.uri).text,

@@ -17,8 +17,8 @@ use crate::config::ExplainOutput;
 use crate::explain;
 
 use super::actions::title;
-use super::review::{ANNOTATION_ID, Cleared};
 use super::convert;
+use super::review::{ANNOTATION_ID, Cleared};
 use super::session::Session;
 
 /// Applies a refactor/fix answer as a workspace edit; the text says what happened. An

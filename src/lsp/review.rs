@@ -60,7 +60,15 @@ pub(super) async fn clear(
             description: Some(description),
         }));
     }
-    ask(session, client, input, prepared, facts.show_document, cancel).await
+    ask(
+        session,
+        client,
+        input,
+        prepared,
+        facts.show_document,
+        cancel,
+    )
+    .await
 }
 
 /// The diff document and the Apply/Discard question.
