@@ -245,3 +245,25 @@ async fn a_newer_action_on_the_same_range_replaces_the_pending_review() {
         CODE.replace(LOOP, "    sum = xs.iter().copied().sum();\n")
     );
 }
+
+#[tokio::test]
+async fn cancelling_while_the_question_waits_applies_nothing_even_after_apply() {
+    let s = setup(vec![answer_with("sum = xs.iter().sum();\n")], helix_like()).await;
+    let token = refactor(&s).await;
+    wait_questions(&s.client, 1).await;
+    let cancelled = s
+        .client
+        .request(
+            "workspace/executeCommand",
+            json!({"command": "chatls.cancel", "arguments": [{"uri": s.uri}]}),
+        )
+        .await;
+    assert_eq!(cancelled["result"]["cancelled"], 1, "{cancelled}");
+    let end = s.client.wait_progress_end(&token).await;
+    assert!(end.contains("cancelled"), "{end}");
+    s.client.answer_held(apply()).await;
+    // A round trip after the late Apply: had it been taken, the edit would be out by now.
+    type_text(&s, range(0, 0, 0, 0), "").await;
+    assert!(s.client.server_requests("workspace/applyEdit").is_empty());
+    assert_eq!(s.client.doc(&s.uri).text, CODE);
+}
