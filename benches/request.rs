@@ -4,7 +4,7 @@
 
 use std::hint::black_box;
 
-use chatls::action::{ActionInput, ActionKind};
+use chatls::action::ActionInput;
 use chatls::config::{EnvSettings, Settings};
 use chatls::engine::build_request;
 use chatls::llm::types::Message;
@@ -35,7 +35,7 @@ fn input(text: &str) -> ActionInput {
     let start = rope.line_to_char(990);
     let end = rope.line_to_char(1010);
     ActionInput {
-        kind: ActionKind::Refactor,
+        action: chatls::action_table::builtin_rows().remove(1),
         uri: "file:///work/src/big.rs".into(),
         path: Some("/work/src/big.rs".into()),
         display_path: "src/big.rs".into(),
@@ -45,6 +45,7 @@ fn input(text: &str) -> ActionInput {
         selection: start..end,
         instruction: Some("make it iterate instead of indexing".into()),
         diagnostics: Vec::new(),
+        with_context: true,
     }
 }
 

@@ -13,7 +13,17 @@ from capabilities import HELIX, NEOVIM, VS_CODE
 
 REPO = Path(__file__).resolve().parent.parent
 
-ALL_COMMANDS = ["chatls.explain", "chatls.refactor", "chatls.fix", "chatls.resetConversation", "chatls.cancel"]
+ALL_COMMANDS = [
+    "chatls.run",
+    "chatls.explain",
+    "chatls.refactor",
+    "chatls.fix",
+    "chatls.ask",
+    "chatls.followUp",
+    "chatls.selectModel",
+    "chatls.resetConversation",
+    "chatls.cancel",
+]
 
 
 def vscode_initialization_options() -> dict[str, Any]:

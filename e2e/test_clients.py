@@ -75,12 +75,17 @@ async def test_code_actions_for_a_range(session: Session, workspace: Path):
     titles = by_title(actions)
     assert set(titles) >= {"Explain with AI", "Refactor with AI", "Fix with AI"}, list(titles)
     assert titles["Refactor with AI"].get("kind") == "refactor.rewrite"
-    assert titles["Fix with AI"].get("kind") == "quickfix"
-    expected_commands = {"Explain with AI": "chatls.explain", "Refactor with AI": "chatls.refactor", "Fix with AI": "chatls.fix"}
-    for title, command in expected_commands.items():
+    # No diagnostics here: Fix is a rewrite listed after Refactor, not a (preselected) quick fix.
+    assert titles["Fix with AI"].get("kind") == "refactor.rewrite"
+    order = [action["title"] for action in actions]
+    assert order.index("Refactor with AI") < order.index("Fix with AI"), order
+    expected_actions = {"Explain with AI": "explain", "Refactor with AI": "refactor", "Fix with AI": "fix", "Document with AI": "document"}
+    for title, action_id in expected_actions.items():
         action = titles[title]
-        assert action["command"]["command"] == command
+        assert action["command"]["command"] == "chatls.run"
+        assert action.get("tags") == [1], action
         (argument,) = action["command"]["arguments"]
+        assert argument["action"] == action_id
         assert argument["uri"] == document.uri
         assert argument["range"]["start"]["line"] == MEDIAN_FIRST
         assert argument["range"]["end"]["line"] in (MEDIAN_LAST, MEDIAN_LAST + 1)
@@ -89,7 +94,7 @@ async def test_code_actions_for_a_range(session: Session, workspace: Path):
     if isinstance(resolve, dict) and resolve.get("resolveProvider"):
         # Helix resolves any action lacking `edit` and uses the result whole.
         resolved = await session.resolve(titles["Refactor with AI"])
-        assert resolved.get("command", {}).get("command") == "chatls.refactor"
+        assert resolved.get("command", {}).get("command") == "chatls.run"
 
 
 async def test_code_actions_for_an_empty_range(session: Session, workspace: Path):

@@ -1,72 +1,21 @@
-//! What one action is about, as plain data: the kind, a snapshot of the document and the
-//! selection (char offsets into that snapshot), the user's instruction and the diagnostics
-//! of the range. Built by the LSP edge or the CLI, read by the prompt builder and the engine.
+//! What one run of an action is about, as plain data: its row of the action table, a
+//! snapshot of the document and the selection (char offsets into that snapshot), the user's
+//! instruction (or question) and the diagnostics of the range. Built by the LSP edge or the
+//! CLI, read by the prompt builder and the engine.
 
 use std::ops::Range;
 use std::path::PathBuf;
 
 use ropey::Rope;
 
+pub use crate::action_table::{ActionRow, RowKind};
 use crate::tools::FileDiagnostic;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum ActionKind {
-    Explain,
-    Refactor,
-    Fix,
-}
-
-impl ActionKind {
-    pub const ALL: [ActionKind; 3] = [ActionKind::Explain, ActionKind::Refactor, ActionKind::Fix];
-
-    /// `explain`, `refactor`, `fix`: the CLI word and the suffix of the `chatls.*` command.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ActionKind::Explain => "explain",
-            ActionKind::Refactor => "refactor",
-            ActionKind::Fix => "fix",
-        }
-    }
-
-    pub fn parse(word: &str) -> Option<ActionKind> {
-        ActionKind::ALL
-            .into_iter()
-            .find(|kind| kind.as_str() == word)
-    }
-
-    pub fn command(self) -> &'static str {
-        match self {
-            ActionKind::Explain => "chatls.explain",
-            ActionKind::Refactor => "chatls.refactor",
-            ActionKind::Fix => "chatls.fix",
-        }
-    }
-
-    pub fn from_command(command: &str) -> Option<ActionKind> {
-        ActionKind::ALL
-            .into_iter()
-            .find(|kind| kind.command() == command)
-    }
-
-    /// The code action's title.
-    pub fn title(self) -> &'static str {
-        match self {
-            ActionKind::Explain => "Explain with AI",
-            ActionKind::Refactor => "Refactor with AI",
-            ActionKind::Fix => "Fix with AI",
-        }
-    }
-
-    /// Whether the answer is applied to the document as an edit.
-    pub fn edits(self) -> bool {
-        !matches!(self, ActionKind::Explain)
-    }
-}
 
 /// A snapshot of everything an action needs, taken when it starts.
 #[derive(Clone, Debug)]
 pub struct ActionInput {
-    pub kind: ActionKind,
+    /// The row of the action table being run.
+    pub action: ActionRow,
     pub uri: String,
     /// The file on disk, when the document is a `file:` URI.
     pub path: Option<PathBuf>,
@@ -79,9 +28,17 @@ pub struct ActionInput {
     pub selection: Range<usize>,
     pub instruction: Option<String>,
     pub diagnostics: Vec<FileDiagnostic>,
+    /// Whether the prompt shows the file around the selection. False for a follow-up in a
+    /// transcript, whose code is already in the conversation's history.
+    pub with_context: bool,
 }
 
 impl ActionInput {
+    /// Whether the answer is applied to the document as an edit.
+    pub fn edits(&self) -> bool {
+        self.action.kind == RowKind::Edit
+    }
+
     pub fn selected_text(&self) -> String {
         self.text.slice(self.selection.clone()).to_string()
     }

@@ -193,7 +193,6 @@ mod tests {
     use ropey::Rope;
 
     use super::*;
-    use crate::action::ActionKind;
     use crate::edits::apply_edits;
     use crate::text::{Position, PositionEncoding, Range, TextChange};
 
@@ -201,7 +200,7 @@ mod tests {
 
     fn input(document: &Document, selection: std::ops::Range<usize>) -> ActionInput {
         ActionInput {
-            kind: ActionKind::Refactor,
+            action: crate::action_table::builtin_rows().remove(1),
             uri: "file:///a.rs".into(),
             path: None,
             display_path: "a.rs".into(),
@@ -211,6 +210,7 @@ mod tests {
             selection,
             instruction: None,
             diagnostics: Vec::new(),
+            with_context: true,
         }
     }
 

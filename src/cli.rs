@@ -1,5 +1,6 @@
 //! The command line: `chatls [serve]` runs the language server on stdio; `chatls ask` runs
-//! one action on a file through the same engine and streams the answer to stdout.
+//! one action of the table (or a free question) on a file through the same engine and
+//! streams the answer to stdout; `chatls models` lists the models to pick from.
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -9,7 +10,7 @@ use clap::{CommandFactory, Parser, Subcommand};
 use ropey::Rope;
 use tokio_util::sync::CancellationToken;
 
-use crate::action::{ActionInput, ActionKind};
+use crate::action::{ActionInput, ActionRow, RowKind};
 use crate::apply::{NotApplied, plan_outcome};
 use crate::config::{EnvSettings, Settings};
 use crate::conversation::Conversations;
@@ -71,21 +72,35 @@ impl Cli {
 pub enum Command {
     /// Run the language server on stdio (the default).
     Serve(ServeArgs),
-    /// Run one action on a file and stream the answer to stdout.
+    /// Run one action on a file (or ask a question about it) and stream the answer to stdout.
     Ask(AskArgs),
+    /// List the models: the gateway's seven and what GET {baseUrl}/models returns.
+    Models(ModelsArgs),
 }
 
 #[derive(clap::Args, Debug)]
+pub struct ModelsArgs {
+    /// Override the base URL (else CHATLS_BASE_URL or the default gateway)
+    #[arg(long)]
+    pub base_url: Option<String>,
+}
+
+#[derive(clap::Args, Debug)]
+#[command(
+    after_help = "Examples:\n  chatls ask explain src/lib.rs:10-20\n  chatls ask --action write-tests src/lib.rs:10-20 --settings chatls.json\n  chatls ask \"why is this slow?\" src/lib.rs:10-20"
+)]
 pub struct AskArgs {
-    /// explain, refactor or fix
-    #[arg(value_parser = ["explain", "refactor", "fix"])]
-    pub action: String,
-    /// The file, optionally with 1-based inclusive lines: src/lib.rs:10-20 (or :10)
-    pub target: String,
+    /// An action id (explain, refactor, fix, document, or a row of --settings) or a question,
+    /// then the file, optionally with 1-based inclusive lines: src/lib.rs:10-20 (or :10)
+    #[arg(num_args = 1..=2, value_names = ["ACTION|QUESTION", "FILE[:LINES]"])]
+    pub words: Vec<String>,
+    /// The action to run (the first word is then the file)
+    #[arg(long, value_name = "ID")]
+    pub action: Option<String>,
     /// What to do, in your words ("use iterators", "handle the empty case")
     #[arg(long)]
     pub instruction: Option<String>,
-    /// Write the refactor/fix to the file instead of only printing the change
+    /// Write an edit action's change to the file instead of only printing it
     #[arg(long)]
     pub apply: bool,
     /// Override the model (else CHATLS_MODEL or the default)
@@ -97,6 +112,50 @@ pub struct AskArgs {
     /// Do not let the model call workspace tools
     #[arg(long)]
     pub no_tools: bool,
+    /// A JSON file of settings, as an editor sends them (for example an `actions` table)
+    #[arg(long, value_name = "FILE")]
+    pub settings: Option<PathBuf>,
+}
+
+/// What `chatls ask` was asked: a row of the table and the instruction, and the target.
+fn choose(
+    args: &AskArgs,
+    table: &crate::action_table::ActionTable,
+) -> Result<(ActionRow, Option<String>, String), String> {
+    let (first, target) = match args.words.as_slice() {
+        [target] => (None, target.clone()),
+        [first, target] => (Some(first.as_str()), target.clone()),
+        _ => return Err("give an action or a question, then the file".to_owned()),
+    };
+    let lookup = |id: &str| {
+        table
+            .get(id)
+            .cloned()
+            .ok_or_else(|| format!("there is no action {id:?}; the actions are {}", table.ids()))
+    };
+    match (args.action.as_deref(), first) {
+        (Some(id), None) => Ok((lookup(id)?, args.instruction.clone(), target)),
+        (Some(_), Some(_)) => Err("with --action, give only the file".to_owned()),
+        (None, Some(word)) if table.get(word).is_some() => {
+            Ok((lookup(word)?, args.instruction.clone(), target))
+        }
+        (None, Some(question))
+            if question.contains(char::is_whitespace) || question.ends_with('?') =>
+        {
+            let question = match &args.instruction {
+                Some(more) => format!("{question}\n{more}"),
+                None => question.to_owned(),
+            };
+            Ok((ActionRow::ask(), Some(question), target))
+        }
+        (None, Some(word)) => Err(format!(
+            "{word:?} is neither an action ({}) nor a question (a question has spaces or ends with ?)",
+            table.ids()
+        )),
+        (None, None) => {
+            Err("give an action (or --action ID) or a question before the file".to_owned())
+        }
+    }
 }
 
 /// `path`, `path:10` or `path:10-20` → the path and 1-based inclusive lines.
@@ -191,10 +250,81 @@ pub async fn ask(args: AskArgs) -> i32 {
     }
 }
 
+/// Settings from the environment, a `--settings` file and the flags, in that order.
+fn cli_settings(
+    file: Option<&Path>,
+    model: Option<String>,
+    base_url: Option<String>,
+    no_tools: bool,
+) -> Result<Settings, String> {
+    let mut settings = Settings::from_env(&EnvSettings::from_process());
+    if let Some(file) = file {
+        let text = std::fs::read_to_string(file)
+            .map_err(|error| format!("cannot read {}: {error}", file.display()))?;
+        let value: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|error| format!("{} is not JSON: {error}", file.display()))?;
+        settings = Settings::layered(&settings, &value)
+            .map_err(|errors| crate::config::describe_errors(&errors))?;
+    }
+    let mut overrides = serde_json::Map::new();
+    if let Some(model) = model {
+        overrides.insert("model".into(), model.into());
+    }
+    if let Some(base_url) = base_url {
+        overrides.insert("baseUrl".into(), base_url.into());
+    }
+    if no_tools {
+        overrides.insert("tools.enabled".into(), false.into());
+    }
+    Settings::layered(&settings, &serde_json::Value::Object(overrides))
+        .map_err(|errors| crate::config::describe_errors(&errors))
+}
+
+/// Runs `chatls models`: the seed's models and the upstream's, the current one marked.
+pub async fn models(args: ModelsArgs) -> i32 {
+    let settings = match cli_settings(None, None, args.base_url, false) {
+        Ok(settings) => settings,
+        Err(message) => {
+            eprintln!("chatls: {message}");
+            return 1;
+        }
+    };
+    let listed = match Engine::default()
+        .client()
+        .models(
+            &crate::engine::endpoint(&settings),
+            crate::models::LIST_TIMEOUT,
+        )
+        .await
+    {
+        Ok(listed) => listed,
+        Err(error) => {
+            eprintln!(
+                "chatls: {} did not list its models ({error}); showing the known ones",
+                settings.base_url
+            );
+            Vec::new()
+        }
+    };
+    for entry in crate::models::choices(&listed, &settings.model) {
+        println!("{entry}");
+    }
+    0
+}
+
 async fn ask_inner(args: AskArgs) -> Result<(), String> {
-    let kind =
-        ActionKind::parse(&args.action).ok_or("the action must be explain, refactor or fix")?;
-    let (path, lines) = parse_target(&args.target)?;
+    let settings = cli_settings(
+        args.settings.as_deref(),
+        args.model.clone(),
+        args.base_url.clone(),
+        args.no_tools,
+    )?;
+    let (row, instruction, target) = choose(&args, &settings.actions)?;
+    let mut settings = settings;
+    if let Some(model) = row.model.clone().filter(|_| args.model.is_none()) {
+        settings.model = model;
+    }
+    let (path, lines) = parse_target(&target)?;
     let path = std::fs::canonicalize(&path)
         .map_err(|error| format!("cannot open {}: {error}", path.display()))?;
     let original = std::fs::read_to_string(&path)
@@ -220,28 +350,15 @@ async fn ask_inner(args: AskArgs) -> Result<(), String> {
         }
     };
 
-    let mut settings = Settings::from_env(&EnvSettings::from_process());
-    let mut overrides = serde_json::Map::new();
-    if let Some(model) = args.model {
-        overrides.insert("model".into(), model.into());
-    }
-    if let Some(base_url) = args.base_url {
-        overrides.insert("baseUrl".into(), base_url.into());
-    }
-    if args.no_tools {
-        overrides.insert("tools.enabled".into(), false.into());
-    }
-    settings = Settings::layered(&settings, &serde_json::Value::Object(overrides))
-        .map_err(|errors| crate::config::describe_errors(&errors))?;
-
     let root = workspace_root(&path);
     let display_path = path
         .strip_prefix(&root)
         .unwrap_or(&path)
         .to_string_lossy()
         .replace('\\', "/");
+    let edits = row.kind == RowKind::Edit;
     let input = ActionInput {
-        kind,
+        action: row,
         uri: url::Url::from_file_path(&path)
             .map(String::from)
             .unwrap_or_else(|()| path.display().to_string()),
@@ -251,8 +368,9 @@ async fn ask_inner(args: AskArgs) -> Result<(), String> {
         text,
         version: 0,
         selection,
-        instruction: args.instruction,
+        instruction,
         diagnostics: Vec::new(),
+        with_context: true,
     };
     let limits = Limits::default();
     let sandbox = Sandbox::new(vec![root], &settings.tools_deny);
@@ -280,10 +398,7 @@ async fn ask_inner(args: AskArgs) -> Result<(), String> {
     };
     status(&format!(
         "chatls: {} {} with {} at {}",
-        kind.as_str(),
-        input.display_path,
-        settings.model,
-        settings.base_url
+        input.action.title, input.display_path, settings.model, settings.base_url
     ));
     let conversations = Conversations::default();
     let conversation = conversations.begin(&input.uri);
@@ -315,7 +430,13 @@ async fn ask_inner(args: AskArgs) -> Result<(), String> {
             &mut on_event,
         )
         .await
-        .map_err(|error| error.to_string())?;
+        .map_err(|error| match error {
+            crate::engine::ActionError::Upstream(crate::llm::error::LlmError::NotFound { url, .. }) => format!(
+                "the upstream does not know the model \"{}\" (404): pick another with --model (`chatls models` lists them) or CHATLS_MODEL; if the model is right, check the base URL ({url})",
+                settings.model
+            ),
+            other => other.to_string(),
+        })?;
     if !settings.stream {
         print!("{}", outcome.answer);
     }
@@ -325,7 +446,7 @@ async fn ask_inner(args: AskArgs) -> Result<(), String> {
         crate::usage::describe(&outcome.usage),
         outcome.tool_rounds
     ));
-    if !kind.edits() {
+    if !edits {
         return Ok(());
     }
     let document = Document::new(&original, 0, input.language_id.clone());

@@ -86,6 +86,8 @@ pub struct Settings {
     pub explain_output: ExplainOutput,
     pub edits_review: ReviewMode,
     pub completion: CompletionSettings,
+    /// The action table: the built-ins with the `actions` setting applied (see `action_table`).
+    pub actions: crate::action_table::ActionTable,
     /// Timeouts and backoff from the environment only.
     pub tuning: UpstreamTuning,
     /// `caFile` (env `CHATLS_CA_FILE`) and `proxy`.
@@ -204,6 +206,7 @@ impl Settings {
             explain_output: ExplainOutput::Document,
             edits_review: ReviewMode::Apply,
             completion: CompletionSettings::default(),
+            actions: crate::action_table::ActionTable::default(),
             tuning: env.tuning,
             network: Network {
                 ca_file: env.ca_file.clone().map(|path| CaFile {
@@ -366,6 +369,10 @@ impl Settings {
                     "must be \"none\" or a proxy URL string (the value is not shown)".to_owned()
                 })?;
                 self.network.proxy = ProxySetting::parse(text)?;
+            }
+            "actions" => {
+                self.actions = crate::action_table::ActionTable::from_setting(value)
+                    .map_err(|error| error.to_string())?;
             }
             _ => {
                 // Unknown keys are ignored so newer editor configs keep working; logged for users.

@@ -4,6 +4,11 @@
 //! once, when it is recorded: its images become a short note (they were sent with the turn
 //! itself and are not sent again), and a message longer than a quarter of the budget is cut
 //! in the middle, so one big turn cannot push every other turn out.
+//! A conversation's transcript is registered under its own URI too, so a follow-up
+//! written there continues the same conversation even after the code's document was closed.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use dashmap::DashMap;
 
@@ -17,12 +22,23 @@ struct Conversation {
     id: String,
     /// Pairs of (user turn, assistant answer), oldest first.
     turns: Vec<(Message, Message)>,
+    /// The markdown transcript of its answers, once one was written.
+    transcript: Option<PathBuf>,
 }
 
-/// The conversation of each document, keyed by URI.
+type Shared = Arc<Mutex<Conversation>>;
+
+fn lock(conversation: &Shared) -> MutexGuard<'_, Conversation> {
+    conversation
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// The conversation of each document, keyed by URI (a transcript's URI leads to the
+/// conversation it records).
 #[derive(Debug)]
 pub struct Conversations {
-    by_document: DashMap<String, Conversation>,
+    by_document: DashMap<String, Shared>,
     budget: usize,
 }
 
@@ -37,6 +53,8 @@ impl Default for Conversations {
 pub struct ConversationTurn {
     pub id: String,
     pub history: Vec<Message>,
+    /// Where its transcript is, when it has one.
+    pub transcript: Option<PathBuf>,
 }
 
 impl Conversations {
@@ -49,24 +67,43 @@ impl Conversations {
 
     /// The document's conversation id (created on first use) and its history within budget.
     pub fn begin(&self, uri: &str) -> ConversationTurn {
-        let entry = self
+        let shared = self
             .by_document
             .entry(uri.to_owned())
-            .or_insert_with(|| Conversation {
-                id: new_id(),
-                turns: Vec::new(),
-            });
+            .or_insert_with(|| {
+                Arc::new(Mutex::new(Conversation {
+                    id: new_id(),
+                    turns: Vec::new(),
+                    transcript: None,
+                }))
+            })
+            .clone();
+        let conversation = lock(&shared);
         ConversationTurn {
-            id: entry.id.clone(),
-            history: history_within(&entry.turns, self.budget),
+            id: conversation.id.clone(),
+            history: history_within(&conversation.turns, self.budget),
+            transcript: conversation.transcript.clone(),
         }
+    }
+
+    /// The conversation under `uri` without creating one.
+    pub fn existing(&self, uri: &str) -> Option<ConversationTurn> {
+        let shared = self.by_document.get(uri)?.clone();
+        let conversation = lock(&shared);
+        Some(ConversationTurn {
+            id: conversation.id.clone(),
+            history: history_within(&conversation.turns, self.budget),
+            transcript: conversation.transcript.clone(),
+        })
     }
 
     /// Records a finished turn, unless the conversation was reset since it began.
     pub fn record(&self, uri: &str, id: &str, user: Message, assistant: Message) {
-        if let Some(mut conversation) = self.by_document.get_mut(uri)
-            && conversation.id == id
-        {
+        let Some(shared) = self.by_document.get(uri).map(|entry| entry.clone()) else {
+            return;
+        };
+        let mut conversation = lock(&shared);
+        if conversation.id == id {
             let cap = message_cap(self.budget);
             conversation
                 .turns
@@ -80,16 +117,48 @@ impl Conversations {
         }
     }
 
-    /// Forgets the document's conversation; the next action starts a new one with a new id.
+    /// Notes the conversation's transcript and makes its URI lead to the same conversation.
+    pub fn set_transcript(&self, uri: &str, id: &str, path: PathBuf, transcript_uri: &str) {
+        let Some(shared) = self.by_document.get(uri).map(|entry| entry.clone()) else {
+            return;
+        };
+        {
+            let mut conversation = lock(&shared);
+            if conversation.id != id {
+                return;
+            }
+            conversation.transcript = Some(path);
+        }
+        self.by_document.insert(transcript_uri.to_owned(), shared);
+    }
+
+    /// Forgets the document's conversation; the next action starts a new one with a new id
+    /// (and a new transcript). Through a transcript's URI, the conversation is forgotten
+    /// under every URI that leads to it.
     pub fn reset(&self, uri: &str) -> bool {
-        self.by_document.remove(uri).is_some()
+        let Some((_, shared)) = self.by_document.remove(uri) else {
+            return false;
+        };
+        self.by_document
+            .retain(|_, other| !Arc::ptr_eq(other, &shared));
+        true
+    }
+
+    /// Forgets the conversation of a closed document, unless a transcript still leads to it.
+    pub fn close(&self, uri: &str) {
+        self.by_document.remove(uri);
     }
 
     /// Forgets every conversation; returns how many there were.
     pub fn reset_all(&self) -> usize {
-        let count = self.by_document.len();
+        let mut distinct: Vec<Shared> = Vec::new();
+        for entry in self.by_document.iter() {
+            if !distinct.iter().any(|seen| Arc::ptr_eq(seen, entry.value())) {
+                distinct.push(entry.value().clone());
+            }
+        }
         self.by_document.clear();
-        count
+        distinct.len()
     }
 }
 
@@ -251,6 +320,41 @@ mod tests {
             Message::assistant("a2"),
         );
         assert!(conversations.begin("u").history.is_empty());
+    }
+
+    #[test]
+    fn a_transcript_leads_to_the_same_conversation_until_reset() {
+        let conversations = Conversations::default();
+        let turn = conversations.begin("file:///a.rs");
+        conversations.record(
+            "file:///a.rs",
+            &turn.id,
+            Message::user("q"),
+            Message::assistant("a"),
+        );
+        conversations.set_transcript("file:///a.rs", &turn.id, "/t/a.md".into(), "file:///t/a.md");
+        let through = conversations.existing("file:///t/a.md").unwrap();
+        assert_eq!(through.id, turn.id);
+        assert_eq!(through.history.len(), 2);
+        assert_eq!(through.transcript, Some(PathBuf::from("/t/a.md")));
+        // Closing the code's document keeps the conversation for its transcript.
+        conversations.close("file:///a.rs");
+        assert_eq!(
+            conversations.existing("file:///t/a.md").unwrap().id,
+            turn.id
+        );
+        // A reset through the transcript forgets it everywhere.
+        conversations.begin("file:///b.rs");
+        assert_eq!(conversations.reset_all(), 2);
+        let again = conversations.begin("file:///a.rs");
+        conversations.set_transcript(
+            "file:///a.rs",
+            &again.id,
+            "/t/b.md".into(),
+            "file:///t/b.md",
+        );
+        assert!(conversations.reset("file:///t/b.md"));
+        assert!(conversations.existing("file:///a.rs").is_none());
     }
 
     #[test]

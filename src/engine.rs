@@ -85,6 +85,13 @@ pub struct Engine {
     usage: UsageLedger,
 }
 
+impl Engine {
+    /// The upstream client this engine talks through (shared connection pool).
+    pub fn client(&self) -> &LlmClient {
+        &self.client
+    }
+}
+
 /// Fails early, before anything is sent, when the settings cannot work.
 pub fn check_ready(settings: &Settings) -> Result<(), ActionError> {
     if settings.api_key.is_none() && !is_loopback(&settings.base_url) {

@@ -1,5 +1,6 @@
-//! Explanations on disk: markdown files under the user's cache directory, opened beside the
-//! code with `window/showDocument` (a real `file:` path, since Helix opens no other scheme).
+//! Transcripts on disk: one markdown file per conversation under the user's cache directory
+//! (the explanations directory), opened beside the code with `window/showDocument` (a real
+//! `file:` path, since Helix opens no other scheme).
 
 use std::fs;
 use std::io;
@@ -18,23 +19,30 @@ pub fn default_dir() -> io::Result<PathBuf> {
         .ok_or_else(|| io::Error::other("no cache directory is known for this user"))
 }
 
-/// The markdown document written for an explanation.
-pub fn render(input: &ActionInput, answer: &str) -> String {
+/// A one-off markdown file for an answer that is not part of a transcript (an edit's answer
+/// that was not applied, say); returns its path. Prunes like the transcripts.
+pub fn write(dir: &Path, input: &ActionInput, answer: &str) -> io::Result<PathBuf> {
     let (first, last) = input.selected_lines();
-    format!(
+    let stamp = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_millis())
+        .unwrap_or_default();
+    let path = dir.join(format!("answer-{stamp}-{:08x}.md", rand::random::<u32>()));
+    let text = format!(
         "# {} — lines {}-{}\n\n{}\n",
         input.display_path,
         first + 1,
         last + 1,
         answer.trim()
-    )
+    );
+    save(&path, &text)?;
+    Ok(path)
 }
 
-/// Writes the explanation and returns its path; prunes the oldest files beyond [`KEEP_FILES`].
-pub fn write(dir: &Path, input: &ActionInput, answer: &str) -> io::Result<PathBuf> {
-    fs::create_dir_all(dir)?;
-    let (first, last) = input.selected_lines();
-    let stem: String = Path::new(&input.display_path)
+/// The transcript file of a conversation: named after the code's file and the
+/// conversation id, so each conversation has one file and a reset starts another.
+pub fn transcript_path(dir: &Path, display_path: &str, conversation_id: &str) -> PathBuf {
+    let stem: String = Path::new(display_path)
         .file_name()
         .map(|name| name.to_string_lossy().into_owned())
         .unwrap_or_else(|| "selection".to_owned())
@@ -47,19 +55,38 @@ pub fn write(dir: &Path, input: &ActionInput, answer: &str) -> io::Result<PathBu
             }
         })
         .collect();
+    let short: String = conversation_id.chars().take(12).collect();
+    dir.join(format!("{stem}-{short}.md"))
+}
+
+/// The transcript's text on disk; empty when it does not exist yet.
+pub fn read(path: &Path) -> io::Result<String> {
+    match fs::read_to_string(path) {
+        Ok(text) => Ok(text),
+        Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(String::new()),
+        Err(error) => Err(error),
+    }
+}
+
+/// Writes a transcript whole (through a temporary file, so a reader never sees half of it)
+/// and prunes the oldest files beyond [`KEEP_FILES`].
+pub fn save(path: &Path, text: &str) -> io::Result<()> {
+    let dir = path
+        .parent()
+        .ok_or_else(|| io::Error::other("a transcript path needs a directory"))?;
+    fs::create_dir_all(dir)?;
     let stamp = SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map(|elapsed| elapsed.as_millis())
+        .map(|elapsed| elapsed.as_nanos())
         .unwrap_or_default();
-    let nonce: u32 = rand::random();
-    let path = dir.join(format!(
-        "{stem}-L{}-{}-{stamp}-{nonce:08x}.md",
-        first + 1,
-        last + 1
-    ));
-    fs::write(&path, render(input, answer))?;
+    let temporary = dir.join(format!(".{stamp}-{:08x}.tmp", rand::random::<u32>()));
+    fs::write(&temporary, text)?;
+    if let Err(error) = fs::rename(&temporary, path) {
+        let _ = fs::remove_file(&temporary);
+        return Err(error);
+    }
     prune(dir, KEEP_FILES);
-    Ok(path)
+    Ok(())
 }
 
 fn prune(dir: &Path, keep: usize) {
@@ -82,33 +109,19 @@ fn prune(dir: &Path, keep: usize) {
 
 #[cfg(test)]
 mod tests {
-    use ropey::Rope;
-
     use super::*;
-    use crate::action::ActionKind;
 
     #[test]
-    fn writes_markdown_with_a_heading_and_prunes() {
+    fn one_file_per_conversation_written_whole_and_pruned() {
         let dir = tempfile::tempdir().unwrap();
-        let input = ActionInput {
-            kind: ActionKind::Explain,
-            uri: "file:///w/src/my lib.rs".into(),
-            path: None,
-            display_path: "src/my lib.rs".into(),
-            language_id: "rust".into(),
-            text: Rope::from_str("a\nb\nc\n"),
-            version: 0,
-            selection: 2..6,
-            instruction: None,
-            diagnostics: Vec::new(),
-        };
-        let path = write(dir.path(), &input, "  It adds.  ").unwrap();
-        let name = path.file_name().unwrap().to_string_lossy().into_owned();
-        assert!(name.starts_with("my_lib.rs-L2-3-"), "{name}");
-        let text = fs::read_to_string(&path).unwrap();
-        assert_eq!(text, "# src/my lib.rs — lines 2-3\n\nIt adds.\n");
-        for _ in 0..5 {
-            write(dir.path(), &input, "x").unwrap();
+        let path = transcript_path(dir.path(), "src/my lib.rs", "0123456789abcdef0123");
+        assert_eq!(path.file_name().unwrap(), "my_lib.rs-0123456789ab.md");
+        assert_eq!(read(&path).unwrap(), "");
+        save(&path, "one").unwrap();
+        save(&path, "two").unwrap();
+        assert_eq!(read(&path).unwrap(), "two");
+        for index in 0..5 {
+            save(&dir.path().join(format!("{index}.md")), "x").unwrap();
         }
         prune(dir.path(), 3);
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 3);

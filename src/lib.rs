@@ -3,6 +3,7 @@
 //! the answer as a versioned edit. See ARCHITECTURE.md for the code map.
 
 pub mod action;
+pub mod action_table;
 pub mod answer;
 pub mod apply;
 pub mod cli;
@@ -14,9 +15,11 @@ pub mod engine;
 pub mod explain;
 pub mod llm;
 pub mod lsp;
+pub mod models;
 pub mod patch;
 pub mod prompt;
 pub mod review;
 pub mod text;
 pub mod tools;
 pub mod usage;
+pub mod transcript;

@@ -5,7 +5,7 @@
 
 use std::fmt::Write as _;
 
-use crate::action::{ActionInput, ActionKind};
+use crate::action::{ActionInput, RowKind};
 
 /// Lines of context shown on each side of the selection.
 pub const CONTEXT_LINES: usize = 60;
@@ -16,78 +16,162 @@ pub const MAX_CONTEXT_CHARS: usize = 40_000;
 
 pub const SYSTEM_PROMPT: &str = "\
 You are chatls, a senior software engineer working inside the user's code editor. \
-The user selects code and asks you to explain, refactor or fix it. Each request names the \
-task, the file, the selected lines, the code around them and any diagnostics.
+The user selects code and asks for an action on it (explain, refactor, fix, document, or one \
+of their own) or asks a question about it. Each request names the task, the file, the \
+selected lines, the code around them and any diagnostics.
 
 Rules:
-- Explain: answer in concise GitHub-flavoured markdown. Start with a one-sentence summary, \
-then the details that matter: what the code does, how, and anything surprising or wrong.
-- Refactor and Fix: reply with exactly one fenced code block holding the complete \
-replacement for the selected code and nothing else of the file, then at most three short \
-sentences on what you changed. Keep the surrounding indentation style, do not add line \
-numbers, do not elide code with comments such as \"...\". The block replaces the selection \
-verbatim, so it must compile in place.
-- Fix: repair the reported diagnostics and any clear bug in the selection; change no behaviour \
-beyond that.
-- Refactor: keep the behaviour identical unless the instruction says otherwise.
+- When the request ends by asking for markdown, answer in concise GitHub-flavoured markdown: \
+start with a one-sentence answer, then the details that matter.
+- When the request ends by asking for a code block, reply with exactly one fenced code block \
+holding the complete replacement for the selected code and nothing else of the file, then at \
+most three short sentences on what you changed. Keep the surrounding indentation style, do not \
+add line numbers, do not elide code with comments such as \"...\". The block replaces the \
+selection verbatim, so it must compile in place.
+- Change no behaviour beyond what the task asks for.
 - When the selection uses names defined elsewhere, use the tools (read_file, list_files, \
 search_workspace, get_diagnostics) to look before you answer. Paths are relative to the \
 workspace root. Read only what you need.
 - Never ask the user questions; make the best reasonable choice and say which.";
 
-/// The new user turn for an action.
-pub fn user_turn(input: &ActionInput) -> String {
-    let (first, last) = input.selected_lines();
-    let total_lines = input.text.len_lines();
-    let language = if input.language_id.is_empty() {
+/// The placeholders a row's prompt template may use.
+pub const PLACEHOLDERS: [&str; 5] = [
+    "selection",
+    "language",
+    "path",
+    "instruction",
+    "diagnostics",
+];
+
+/// The names of the `{placeholder}`s in a template (a `{` followed by ASCII letters and `}`;
+/// every other brace is text, so code in a template needs no escaping).
+pub fn placeholders(template: &str) -> impl Iterator<Item = &str> {
+    template
+        .split('{')
+        .skip(1)
+        .filter_map(|after| after.split_once('}').map(|(name, _)| name))
+        .filter(|name| !name.is_empty() && name.chars().all(|c| c.is_ascii_alphabetic()))
+}
+
+/// A template with its placeholders filled from the action: `{selection}` becomes the
+/// selected code in a fenced block, `{diagnostics}` a list (or "(none reported)"),
+/// `{instruction}` the person's words (or nothing). A line whose placeholders all came out
+/// empty is left out, so "Instruction: {instruction}" vanishes without an instruction.
+pub fn render(template: &str, input: &ActionInput) -> String {
+    let language = language(input);
+    let mut lines = Vec::new();
+    for line in template.split('\n') {
+        let mut out = String::new();
+        let mut rest = line;
+        let (mut filled, mut empty) = (0, 0);
+        while let Some(open) = rest.find('{') {
+            out.push_str(&rest[..open]);
+            let after = &rest[open + 1..];
+            let name = after
+                .split_once('}')
+                .map(|(name, _)| name)
+                .filter(|name| PLACEHOLDERS.contains(name));
+            let Some(name) = name else {
+                out.push('{');
+                rest = after;
+                continue;
+            };
+            let value = placeholder_value(name, input, language);
+            filled += 1;
+            if value.is_empty() {
+                empty += 1;
+            }
+            out.push_str(&value);
+            rest = &after[name.len() + 1..];
+        }
+        out.push_str(rest);
+        if filled > 0 && filled == empty {
+            continue;
+        }
+        lines.push(out);
+    }
+    lines.join("\n").trim().to_owned()
+}
+
+fn placeholder_value(name: &str, input: &ActionInput, language: &str) -> String {
+    match name {
+        "selection" => {
+            let selected = input.selected_text();
+            let fence = fence_for(&selected);
+            format!(
+                "{fence}{language}\n{}\n{fence}",
+                selected.trim_end_matches(['\n', '\r'])
+            )
+        }
+        "language" => language.to_owned(),
+        "path" => input.display_path.clone(),
+        "instruction" => input
+            .instruction
+            .as_deref()
+            .map(str::trim)
+            .unwrap_or_default()
+            .to_owned(),
+        "diagnostics" => diagnostics_list(input),
+        _ => String::new(),
+    }
+}
+
+fn diagnostics_list(input: &ActionInput) -> String {
+    if input.diagnostics.is_empty() {
+        return "(none reported; look for the bug yourself)".to_owned();
+    }
+    let mut list = String::new();
+    for diagnostic in &input.diagnostics {
+        let source = diagnostic
+            .source
+            .as_deref()
+            .map(|source| format!(" [{source}]"))
+            .unwrap_or_default();
+        let _ = writeln!(
+            list,
+            "- line {}, column {}: {}: {}{source}",
+            diagnostic.line + 1,
+            diagnostic.character + 1,
+            diagnostic.severity,
+            diagnostic.message.trim()
+        );
+    }
+    list.trim_end().to_owned()
+}
+
+fn language(input: &ActionInput) -> &str {
+    if input.language_id.is_empty() {
         "text"
     } else {
         input.language_id.as_str()
-    };
-    let mut turn = String::new();
-    let task = match input.kind {
-        ActionKind::Explain => "Explain the selected code.",
-        ActionKind::Refactor => "Refactor the selected code.",
-        ActionKind::Fix => "Fix the selected code.",
-    };
-    let _ = writeln!(turn, "Task: {task}");
-    if let Some(instruction) = input.instruction.as_deref().map(str::trim)
-        && !instruction.is_empty()
-    {
-        let _ = writeln!(turn, "Instruction: {instruction}");
     }
+}
+
+/// The new user turn for an action: the row's task (its template, filled), the file and the
+/// code around the selection, and what shape the reply must have. A follow-up
+/// (`with_context: false`) is the person's words alone: the conversation already holds the code.
+pub fn user_turn(input: &ActionInput) -> String {
+    let mut turn = render(&input.action.prompt, input);
+    let closing = match input.action.kind {
+        RowKind::Answer => "Reply in markdown.",
+        RowKind::Edit => {
+            "Reply with one fenced code block that replaces the selected code exactly, then a short note."
+        }
+    };
+    if !input.with_context {
+        let _ = write!(turn, "\n\n{closing}");
+        return turn;
+    }
+    let (first, last) = input.selected_lines();
+    let total_lines = input.text.len_lines();
+    let language = language(input);
     let _ = writeln!(
         turn,
-        "File: {} ({language}), lines {}-{} of {total_lines} selected.",
+        "\n\nFile: {} ({language}), lines {}-{} of {total_lines} selected.",
         input.display_path,
         first + 1,
         last + 1
     );
-
-    if !input.diagnostics.is_empty() {
-        let _ = writeln!(turn, "\nDiagnostics in the selection:");
-        for diagnostic in &input.diagnostics {
-            let source = diagnostic
-                .source
-                .as_deref()
-                .map(|source| format!(" [{source}]"))
-                .unwrap_or_default();
-            let _ = writeln!(
-                turn,
-                "- line {}, column {}: {}: {}{source}",
-                diagnostic.line + 1,
-                diagnostic.character + 1,
-                diagnostic.severity,
-                diagnostic.message.trim()
-            );
-        }
-    } else if input.kind == ActionKind::Fix {
-        let _ = writeln!(
-            turn,
-            "\nNo diagnostics were reported for the selection; look for the bug yourself."
-        );
-    }
-
     let (context_first, context_last) = context_lines(first, last, total_lines);
     let context = marked_context(input, context_first, context_last);
     let fence = fence_for(&context);
@@ -99,19 +183,6 @@ pub fn user_turn(input: &ActionInput) -> String {
         context_last + 1
     );
     let _ = writeln!(turn, "{fence}{language}\n{context}\n{fence}");
-
-    let selected = input.selected_text();
-    let fence = fence_for(&selected);
-    let _ = writeln!(
-        turn,
-        "\nSelected code:\n{fence}{language}\n{selected}\n{fence}"
-    );
-    let closing = match input.kind {
-        ActionKind::Explain => "Reply in markdown.",
-        ActionKind::Refactor | ActionKind::Fix => {
-            "Reply with one fenced code block that replaces the selected code exactly, then a short note."
-        }
-    };
     let _ = write!(turn, "\n{closing}");
     turn
 }
@@ -189,11 +260,16 @@ mod tests {
     use ropey::Rope;
 
     use super::*;
+    use crate::action_table::{ActionTable, builtin_rows};
     use crate::tools::FileDiagnostic;
 
-    fn input(kind: ActionKind, text: &str, selection: std::ops::Range<usize>) -> ActionInput {
+    fn row(id: &str) -> crate::action::ActionRow {
+        builtin_rows().into_iter().find(|row| row.id == id).unwrap()
+    }
+
+    fn input(id: &str, text: &str, selection: std::ops::Range<usize>) -> ActionInput {
         ActionInput {
-            kind,
+            action: row(id),
             uri: "file:///w/src/lib.rs".into(),
             path: None,
             display_path: "src/lib.rs".into(),
@@ -203,28 +279,50 @@ mod tests {
             selection,
             instruction: None,
             diagnostics: Vec::new(),
+            with_context: true,
         }
     }
 
     #[test]
     fn refactor_turn_names_file_lines_and_marks_the_selection() {
         let text = "fn a() {}\nfn b() {\n    1\n}\nfn c() {}\n";
-        let mut action = input(ActionKind::Refactor, text, 10..27);
+        let mut action = input("refactor", text, 10..27);
         action.instruction = Some("  use a const  ".into());
         let turn = user_turn(&action);
-        assert!(turn.starts_with("Task: Refactor the selected code.\nInstruction: use a const\n"));
+        assert!(turn.starts_with("Refactor the selected code."), "{turn}");
+        assert!(turn.contains("\nInstruction: use a const\n"), "{turn}");
         assert!(
             turn.contains("File: src/lib.rs (rust), lines 2-4 of 6 selected."),
             "{turn}"
         );
         assert!(turn.contains("fn a() {}\n<<<SELECTIONfn b() {\n    1\n}\nSELECTION>>>fn c() {}"));
-        assert!(turn.contains("Selected code:\n```rust\nfn b() {\n    1\n}\n\n```"));
+        assert!(
+            turn.contains("Selected code:\n```rust\nfn b() {\n    1\n}\n```"),
+            "{turn}"
+        );
         assert!(turn.ends_with("then a short note."));
     }
 
     #[test]
+    fn a_line_whose_placeholders_are_empty_is_left_out() {
+        let action = input("refactor", "x\n", 0..1);
+        let turn = user_turn(&action);
+        assert!(!turn.contains("Instruction:"), "{turn}");
+        let mut custom = input("refactor", "let x = 1;\n", 0..10);
+        custom.action.prompt =
+            "In {language} at {path}: {unknown} {instruction}\nDo it {instruction}\nfn f() { 1 }"
+                .into();
+        custom.instruction = Some("now".into());
+        assert_eq!(
+            render(&custom.action.prompt, &custom),
+            "In rust at src/lib.rs: {unknown} now\nDo it now\nfn f() { 1 }"
+        );
+    }
+
+    #[test]
     fn fix_turn_carries_diagnostics() {
-        let mut action = input(ActionKind::Fix, "let x: u8 = -1;\n", 0..15);
+        let mut action = input("fix", "let x: u8 = -1;\n", 0..15);
+        assert!(user_turn(&action).contains("(none reported; look for the bug yourself)"));
         action.diagnostics.push(FileDiagnostic {
             path: "/w/src/lib.rs".into(),
             line: 0,
@@ -240,10 +338,38 @@ mod tests {
     }
 
     #[test]
+    fn every_placeholder_is_filled() {
+        let table = ActionTable::from_setting(&serde_json::json!([{
+            "id": "all", "title": "All", "kind": "answer",
+            "prompt": "S={selection} L={language} P={path} I={instruction} D={diagnostics}"
+        }]))
+        .unwrap();
+        let mut action = input("explain", "abc\n", 0..3);
+        action.action = table.get("all").unwrap().clone();
+        action.instruction = Some("go".into());
+        let turn = user_turn(&action);
+        assert!(
+            turn.starts_with("S=```rust\nabc\n``` L=rust P=src/lib.rs I=go D=(none reported"),
+            "{turn}"
+        );
+        assert!(turn.ends_with("Reply in markdown."));
+        assert!(!turn.contains('{') || !turn.contains("{selection}"));
+    }
+
+    #[test]
+    fn a_follow_up_is_the_words_alone() {
+        let mut action = input("explain", "abc\n", 0..3);
+        action.action = crate::action::ActionRow::follow_up();
+        action.instruction = Some("and why?".into());
+        action.with_context = false;
+        assert_eq!(user_turn(&action), "and why?\n\nReply in markdown.");
+    }
+
+    #[test]
     fn fences_outgrow_backticks_in_the_code() {
         assert_eq!(fence_for("plain"), "```");
         assert_eq!(fence_for("a ``` b"), "````");
-        let action = input(ActionKind::Explain, "x = \"```\"\n", 0..9);
+        let action = input("explain", "x = \"```\"\n", 0..9);
         assert!(!user_turn(&action).contains("````text"));
         assert!(user_turn(&action).contains("````rust\nx = \"```\"\n````"));
     }
@@ -252,7 +378,7 @@ mod tests {
     fn large_files_show_a_window() {
         let text: String = (0..1000).map(|i| format!("line {i}\n")).collect();
         let start = Rope::from_str(&text).line_to_char(500);
-        let action = input(ActionKind::Explain, &text, start..start + 8);
+        let action = input("explain", &text, start..start + 8);
         let turn = user_turn(&action);
         assert!(turn.contains("(lines 441-561;"), "{}", &turn[..300]);
         assert!(!turn.contains("line 300\n"));

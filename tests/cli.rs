@@ -126,3 +126,83 @@ async fn failures_exit_non_zero_with_a_clear_message_and_leave_the_file() {
     let (ok, _, stderr) = ask(&fake, &["explain", "/no/such/file.py"], Some("k")).await;
     assert!(!ok && stderr.contains("cannot open"), "{stderr}");
 }
+
+#[tokio::test]
+async fn ask_takes_an_action_of_the_table_or_a_free_question() {
+    let fake = FakeUpstream::start(vec![
+        Reply::text(&["It is slow because it loops."]),
+        Reply::text(&["def test_mean(): ..."]),
+    ])
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("stats.py");
+    std::fs::write(&file, CODE).unwrap();
+    let target = format!("{}:2-4", file.display());
+    let (ok, stdout, stderr) = ask(&fake, &["why is this slow?", &target], Some("k")).await;
+    assert!(ok, "{stderr}");
+    assert_eq!(stdout.trim(), "It is slow because it loops.");
+    let user = fake.requests()[0].body["messages"][1]["content"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        user.starts_with("Answer this question about the selected code: why is this slow?"),
+        "{user}"
+    );
+
+    let settings = dir.path().join("chatls.json");
+    std::fs::write(
+        &settings,
+        r#"{"actions": [{"id": "write-tests", "title": "Write tests", "kind": "answer", "prompt": "Write pytest tests for {path}:\n{selection}", "model": "tests-model"}]}"#,
+    )
+    .unwrap();
+    let settings = settings.display().to_string();
+    let (ok, stdout, stderr) = ask(
+        &fake,
+        &["--action", "write-tests", &target, "--settings", &settings],
+        Some("k"),
+    )
+    .await;
+    assert!(ok, "{stderr}");
+    assert_eq!(stdout.trim(), "def test_mean(): ...");
+    let request = &fake.requests()[1];
+    assert_eq!(request.body["model"], "tests-model");
+    assert!(
+        request.body["messages"][1]["content"]
+            .as_str()
+            .unwrap()
+            .starts_with("Write pytest tests for stats.py:\n```python\n    total = 0")
+    );
+
+    let (ok, _, stderr) = ask(&fake, &["--action", "nope", &target], Some("k")).await;
+    assert!(
+        !ok && stderr.contains("there is no action \"nope\""),
+        "{stderr}"
+    );
+    let (ok, _, stderr) = ask(&fake, &["summarise", &target], Some("k")).await;
+    assert!(!ok && stderr.contains("neither an action"), "{stderr}");
+    assert_eq!(fake.requests().len(), 2);
+}
+
+#[tokio::test]
+async fn models_lists_the_seed_and_the_upstream_models_with_the_current_marked() {
+    let fake = FakeUpstream::start(vec![]).await.unwrap();
+    fake.set_models(FakeUpstream::models_reply(&["local-coder-7b"]));
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_chatls"))
+        .arg("models")
+        .env("CHATLS_BASE_URL", fake.base_url())
+        .env("CHATLS_MODEL", "claude-opus-4-7")
+        .env_remove("CHATLS_API_KEY")
+        .env_remove("OPENAI_API_KEY")
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .unwrap();
+    assert!(output.status.success());
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 8, "{stdout}");
+    assert!(lines.contains(&"claude-opus-4-7 (current)"), "{stdout}");
+    assert_eq!(lines[7], "local-coder-7b");
+}

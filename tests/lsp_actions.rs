@@ -69,9 +69,13 @@ async fn initialize_advertises_commands_kinds_and_the_negotiated_encoding() {
         assert_eq!(
             commands,
             [
+                "chatls.run",
                 "chatls.explain",
                 "chatls.refactor",
                 "chatls.fix",
+                "chatls.ask",
+                "chatls.followUp",
+                "chatls.selectModel",
                 "chatls.resetConversation",
                 "chatls.cancel",
                 "chatls.usage"
@@ -80,7 +84,13 @@ async fn initialize_advertises_commands_kinds_and_the_negotiated_encoding() {
         let kinds = &capabilities["codeActionProvider"]["codeActionKinds"];
         assert_eq!(
             kinds,
-            &json!(["chatls.explain", "refactor.rewrite", "quickfix"])
+            &json!([
+                "chatls.explain",
+                "refactor.rewrite",
+                "quickfix",
+                "chatls.answer",
+                "chatls.followUp"
+            ])
         );
         assert_ne!(capabilities["codeActionProvider"]["resolveProvider"], true);
     }
@@ -105,12 +115,19 @@ async fn code_actions_are_offered_for_a_range_and_fix_carries_diagnostics() {
         .collect();
     assert_eq!(
         titles,
-        ["Explain with AI", "Refactor with AI", "Fix with AI"]
+        [
+            "Explain with AI",
+            "Refactor with AI",
+            "Fix with AI",
+            "Document with AI"
+        ]
     );
     assert_eq!(actions[1]["kind"], "refactor.rewrite");
     assert_eq!(actions[2]["kind"], "quickfix");
     assert_eq!(actions[2]["diagnostics"][0]["message"], "mismatched types");
-    assert_eq!(actions[1]["command"]["command"], "chatls.refactor");
+    assert!(actions.iter().all(|action| action["tags"] == json!([1])));
+    assert_eq!(actions[1]["command"]["command"], "chatls.run");
+    assert_eq!(actions[1]["command"]["arguments"][0]["action"], "refactor");
     assert_eq!(actions[1]["command"]["arguments"][0]["uri"], s.uri);
     assert_eq!(actions[1]["command"]["arguments"][0]["range"], loop_range());
 
@@ -121,7 +138,59 @@ async fn code_actions_are_offered_for_a_range_and_fix_carries_diagnostics() {
             json!({"textDocument": {"uri": s.uri}, "range": loop_range(), "context": {"diagnostics": [], "only": ["quickfix"]}}),
         )
         .await;
-    assert_eq!(only_fixes["result"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        only_fixes["result"],
+        json!([]),
+        "without diagnostics Fix is no quick fix"
+    );
+
+    // Without diagnostics, Fix is a rewrite listed after Refactor, so Ctrl+. in VS Code
+    // (which preselects the first quick fix) never runs Fix when Refactor was meant.
+    let plain = s
+        .client
+        .request(
+            "textDocument/codeAction",
+            json!({"textDocument": {"uri": s.uri}, "range": loop_range(), "context": {"diagnostics": []}}),
+        )
+        .await;
+    let plain = plain["result"].as_array().unwrap();
+    let kinds: Vec<(&str, &str)> = plain
+        .iter()
+        .map(|action| {
+            (
+                action["title"].as_str().unwrap(),
+                action["kind"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("Explain with AI", "chatls.explain"),
+            ("Refactor with AI", "refactor.rewrite"),
+            ("Fix with AI", "refactor.rewrite"),
+            ("Document with AI", "refactor.rewrite")
+        ]
+    );
+    assert!(
+        plain.iter().all(
+            |action| action.get("diagnostics").is_none() && action.get("isPreferred").is_none()
+        )
+    );
+    let with_diagnostic = s
+        .client
+        .request(
+            "textDocument/codeAction",
+            json!({"textDocument": {"uri": s.uri}, "range": loop_range(), "context": {"diagnostics": [diagnostic], "only": ["quickfix"]}}),
+        )
+        .await;
+    let titles: Vec<&str> = with_diagnostic["result"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|action| action["title"].as_str().unwrap())
+        .collect();
+    assert_eq!(titles, ["Fix with AI"]);
 
     let unknown = s
         .client
@@ -168,7 +237,7 @@ async fn refactor_applies_a_minimal_versioned_edit_and_sends_the_exact_request()
     let change = &edits[0]["edit"]["documentChanges"][0];
     assert_eq!(change["textDocument"]["version"], 1);
     assert_eq!(change["textDocument"]["uri"], s.uri);
-    assert_eq!(edits[0]["label"], "chatls: Refactor");
+    assert_eq!(edits[0]["label"], "chatls: Refactor with AI");
 
     let requests = s.fake.requests();
     assert_eq!(requests.len(), 1);
@@ -208,11 +277,16 @@ async fn refactor_applies_a_minimal_versioned_edit_and_sends_the_exact_request()
     assert_eq!(messages[0]["role"], "system");
     assert_eq!(messages[0]["content"], chatls::prompt::SYSTEM_PROMPT);
     let user = messages[1]["content"].as_str().unwrap();
-    assert!(user.starts_with("Task: Refactor the selected code.\nInstruction: use iterators\nFile: src/lib.rs (rust), lines 3-5 of 8 selected."), "{user}");
     assert!(
-        user.contains(
-            "Selected code:\n```rust\n    for x in xs {\n        sum += x;\n    }\n\n```"
-        ),
+        user.starts_with("Refactor the selected code. Keep its behaviour identical unless the instruction says otherwise.\nInstruction: use iterators\n"),
+        "{user}"
+    );
+    assert!(
+        user.contains("File: src/lib.rs (rust), lines 3-5 of 8 selected."),
+        "{user}"
+    );
+    assert!(
+        user.contains("Selected code:\n```rust\n    for x in xs {\n        sum += x;\n    }\n```"),
         "{user}"
     );
 }
@@ -242,7 +316,7 @@ async fn progress_goes_begin_report_end_with_a_server_created_token() {
     assert!(kinds.iter().any(|kind| kind == "report"), "{kinds:?}");
     let progress = s.client.progress(&token);
     assert_eq!(progress[0]["cancellable"], true);
-    assert_eq!(progress[0]["title"], "chatls: Explain");
+    assert_eq!(progress[0]["title"], "chatls: Explain with AI (test-model)");
     assert!(progress.iter().any(|value| {
         value["message"]
             .as_str()
@@ -272,9 +346,13 @@ async fn explain_writes_markdown_and_opens_it_with_show_document() {
     let path = uri.strip_prefix("file://").unwrap();
     assert!(path.starts_with(s.explain_dir.path().to_str().unwrap()));
     let text = std::fs::read_to_string(path).unwrap();
+    let link = format!("[src/lib.rs:3-5]({}#L3)", s.uri);
     assert_eq!(
         text,
-        "# src/lib.rs — lines 3-5\n\nThe loop **adds** every element.\n"
+        format!(
+            "# chatls — src/lib.rs\n\n{}\n\n## You\n\n{link}\n\nExplain with AI\n\n## chatls (test-model)\n\nThe loop **adds** every element.\n\n## You\n\n",
+            chatls::transcript::HINT
+        )
     );
     assert_eq!(s.client.doc(&s.uri).text, CODE, "explain never edits");
 }

@@ -9,7 +9,8 @@
 //!
 //! Control endpoints (also used by the `fake-upstream` binary): `GET /__requests` (the
 //! recorded requests as JSON), `POST /__push` (a reply to queue), `POST /__default` (the
-//! reply used when the queue is empty), `GET /__stats` (`{"connections", "aborted_streams"}`).
+//! reply used when the queue is empty), `GET /__stats` (`{"connections", "aborted_streams"}`),
+//! `POST /__models` (the reply to `GET …/models`, which never takes a chat reply; 404 by default).
 //!
 //! Replies in JSON: `{"type":"sse","status":200,"headers":[["x","y"]],"steps":[...]}` with
 //! steps `{"data":{...}}`, `{"raw":"..."}`, `"done"`, `{"delay":50}`, `"reset"`, `"close"`,
@@ -383,6 +384,9 @@ impl RecordedRequest {
 struct State {
     queue: VecDeque<Reply>,
     default: Reply,
+    /// The answer to `GET …/models` (kept apart from the chat queue).
+    models: Reply,
+    model_requests: usize,
     requests: Vec<RecordedRequest>,
     connections: usize,
     aborted: usize,
@@ -436,6 +440,8 @@ impl FakeUpstream {
             state: Mutex::new(State {
                 queue: replies.into(),
                 default: Reply::text(&["(no scripted reply)"]),
+                models: Reply::status(404, "{\"error\":{\"message\":\"no model list\"}}"),
+                model_requests: 0,
                 requests: Vec::new(),
                 connections: 0,
                 aborted: 0,
@@ -467,6 +473,26 @@ impl FakeUpstream {
     /// The reply used when the queue is empty.
     pub fn set_default(&self, reply: Reply) {
         self.shared.update(|state| state.default = reply);
+    }
+
+    /// The reply to `GET …/models` (default: 404); chat replies are not used for it.
+    pub fn set_models(&self, reply: Reply) {
+        self.shared.update(|state| state.models = reply);
+    }
+
+    /// A `GET …/models` reply listing these ids, OpenAI style.
+    pub fn models_reply(ids: &[&str]) -> Reply {
+        let data: Vec<Value> = ids
+            .iter()
+            .map(|id| json!({"id": id, "object": "model"}))
+            .collect();
+        Reply::status(200, &json!({"object": "list", "data": data}).to_string())
+            .with_header("content-type", "application/json")
+    }
+
+    /// How many `GET …/models` requests arrived.
+    pub fn model_requests(&self) -> usize {
+        self.shared.lock().model_requests
     }
 
     pub fn requests(&self) -> Vec<RecordedRequest> {
@@ -567,8 +593,27 @@ async fn serve_connection(mut stream: TcpStream, connection_id: u64, shared: Arc
         let wants_close = request
             .header("connection")
             .is_some_and(|value| value.eq_ignore_ascii_case("close"));
+        let is_models = request.method == "GET"
+            && request
+                .path
+                .split('?')
+                .next()
+                .unwrap_or("")
+                .ends_with("/models");
         let after = if request.path.starts_with("/__") {
             control(&mut stream, &request, &shared).await
+        } else if is_models {
+            let reply = {
+                let mut state = shared.lock();
+                state.model_requests += 1;
+                state.models.clone()
+            };
+            shared.changed.notify_waiters();
+            let (mut reader, mut writer) = stream.split();
+            tokio::select! {
+                outcome = write_reply(&mut writer, reply) => outcome.unwrap_or(After::Close),
+                () = wait_for_close(&mut reader, &mut buffer) => After::Close,
+            }
         } else {
             let reply = {
                 let mut state = shared.lock();
@@ -807,6 +852,13 @@ async fn control(stream: &mut TcpStream, request: &Request, shared: &Shared) -> 
                     .to_string(),
             )
         }
+        ("POST", "/__models") => match serde_json::from_slice::<Reply>(&request.body) {
+            Ok(reply) => {
+                shared.update(|state| state.models = reply);
+                (200, json!({ "ok": true }).to_string())
+            }
+            Err(error) => (400, json!({ "error": error.to_string() }).to_string()),
+        },
         ("POST", "/__push") | ("POST", "/__default") => {
             match serde_json::from_slice::<Reply>(&request.body) {
                 Ok(reply) => {

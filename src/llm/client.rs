@@ -292,6 +292,65 @@ impl LlmClient {
         );
         Ok(completion)
     }
+
+    /// `GET {base_url}/models`: the ids the upstream lists, within `limit` (one attempt, no
+    /// retries: the model picker must never wait long). Any failure is an error the caller
+    /// may ignore.
+    pub async fn models(
+        &self,
+        endpoint: &Endpoint,
+        limit: Duration,
+    ) -> Result<Vec<String>, LlmError> {
+        let base = endpoint.base_url.trim().trim_end_matches('/');
+        let base = base.strip_suffix("/chat/completions").unwrap_or(base);
+        let url = format!("{base}/models");
+        let key = endpoint.api_key.as_ref();
+        let failed = |detail: String| LlmError::Transport {
+            url: clean(&url, key),
+            detail: clean(&detail, key),
+        };
+        let http = self.http(endpoint, &url)?.http;
+        let mut headers = request_headers(endpoint, false, "models")?;
+        headers.remove("x-conversation-id");
+        let call = async {
+            let response = http
+                .get(&url)
+                .headers(headers)
+                .send()
+                .await
+                .map_err(|error| failed(error_chain(&error)))?;
+            let status = response.status().as_u16();
+            if !response.status().is_success() {
+                return Err(LlmError::from_status(status, None, None, &url, key));
+            }
+            let body: serde_json::Value = response
+                .json()
+                .await
+                .map_err(|error| failed(error_chain(&error)))?;
+            let entries = body
+                .get("data")
+                .and_then(serde_json::Value::as_array)
+                .or_else(|| body.as_array())
+                .cloned()
+                .unwrap_or_default();
+            Ok(entries
+                .iter()
+                .filter_map(|entry| {
+                    entry
+                        .get("id")
+                        .or(Some(entry))
+                        .and_then(serde_json::Value::as_str)
+                })
+                .map(str::trim)
+                .filter(|id| !id.is_empty() && id.len() <= 200)
+                .map(str::to_owned)
+                .take(200)
+                .collect())
+        };
+        tokio::time::timeout(limit, call)
+            .await
+            .map_err(|_| failed(format!("no answer within {} ms", limit.as_millis())))?
+    }
 }
 
 /// The headers of every attempt. The `Authorization` value is marked sensitive so that no

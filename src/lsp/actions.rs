@@ -1,6 +1,7 @@
-//! Code actions and commands: offering Explain / Refactor / Fix for a range, and starting an
-//! action in the background (the command answers at once) that streams progress and hands its
-//! result to `deliver`.
+//! Code actions and commands, read from the action table: a code action per row for a range
+//! ("Send to AI" in a transcript), and `chatls.run` (with its aliases), `chatls.ask`,
+//! `chatls.followUp`, which start an action in the background (the command answers at once)
+//! that streams progress and hands its result to `deliver` (edits) or `transcript` (answers).
 
 use std::sync::Arc;
 
@@ -9,23 +10,31 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tower_lsp_server::Client;
 use tower_lsp_server::jsonrpc::{Error, Result};
-use tower_lsp_server::ls_types::{
-    self as lsp, CodeAction, CodeActionKind, CodeActionOrCommand, CodeActionParams, Command,
-    MessageType,
-};
+use tower_lsp_server::ls_types::{self as lsp, CodeActionParams, MessageType};
 
-use crate::action::{ActionInput, ActionKind};
-use crate::engine::{EngineEvent, check_ready};
+use crate::action::{ActionInput, ActionRow, RowKind};
+use crate::action_table::{
+    ALIASES, ActionTable, DEFAULT_ANSWER_KIND, DEFAULT_EDIT_KIND, QUICKFIX_KIND,
+};
+use crate::engine::{ActionError, EngineEvent, check_ready};
+use crate::llm::error::LlmError;
 use crate::text::{Range, range_to_chars};
 
 use super::session::{Running, Session};
-use super::{convert, deliver};
+use super::{convert, deliver, models, transcript};
 
-pub const EXPLAIN_KIND: &str = "chatls.explain";
+pub const RUN_COMMAND: &str = "chatls.run";
+pub const ASK_COMMAND: &str = "chatls.ask";
+pub const FOLLOW_UP_COMMAND: &str = "chatls.followUp";
+pub const SELECT_MODEL_COMMAND: &str = "chatls.selectModel";
 pub const RESET_COMMAND: &str = "chatls.resetConversation";
 pub const CANCEL_COMMAND: &str = "chatls.cancel";
 /// The session's token totals per model and kind (no argument).
 pub const USAGE_COMMAND: &str = "chatls.usage";
+/// The code-action kind of "Send to AI" in a transcript.
+pub const FOLLOW_UP_KIND: &str = "chatls.followUp";
+/// The LSP 3.18 code-action tag `LLMGenerated`, carried by every chatls code action.
+pub const LLM_GENERATED_TAG: u32 = 1;
 /// A hidden command that panics, for the tests of the panic guards. It exists only when the
 /// session has test hooks on (`CHATLS_TEST_HOOKS=1`) and is never advertised. With the
 /// argument `{"in": "action"}` the panic happens in a background action task instead of the
@@ -34,29 +43,55 @@ pub const DEBUG_PANIC_COMMAND: &str = "chatls.debug.panic";
 
 /// Every command chatls answers, as advertised in `executeCommandProvider`.
 pub fn commands() -> Vec<String> {
-    let mut commands: Vec<String> = ActionKind::ALL
-        .iter()
-        .map(|kind| kind.command().to_owned())
-        .collect();
-    commands.push(RESET_COMMAND.to_owned());
-    commands.push(CANCEL_COMMAND.to_owned());
-    commands.push(USAGE_COMMAND.to_owned());
+    let mut commands = vec![RUN_COMMAND.to_owned()];
+    commands.extend(ALIASES.iter().map(|(alias, _)| (*alias).to_owned()));
+    for command in [
+        ASK_COMMAND,
+        FOLLOW_UP_COMMAND,
+        SELECT_MODEL_COMMAND,
+        RESET_COMMAND,
+        CANCEL_COMMAND,
+        USAGE_COMMAND,
+    ] {
+        commands.push(command.to_owned());
+    }
     commands
 }
 
-pub fn action_kind(kind: ActionKind) -> CodeActionKind {
-    match kind {
-        ActionKind::Explain => CodeActionKind::from(EXPLAIN_KIND.to_owned()),
-        ActionKind::Refactor => CodeActionKind::REFACTOR_REWRITE,
-        ActionKind::Fix => CodeActionKind::QUICKFIX,
+/// The code-action kinds to advertise: the table's, and the defaults later rows may get.
+pub fn code_action_kinds(table: &ActionTable) -> Vec<String> {
+    let mut kinds: Vec<String> = Vec::new();
+    let defaults = [
+        DEFAULT_EDIT_KIND,
+        QUICKFIX_KIND,
+        DEFAULT_ANSWER_KIND,
+        FOLLOW_UP_KIND,
+    ];
+    for kind in table
+        .rows()
+        .iter()
+        .map(|row| row.code_action_kind.as_str())
+        .chain(defaults)
+    {
+        if !kinds.iter().any(|known| known == kind) {
+            kinds.push(kind.to_owned());
+        }
     }
+    kinds
 }
 
-/// The three actions for a range of an open document; nothing for an unknown one.
-pub fn code_actions(
-    session: &Session,
-    params: CodeActionParams,
-) -> Option<Vec<CodeActionOrCommand>> {
+/// Whether a code action of `kind` passes the client's `only` filter.
+fn wanted(only: Option<&Vec<lsp::CodeActionKind>>, kind: &str) -> bool {
+    only.is_none_or(|only| {
+        only.iter().any(|wanted| {
+            kind == wanted.as_str() || kind.starts_with(&format!("{}.", wanted.as_str()))
+        })
+    })
+}
+
+/// The code actions for a range of an open document (one per row of the table; "Send to AI"
+/// in a transcript), as JSON with the `LLMGenerated` tag; nothing for an unknown document.
+pub fn code_actions(session: &Session, params: CodeActionParams) -> Option<Value> {
     let uri = params.text_document.uri.as_str().to_owned();
     session.documents.with_document(&uri, |_| ())?;
     // Canonical, like every path the tools see, so get_diagnostics can match them.
@@ -69,47 +104,65 @@ pub fn code_actions(
         .collect();
     session.remember_diagnostics(&uri, remembered);
     let only = params.context.only.as_ref();
-    let actions = ActionKind::ALL
-        .into_iter()
-        .filter(|kind| {
-            let kind = action_kind(*kind);
-            only.is_none_or(|only| {
-                only.iter().any(|wanted| {
-                    kind.as_str() == wanted.as_str()
-                        || kind.as_str().starts_with(&format!("{}.", wanted.as_str()))
+    if session.is_transcript(&uri) {
+        let actions: Vec<Value> = wanted(only, FOLLOW_UP_KIND)
+            .then(|| {
+                json!({
+                    "title": "Send to AI",
+                    "kind": FOLLOW_UP_KIND,
+                    "tags": [LLM_GENERATED_TAG],
+                    "command": {"title": "Send to AI", "command": FOLLOW_UP_COMMAND, "arguments": [{"uri": uri}]},
                 })
             })
-        })
-        .map(|kind| {
-            let mut argument = json!({"uri": uri, "range": params.range});
-            let diagnostics = if kind == ActionKind::Fix {
-                argument["diagnostics"] = json!(params.context.diagnostics);
-                Some(params.context.diagnostics.clone())
-            } else {
-                None
-            };
-            CodeActionOrCommand::CodeAction(CodeAction {
-                title: kind.title().to_owned(),
-                kind: Some(action_kind(kind)),
-                diagnostics,
-                command: Some(Command {
-                    title: kind.title().to_owned(),
-                    command: kind.command().to_owned(),
-                    arguments: Some(vec![argument]),
-                }),
-                ..CodeAction::default()
-            })
-        })
-        .collect();
-    Some(actions)
+            .into_iter()
+            .collect();
+        return Some(Value::Array(actions));
+    }
+    // A quick-fix row is a quick fix only where the editor reports a problem: VS Code
+    // preselects the first quick fix on Ctrl+., so a Fix offered everywhere ran when Refactor
+    // was meant. Without diagnostics it is a rewrite, in its place after Refactor.
+    let diagnostics = &params.context.diagnostics;
+    let settings = session.settings();
+    let rows = settings.actions.rows();
+    let mut actions = Vec::new();
+    for row in rows {
+        let kind = if row.is_quickfix() && diagnostics.is_empty() {
+            DEFAULT_EDIT_KIND
+        } else {
+            row.code_action_kind.as_str()
+        };
+        if !wanted(only, kind) {
+            continue;
+        }
+        let mut argument = json!({"uri": uri, "range": params.range, "action": row.id});
+        let mut action = json!({"title": row.title, "kind": kind, "tags": [LLM_GENERATED_TAG]});
+        if !diagnostics.is_empty() {
+            argument["diagnostics"] = json!(diagnostics);
+            if row.is_quickfix() {
+                action["diagnostics"] = json!(diagnostics);
+            }
+        }
+        action["command"] =
+            json!({"title": row.title, "command": RUN_COMMAND, "arguments": [argument]});
+        actions.push(action);
+    }
+    Some(Value::Array(actions))
 }
 
 #[derive(Deserialize)]
-struct ActionArguments {
+struct RunArguments {
     uri: String,
     range: Option<lsp::Range>,
+    action: Option<String>,
     instruction: Option<String>,
     diagnostics: Option<Vec<lsp::Diagnostic>>,
+}
+
+#[derive(Deserialize)]
+struct AskArguments {
+    uri: String,
+    range: Option<lsp::Range>,
+    question: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -166,7 +219,7 @@ pub async fn execute(
             .first()
             .is_some_and(|first| first["in"] == "action")
         {
-            let (id, running) = session.start_action("chatls:debug", ActionKind::Explain);
+            let (id, running) = session.start_action("chatls:debug", "debug");
             let (hook_client, token) = (client.clone(), running.token.clone());
             let supported = session.facts().work_done_progress;
             spawn_action(session, client, &running, id, async move {
@@ -184,24 +237,84 @@ pub async fn execute(
         }
         panic!("{DEBUG_PANIC_COMMAND} (test hook)");
     }
-    let Some(kind) = ActionKind::from_command(command) else {
+    if command == SELECT_MODEL_COMMAND {
+        return models::select(session, client, arguments.first()).await;
+    }
+    if command == FOLLOW_UP_COMMAND {
+        let args: DocumentArguments = argument(command, &arguments, "{\"uri\"}")?;
+        let input = follow_up_input(session, &args.uri).map_err(invalid)?;
+        return start(session, client, input, args.uri, None).await;
+    }
+    if command == ASK_COMMAND {
+        let args: AskArguments =
+            argument(command, &arguments, "{\"uri\", \"range\", \"question\"}")?;
+        let question = args
+            .question
+            .as_deref()
+            .map(str::trim)
+            .filter(|question| !question.is_empty())
+            .ok_or_else(|| invalid(format!("{command} needs a non-empty \"question\"")))?
+            .to_owned();
+        let run = RunArguments {
+            uri: args.uri,
+            range: args.range,
+            action: None,
+            instruction: Some(question.clone()),
+            diagnostics: None,
+        };
+        let input = snapshot(session, ActionRow::ask(), run).map_err(invalid)?;
+        let key = input.uri.clone();
+        let you = transcript::you_turn(&input, &question);
+        return start(session, client, input, key, Some(you)).await;
+    }
+    let alias = ActionTable::alias(command);
+    if command != RUN_COMMAND && alias.is_none() {
         return Err(invalid(format!(
             "unknown command {command:?}; chatls knows {}",
             commands().join(", ")
         )));
-    };
-    let args: ActionArguments = argument(
+    }
+    let args: RunArguments = argument(
         command,
         &arguments,
-        "{\"uri\", \"range\", \"instruction\"?}",
+        "{\"uri\", \"range\", \"action\", \"instruction\"?}",
     )?;
     let settings = session.settings();
-    let input = match snapshot(session, kind, args) {
-        Ok(input) => input,
-        Err(message) => return Err(invalid(message)),
+    let id = match (alias, args.action.as_deref()) {
+        (Some(id), _) => id.to_owned(),
+        (None, Some(id)) => id.to_owned(),
+        (None, None) => {
+            return Err(invalid(format!(
+                "{command} needs \"action\": one of {}",
+                settings.actions.ids()
+            )));
+        }
     };
+    let Some(row) = settings.actions.get(&id).cloned() else {
+        return Err(invalid(format!(
+            "there is no enabled action {id:?}; the actions are {}",
+            settings.actions.ids()
+        )));
+    };
+    let input = snapshot(session, row, args).map_err(invalid)?;
+    let key = input.uri.clone();
+    let you = (input.action.kind == RowKind::Answer)
+        .then(|| transcript::you_turn(&input, &input.action.title));
+    start(session, client, input, key, you).await
+}
+
+/// Checks that the action can run, registers it and starts it in the background; answers at
+/// once with its progress token.
+async fn start(
+    session: &Arc<Session>,
+    client: &Client,
+    input: ActionInput,
+    key: String,
+    you: Option<String>,
+) -> Result<Option<Value>> {
+    let settings = session.settings();
     if let Err(error) = check_ready(&settings) {
-        let message = format!("chatls: {} not started: {error}", kind.as_str());
+        let message = format!("chatls: {} not started: {error}", input.action.title);
         client.show_message(MessageType::ERROR, &message).await;
         return Err(Error {
             code: tower_lsp_server::jsonrpc::ErrorCode::InvalidRequest,
@@ -209,15 +322,46 @@ pub async fn execute(
             data: None,
         });
     }
-    let (id, running) = session.start_action(&input.uri, kind);
+    let (id, running) = session.start_action(&input.uri, &input.action.title);
     let token = running.token.clone();
     let task_session = Arc::clone(session);
     let task_client = client.clone();
     let task_running = running.clone();
     spawn_action(session, client, &running, id, async move {
-        run(&task_session, &task_client, input, &task_running).await;
+        run(&task_session, &task_client, input, &task_running, &key, you).await;
     });
     Ok(Some(json!({ "started": true, "token": token })))
+}
+
+/// The follow-up written under the last `## You` heading of an open transcript.
+fn follow_up_input(session: &Session, uri: &str) -> std::result::Result<ActionInput, String> {
+    if !session.is_transcript(uri) {
+        return Err(format!(
+            "{uri} is not a chatls transcript; Send to AI works in the transcript an answer opened"
+        ));
+    }
+    let document = session.documents.snapshot(uri).ok_or_else(|| {
+        format!("{uri} is not open in the editor; open the transcript and try again")
+    })?;
+    let text = document.text.to_string();
+    let question = crate::transcript::pending_question(&text).ok_or_else(|| {
+        "write your follow-up under the last \"## You\" heading of the transcript, then Send to AI again".to_owned()
+    })?;
+    let path = convert::uri_path(uri);
+    let question_text = ropey::Rope::from_str(&question);
+    Ok(ActionInput {
+        action: ActionRow::follow_up(),
+        uri: uri.to_owned(),
+        display_path: session.display_path(uri, path.as_deref()),
+        path,
+        language_id: "markdown".to_owned(),
+        selection: 0..question_text.len_chars(),
+        text: question_text,
+        version: document.version,
+        instruction: Some(question),
+        diagnostics: Vec::new(),
+        with_context: false,
+    })
 }
 
 /// Runs an action's work in the background; a panic in it is caught, logged and shown, its
@@ -232,14 +376,13 @@ fn spawn_action(
 ) {
     let session = Arc::clone(session);
     let client = client.clone();
-    let (kind, token) = (running.kind, running.token.clone());
+    let (title, token) = (running.title.clone(), running.token.clone());
     tokio::spawn(async move {
         let outcome = std::panic::AssertUnwindSafe(work).catch_unwind().await;
         if outcome.is_err() {
             tracing::error!("an action panicked; the server keeps running");
             let message = format!(
-                "chatls: {} failed with an internal error (see the log); the document was not changed",
-                kind.as_str()
+                "chatls: {title} failed with an internal error (see the log); the document was not changed"
             );
             if session.facts().work_done_progress {
                 super::progress::ActionProgress::existing(&client, &token)
@@ -255,8 +398,8 @@ fn spawn_action(
 /// Builds the action's snapshot from the open document. Errors are messages for the user.
 fn snapshot(
     session: &Session,
-    kind: ActionKind,
-    args: ActionArguments,
+    action: ActionRow,
+    args: RunArguments,
 ) -> std::result::Result<ActionInput, String> {
     let facts = session.facts();
     let document = session.documents.snapshot(&args.uri).ok_or_else(|| {
@@ -291,7 +434,7 @@ fn snapshot(
     let display_path = session.display_path(&args.uri, path.as_deref());
     let diagnostics_path = Session::canonical_path(&args.uri).unwrap_or_default();
     let mut input = ActionInput {
-        kind,
+        action,
         uri: args.uri,
         path,
         display_path,
@@ -301,8 +444,9 @@ fn snapshot(
         selection,
         instruction: args.instruction,
         diagnostics: Vec::new(),
+        with_context: true,
     };
-    if kind != ActionKind::Explain {
+    {
         // The selection's own lines: one ending at column 0 does not take in the next line.
         let (first, last) = input.selected_lines();
         input.diagnostics = args
@@ -338,14 +482,6 @@ fn include_leading_indent(
     }
 }
 
-pub(super) fn title(kind: ActionKind) -> &'static str {
-    match kind {
-        ActionKind::Explain => "chatls: Explain",
-        ActionKind::Refactor => "chatls: Refactor",
-        ActionKind::Fix => "chatls: Fix",
-    }
-}
-
 /// The last `max` chars of `text` on one line, for progress messages.
 /// Only the end of `text` is looked at, so calling it on every token of a long answer costs
 /// O(max) each time, not O(answer).
@@ -366,18 +502,28 @@ fn tail(text: &str, max: usize) -> String {
 }
 
 /// One action, in the background, from request to delivered result.
-async fn run(session: &Arc<Session>, client: &Client, input: ActionInput, running: &Running) {
-    let settings = session.settings();
+async fn run(
+    session: &Arc<Session>,
+    client: &Client,
+    input: ActionInput,
+    running: &Running,
+    key: &str,
+    you: Option<String>,
+) {
+    let mut settings = session.settings();
     let facts = session.facts();
-    let kind = input.kind;
+    // The row's model wins, then the one picked with chatls.selectModel, then the setting.
+    settings.model = session.model_for(&settings, &input.action);
+    let model = settings.model.clone();
+    let title = input.action.label();
     let (status, reporter) = super::progress::ActionProgress::start(
         client,
         facts.work_done_progress,
         &running.token,
-        title(kind),
-        &format!("asking {}", settings.model),
+        &input.action.progress_title(&model),
+        &format!("asking {model}"),
     );
-    let conversation = session.conversations.begin(&input.uri);
+    let conversation = session.conversations.begin(key);
     let workspace = session.workspace(&settings);
     let mut retries = 0u32;
     let result = {
@@ -445,7 +591,7 @@ async fn run(session: &Arc<Session>, client: &Client, input: ActionInput, runnin
                 1 => " (gave up after 1 retry)".to_owned(),
                 n => format!(" (gave up after {n} retries)"),
             };
-            let message = format!("{} failed: {error}{tried}", title(kind));
+            let message = format!("{title} failed: {}{tried}", explain_error(&error, &model));
             progress.end(&message).await;
             client.show_message(MessageType::ERROR, message).await;
             return;
@@ -453,7 +599,7 @@ async fn run(session: &Arc<Session>, client: &Client, input: ActionInput, runnin
         Ok(outcome) => outcome,
     };
     session.conversations.record(
-        &input.uri,
+        key,
         &conversation.id,
         outcome.user_turn.clone(),
         crate::llm::types::Message::assistant(outcome.answer.clone()),
@@ -462,27 +608,27 @@ async fn run(session: &Arc<Session>, client: &Client, input: ActionInput, runnin
         progress.end("cancelled; nothing was changed").await;
         return;
     }
-    let answer = if outcome.truncated && kind == ActionKind::Explain {
-        format!(
-            "{}\n\n_(The answer stopped at the token limit; raise `maxTokens` for more.)_",
-            outcome.answer
-        )
-    } else {
-        outcome.answer.clone()
-    };
-    let delivered = match kind {
-        ActionKind::Explain => {
-            deliver::explanation(
-                session,
-                client,
-                &settings.explain_output,
-                facts.show_document,
-                &input,
-                &answer,
-            )
-            .await
+    let delivered = match input.action.kind {
+        RowKind::Answer => {
+            let answer = if outcome.truncated {
+                format!(
+                    "{}\n\n_(The answer stopped at the token limit; raise `maxTokens` for more.)_",
+                    outcome.answer
+                )
+            } else {
+                outcome.answer.clone()
+            };
+            let answer = transcript::Answer {
+                key,
+                conversation: &conversation,
+                input: &input,
+                model: &model,
+                text: &answer,
+                you,
+            };
+            transcript::deliver(session, client, answer).await
         }
-        ActionKind::Refactor | ActionKind::Fix => {
+        RowKind::Edit => {
             deliver::apply_answer(
                 session,
                 client,
@@ -506,18 +652,28 @@ async fn run(session: &Arc<Session>, client: &Client, input: ActionInput, runnin
             progress.end(&summary).await;
             if !progress.is_shown() {
                 client
-                    .show_message(MessageType::INFO, format!("{}: {summary}", title(kind)))
+                    .show_message(MessageType::INFO, format!("{title}: {summary}"))
                     .await;
             }
         }
         Err(problem) => {
-            let message = format!("{}: {problem}", title(kind));
+            let message = format!("{title}: {problem}");
             progress.end(&format!("{problem}{summary_cost}")).await;
             // A cancel is the person's own doing: the progress end says it, no message.
             if !running.cancel.is_cancelled() {
                 client.show_message(MessageType::WARNING, message).await;
             }
         }
+    }
+}
+
+/// An action's failure as a sentence; a 404 names the model and how to pick another.
+fn explain_error(error: &ActionError, model: &str) -> String {
+    match error {
+        ActionError::Upstream(LlmError::NotFound { url, .. }) => format!(
+            "the upstream does not know the model \"{model}\" (404): pick another with the command chatls.selectModel (VS Code: \"chatls: Select Model\", Neovim: :ChatlsModel, Helix: :lsp-workspace-command chatls.selectModel) or the `model` setting; if the model is right, check `baseUrl` ({url})"
+        ),
+        other => other.to_string(),
     }
 }
 

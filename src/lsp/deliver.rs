@@ -1,22 +1,19 @@
-//! Delivering an action's result to the editor: a refactor/fix as a versioned
-//! `workspace/applyEdit` (computed on the document as it is now, after the editor settles),
-//! an explanation as a markdown file opened with `window/showDocument` or as a message.
+//! Delivering an edit action's result to the editor: the replacement as a versioned
+//! `workspace/applyEdit`, computed on the document as it is now, after the editor settles.
+//! (Answers go to the conversation's transcript: see `transcript`.)
 
 use std::collections::HashMap;
 
 use tokio_util::sync::CancellationToken;
 use tower_lsp_server::Client;
 use tower_lsp_server::ls_types::{
-    self as lsp, AnnotatedTextEdit, ApplyWorkspaceEditParams, DocumentChanges, MessageType, OneOf,
-    OptionalVersionedTextDocumentIdentifier, ShowDocumentParams, TextDocumentEdit, WorkspaceEdit,
+    self as lsp, AnnotatedTextEdit, ApplyWorkspaceEditParams, DocumentChanges, OneOf,
+    OptionalVersionedTextDocumentIdentifier, TextDocumentEdit, WorkspaceEdit,
 };
 
 use crate::action::ActionInput;
 use crate::apply::{NotApplied, place, prepare};
-use crate::config::ExplainOutput;
-use crate::explain;
 
-use super::actions::title;
 use super::convert;
 use super::review::{ANNOTATION_ID, Cleared};
 use super::session::Session;
@@ -114,7 +111,7 @@ pub(super) async fn apply_answer(
     };
     let response = client
         .send_request::<lsp::request::ApplyWorkspaceEdit>(ApplyWorkspaceEditParams {
-            label: Some(title(input.kind).to_owned()),
+            label: Some(input.action.label()),
             edit,
         })
         .await
@@ -147,14 +144,14 @@ async fn show_unapplied(session: &Session, client: &Client, input: &ActionInput,
     let trimmed = answer.trim();
     let mut message = format!(
         "{}: the model's answer (not applied):\n\n",
-        title(input.kind)
+        input.action.label()
     );
     if trimmed.chars().count() > SHOWN_ANSWER_CHARS {
         message.extend(trimmed.chars().take(SHOWN_ANSWER_CHARS));
         message.push_str(" …");
         match session
             .explain_dir()
-            .and_then(|dir| explain::write(&dir, input, answer))
+            .and_then(|dir| crate::explain::write(&dir, input, answer))
         {
             Ok(path) => message.push_str(&format!(
                 "\n\n(the whole answer is saved in {})",
@@ -165,55 +162,7 @@ async fn show_unapplied(session: &Session, client: &Client, input: &ActionInput,
     } else {
         message.push_str(trimmed);
     }
-    client.show_message(MessageType::INFO, message).await;
-}
-
-/// Writes the explanation and opens it, or shows it as a message.
-pub(super) async fn explanation(
-    session: &Session,
-    client: &Client,
-    output: &ExplainOutput,
-    show_document: bool,
-    input: &ActionInput,
-    answer: &str,
-) -> std::result::Result<String, String> {
-    let as_message = |text: &str| {
-        let mut text = text.trim().to_owned();
-        if text.chars().count() > 4000 {
-            text = text.chars().take(4000).collect::<String>() + " …";
-        }
-        text
-    };
-    let written = session
-        .explain_dir()
-        .and_then(|dir| explain::write(&dir, input, answer));
-    if *output == ExplainOutput::Message || !show_document {
-        let mut message = as_message(answer);
-        if let Ok(path) = &written {
-            message.push_str(&format!("\n\n(saved to {})", path.display()));
-        }
-        client.show_message(MessageType::INFO, message).await;
-        return Ok("explanation shown".to_owned());
-    }
-    let path = written.map_err(|error| format!("could not write the explanation file: {error}"))?;
-    let uri = convert::file_uri(&path)
-        .and_then(|uri| convert::parse_uri(&uri))
-        .ok_or_else(|| format!("cannot address {}", path.display()))?;
-    let shown = client
-        .show_document(ShowDocumentParams {
-            uri,
-            external: Some(false),
-            take_focus: Some(true),
-            selection: None,
-        })
+    client
+        .show_message(tower_lsp_server::ls_types::MessageType::INFO, message)
         .await;
-    match shown {
-        Ok(true) => Ok(format!("explanation opened ({})", path.display())),
-        _ => {
-            client
-                .show_message(MessageType::INFO, as_message(answer))
-                .await;
-            Ok(format!("explanation saved to {}", path.display()))
-        }
-    }
 }

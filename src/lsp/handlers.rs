@@ -15,10 +15,9 @@ use tower_lsp_server::ls_types::{
     WorkspaceServerCapabilities,
 };
 
-use crate::action::ActionKind;
 use crate::config::{describe_errors, says_nothing};
 
-use super::actions::{action_kind, commands};
+use super::actions::{code_action_kinds, commands};
 use super::session::Session;
 use super::{completion, convert};
 
@@ -55,10 +54,10 @@ pub fn initialize(
         )),
         code_action_provider: Some(CodeActionProviderCapability::Options(CodeActionOptions {
             code_action_kinds: Some(
-                ActionKind::ALL
+                code_action_kinds(&session.settings().actions)
                     .into_iter()
-                    .map(action_kind)
-                    .collect::<Vec<CodeActionKind>>(),
+                    .map(CodeActionKind::from)
+                    .collect(),
             ),
             resolve_provider: Some(false),
             ..CodeActionOptions::default()

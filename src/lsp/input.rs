@@ -16,6 +16,10 @@ use tower_lsp_server::jsonrpc::Response;
 pub const INVALID_REQUEST_METHOD: &str = "chatls/invalidRequest";
 /// The notification an invalid message without a usable id becomes; logged.
 pub const INVALID_MESSAGE_METHOD: &str = "chatls/invalidMessage";
+/// `textDocument/codeAction` is handed on under this name: lsp-types' `CodeAction` has no
+/// `tags` field, and every chatls code action carries the LSP 3.18 tag `LLMGenerated`, so the
+/// server answers it as JSON of its own (same id, same params).
+pub const CODE_ACTION_METHOD: &str = "chatls/codeAction";
 
 /// A header block longer than this is garbage.
 const MAX_HEADER_BYTES: usize = 8 * 1024;
@@ -170,7 +174,10 @@ pub fn sanitize(body: Vec<u8>) -> Vec<u8> {
 /// copying it into a new frame.
 pub fn sanitized(body: Vec<u8>) -> (Vec<u8>, Vec<u8>) {
     match check(&body) {
-        Ok(()) => (header(body.len()), body),
+        Ok(()) => {
+            let body = reroute(body);
+            (header(body.len()), body)
+        }
         Err(reason) => {
             let replaced = replacement(&body, &reason).to_string().into_bytes();
             (header(replaced.len()), replaced)
@@ -180,6 +187,26 @@ pub fn sanitized(body: Vec<u8>) -> (Vec<u8>, Vec<u8>) {
 
 fn header(len: usize) -> Vec<u8> {
     format!("Content-Length: {len}\r\n\r\n").into_bytes()
+}
+
+/// A valid body, with a `textDocument/codeAction` request renamed to [`CODE_ACTION_METHOD`].
+/// Any other body passes byte for byte (only bodies that mention the method are parsed).
+fn reroute(body: Vec<u8>) -> Vec<u8> {
+    const METHOD: &[u8] = b"textDocument/codeAction";
+    if !body.windows(METHOD.len()).any(|window| window == METHOD) {
+        return body;
+    }
+    let Ok(mut message) = serde_json::from_slice::<Value>(&body) else {
+        return body;
+    };
+    let is_request = message.get("id").is_some_and(|id| !id.is_null());
+    match message.get_mut("method") {
+        Some(method) if is_request && method == "textDocument/codeAction" => {
+            *method = Value::String(CODE_ACTION_METHOD.to_owned());
+            serde_json::to_vec(&message).unwrap_or(body)
+        }
+        _ => body,
+    }
 }
 
 /// A replacement frame for garbage between messages.

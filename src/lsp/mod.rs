@@ -9,11 +9,13 @@ pub mod deliver;
 pub mod guard;
 pub mod handlers;
 pub mod input;
+pub mod models;
 pub mod progress;
 pub mod review;
 pub mod server;
 pub mod session;
 pub mod settle;
+pub mod transcript;
 
 use std::sync::Arc;
 
@@ -37,6 +39,7 @@ fn service_for(session: Arc<Session>) -> (LspService<Server>, ClientSocket) {
             Server::work_done_progress_cancel,
         )
         .custom_method("textDocument/inlineCompletion", Server::inline_completion)
+        .custom_method(input::CODE_ACTION_METHOD, Server::code_action_tagged)
         .custom_method(input::INVALID_REQUEST_METHOD, Server::invalid_request)
         .custom_method(input::INVALID_MESSAGE_METHOD, Server::invalid_message)
         .finish()

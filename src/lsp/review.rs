@@ -16,7 +16,6 @@ use crate::apply::{NotApplied, Prepared, place};
 use crate::config::ReviewMode;
 use crate::review::{unified_diff, write_diff};
 
-use super::actions::title;
 use super::convert;
 use super::session::Session;
 
@@ -55,7 +54,7 @@ pub(super) async fn clear(
             _ => format!("model {}", settings.model),
         };
         return Ok(Cleared::Annotated(ChangeAnnotation {
-            label: title(input.kind).to_owned(),
+            label: input.action.title.clone(),
             needs_confirmation: Some(true),
             description: Some(description),
         }));
@@ -115,7 +114,7 @@ async fn ask(
     }
     let mut question = format!(
         "{}: review the change to {}",
-        title(input.kind),
+        &input.action.title,
         input.display_path
     );
     match &written {

@@ -39,6 +39,15 @@ impl Server {
         }
     }
 
+    /// `textDocument/codeAction`, as the input guard hands it on (see
+    /// [`super::input::CODE_ACTION_METHOD`]): the actions as JSON, each tagged `LLMGenerated`.
+    pub async fn code_action_tagged(&self, params: CodeActionParams) -> Result<Option<Value>> {
+        guard::request("textDocument/codeAction", async {
+            Ok(actions::code_actions(&self.session, params))
+        })
+        .await
+    }
+
     /// `chatls/invalidRequest`: a message with an id that was not valid JSON-RPC (see
     /// [`super::input`]); the client gets an error for that id instead of waiting forever.
     pub async fn invalid_request(&self, params: InvalidMessage) -> Result<()> {
@@ -165,8 +174,10 @@ impl LanguageServer for Server {
     }
 
     async fn code_action(&self, params: CodeActionParams) -> Result<Option<CodeActionResponse>> {
+        // Reached only without the input guard: the same actions, untagged.
         guard::request("textDocument/codeAction", async {
-            Ok(actions::code_actions(&self.session, params))
+            Ok(actions::code_actions(&self.session, params)
+                .and_then(|actions| serde_json::from_value(actions).ok()))
         })
         .await
     }

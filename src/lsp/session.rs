@@ -11,7 +11,6 @@ use dashmap::DashMap;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
-use crate::action::ActionKind;
 use crate::config::{EnvSettings, SettingError, Settings};
 use crate::conversation::Conversations;
 use crate::engine::{Engine, Workspace};
@@ -49,7 +48,8 @@ struct SettingsLayers {
 #[derive(Clone, Debug)]
 pub struct Running {
     pub uri: String,
-    pub kind: ActionKind,
+    /// The action's title, for messages ("Explain with AI").
+    pub title: String,
     pub token: String,
     pub cancel: CancellationToken,
 }
@@ -74,6 +74,11 @@ pub struct Session {
     next_action: AtomicU64,
     test_hooks: bool,
     shut_down: std::sync::atomic::AtomicBool,
+    /// The model picked with `chatls.selectModel`, and the `model` setting it was picked
+    /// under: the choice holds until that setting changes.
+    selected_model: RwLock<Option<(String, String)>>,
+    /// What `GET {baseUrl}/models` listed, per base URL.
+    listed_models: RwLock<Option<(String, Vec<String>)>>,
 }
 
 fn read<T: Clone>(lock: &RwLock<T>) -> T {
@@ -108,6 +113,8 @@ impl Session {
             running: DashMap::new(),
             next_action: AtomicU64::new(1),
             shut_down: std::sync::atomic::AtomicBool::new(false),
+            selected_model: RwLock::new(None),
+            listed_models: RwLock::new(None),
         }
     }
 
@@ -177,6 +184,54 @@ impl Session {
         Ok(())
     }
 
+    /// The model actions use: the one picked with `chatls.selectModel` while the `model`
+    /// setting is still the one it was picked under, else the setting.
+    pub fn model(&self, settings: &Settings) -> String {
+        match read(&self.selected_model) {
+            Some((model, under)) if under == settings.model => model,
+            _ => settings.model.clone(),
+        }
+    }
+
+    /// The model for one row: the row's own model wins.
+    pub fn model_for(&self, settings: &Settings, row: &crate::action::ActionRow) -> String {
+        row.model.clone().unwrap_or_else(|| self.model(settings))
+    }
+
+    /// Picks the model until the `model` setting changes.
+    pub fn select_model(&self, model: &str) {
+        let under = self.settings().model;
+        if let Ok(mut guard) = self.selected_model.write() {
+            *guard = Some((model.to_owned(), under));
+        }
+    }
+
+    /// The models `GET {baseUrl}/models` listed for this base URL, when it answered before.
+    pub fn listed_models(&self, base_url: &str) -> Option<Vec<String>> {
+        read(&self.listed_models)
+            .filter(|(listed_for, _)| listed_for == base_url)
+            .map(|(_, models)| models)
+    }
+
+    pub fn remember_listed_models(&self, base_url: &str, models: Vec<String>) {
+        if let Ok(mut guard) = self.listed_models.write() {
+            *guard = Some((base_url.to_owned(), models));
+        }
+    }
+
+    /// The canonical directory transcripts are written to, when it is known.
+    pub fn is_transcript(&self, uri: &str) -> bool {
+        let (Some(path), Ok(dir)) = (super::convert::uri_path(uri), self.explain_dir()) else {
+            return false;
+        };
+        let canonical =
+            |path: &Path| std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        path.extension().is_some_and(|ext| ext == "md")
+            && path
+                .parent()
+                .is_some_and(|parent| canonical(parent) == canonical(&dir))
+    }
+
     pub fn roots(&self) -> Vec<PathBuf> {
         read(&self.roots)
     }
@@ -227,21 +282,27 @@ impl Session {
         }
     }
 
+    /// The URI under which the editor has this file open, if it does.
+    pub fn open_uri(&self, path: &Path) -> Option<String> {
+        let canonical = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        self.by_path.get(&canonical).map(|uri| uri.clone())
+    }
+
     pub fn forget_document(&self, uri: &str) {
         self.by_path.retain(|_, indexed| indexed != uri);
         self.diagnostics.remove(uri);
         self.edit_order.forget(uri);
-        self.conversations.reset(uri);
+        self.conversations.close(uri);
         self.completer.forget(uri);
         self.cancel_document(uri);
     }
 
     /// Registers a new running action and returns its id and cancellation token.
-    pub fn start_action(&self, uri: &str, kind: ActionKind) -> (u64, Running) {
+    pub fn start_action(&self, uri: &str, title: &str) -> (u64, Running) {
         let id = self.next_action.fetch_add(1, Ordering::Relaxed);
         let running = Running {
             uri: uri.to_owned(),
-            kind,
+            title: title.to_owned(),
             token: format!("chatls/{id}"),
             cancel: CancellationToken::new(),
         };

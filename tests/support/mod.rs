@@ -50,6 +50,9 @@ struct State {
     echo_edits: bool,
     /// `didChange` params waiting to be sent (before the `applyEdit` response).
     pending_echo: Vec<Value>,
+    /// How `window/showMessageRequest` is answered: the first action whose title contains
+    /// this text (none: the request is dismissed, `null`).
+    message_choice: Option<String>,
     /// Neovim's way with `didChange`, when set (see [`Client::set_neovim_like`]).
     neovim: Option<NeovimSync>,
     /// Leave `window/showMessageRequest` unanswered until [`Client::answer_held`], as a
@@ -447,6 +450,22 @@ impl Client {
                 json!({"applied": true})
             }
             "window/showDocument" => json!({"success": state.show_document_ok}),
+            "window/showMessageRequest" => {
+                let choice = state.message_choice.clone();
+                params["actions"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .find(|action| {
+                        choice.as_deref().is_some_and(|wanted| {
+                            action["title"]
+                                .as_str()
+                                .is_some_and(|title| title.contains(wanted))
+                        })
+                    })
+                    .cloned()
+                    .unwrap_or(Value::Null)
+            }
             "workspace/configuration" => {
                 let count = params["items"].as_array().map(Vec::len).unwrap_or(1);
                 Value::Array(vec![state.configuration.clone(); count])
@@ -657,6 +676,29 @@ impl Client {
         let id = id.expect("a held showMessageRequest");
         self.send(&json!({"jsonrpc": "2.0", "id": id, "result": result}))
             .await;
+    }
+
+    /// Answers `window/showMessageRequest` with the first action whose title contains `text`.
+    pub fn set_message_choice(&self, text: &str) {
+        self.state.lock().unwrap().message_choice = Some(text.to_owned());
+    }
+
+    /// Edits the client's copy of a document and sends the change, the way a person types.
+    pub async fn type_at_end(&self, uri: &str, text: &str) {
+        let end = {
+            let state = self.state.lock().unwrap();
+            let doc = state.docs.get(uri).expect("document open in the client");
+            let lines: Vec<&str> = doc.text.split('\n').collect();
+            let last = lines.last().copied().unwrap_or_default();
+            let character: usize = match state.encoding.as_str() {
+                "utf-8" => last.len(),
+                "utf-32" => last.chars().count(),
+                _ => last.encode_utf16().count(),
+            };
+            (lines.len() - 1, character)
+        };
+        let range = range(end.0 as u32, end.1 as u32, end.0 as u32, end.1 as u32);
+        self.change(uri, range, text).await;
     }
 
     pub fn set_configuration(&self, value: Value) {

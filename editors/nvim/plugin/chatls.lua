@@ -2,6 +2,10 @@
 ---   :[range]ChatlsExplain
 ---   :[range]ChatlsRefactor [instruction]
 ---   :[range]ChatlsFix [instruction]
+---   :[range]ChatlsAsk {question}   a question of your own; the answer opens in the transcript
+---   :[range]ChatlsRun {id}         any action of the table (a row of the `actions` setting)
+---   :ChatlsModel [name]    pick the model (a list without a name)
+---   :ChatlsSend            in a transcript: send what you wrote under the last "## You"
 ---   :ChatlsCancel          stop every running action of the current buffer
 ---   :ChatlsReset           forget the buffer's conversation with the model
 --- Run them from a visual selection (`:'<,'>ChatlsRefactor use early returns`); without a
@@ -28,6 +32,23 @@ end
 action_command('ChatlsExplain', 'explain', 0)
 action_command('ChatlsRefactor', 'refactor', '*')
 action_command('ChatlsFix', 'fix', '*')
+
+vim.api.nvim_create_user_command('ChatlsAsk', function(opts)
+  require('chatls').ask(opts)
+end, { range = true, nargs = '+', desc = 'chatls: ask a question about the selection' })
+
+vim.api.nvim_create_user_command('ChatlsRun', function(opts)
+  local id = vim.trim(opts.fargs[1] or '')
+  require('chatls').run_action(id, opts)
+end, { range = true, nargs = 1, desc = 'chatls: run an action of the table by id' })
+
+vim.api.nvim_create_user_command('ChatlsModel', function(opts)
+  require('chatls').select_model(opts.args)
+end, { nargs = '?', desc = 'chatls: pick the model' })
+
+vim.api.nvim_create_user_command('ChatlsSend', function()
+  require('chatls').document_command('followUp')
+end, { desc = 'chatls: send the follow-up written under the last "## You" of this transcript' })
 
 vim.api.nvim_create_user_command('ChatlsCancel', function()
   require('chatls').document_command('cancel')

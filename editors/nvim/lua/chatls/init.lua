@@ -100,8 +100,76 @@ function M.run(action, opts)
   end)
 end
 
---- Run a per-document command (`cancel` or `resetConversation`) for the current buffer.
----@param command 'cancel'|'resetConversation'
+--- Ask a free question about the range of a user command (`chatls.ask`); the answer goes to
+--- the conversation's transcript, opened in a split.
+---@param opts { line1: integer, line2: integer, range: integer, args?: string }
+function M.ask(opts)
+  local question = vim.trim(opts.args or '')
+  if question == '' then
+    notify('usage: :[range]ChatlsAsk {question}', vim.log.levels.ERROR)
+    return
+  end
+  local bufnr = vim.api.nvim_get_current_buf()
+  local client = client_for(bufnr)
+  if not client then
+    return
+  end
+  local args = {
+    uri = vim.uri_from_bufnr(bufnr),
+    range = M.command_range(bufnr, opts, client.offset_encoding),
+    question = question,
+  }
+  client:exec_cmd({ title = 'chatls ask', command = 'chatls.ask', arguments = { args } }, { bufnr = bufnr }, function(err)
+    if err then
+      notify('ask failed: ' .. (err.message or vim.inspect(err)), vim.log.levels.ERROR)
+    end
+  end)
+end
+
+--- Run any row of the action table by id (`chatls.run`), e.g. a custom "write-tests".
+---@param id string
+---@param opts { line1: integer, line2: integer, range: integer, args?: string }
+function M.run_action(id, opts)
+  local bufnr = vim.api.nvim_get_current_buf()
+  local client = client_for(bufnr)
+  if not client then
+    return
+  end
+  local args = {
+    uri = vim.uri_from_bufnr(bufnr),
+    range = M.command_range(bufnr, opts, client.offset_encoding),
+    action = id,
+  }
+  client:exec_cmd({ title = 'chatls ' .. id, command = 'chatls.run', arguments = { args } }, { bufnr = bufnr }, function(err)
+    if err then
+      notify(id .. ' failed: ' .. (err.message or vim.inspect(err)), vim.log.levels.ERROR)
+    end
+  end)
+end
+
+--- Pick the model: with a name it switches at once; without, chatls asks with
+--- window/showMessageRequest, which Neovim shows with vim.ui.select.
+---@param name? string
+function M.select_model(name)
+  local bufnr = vim.api.nvim_get_current_buf()
+  local client = client_for(bufnr)
+  if not client then
+    return
+  end
+  local arguments = {}
+  name = vim.trim(name or '')
+  if name ~= '' then
+    arguments = { { model = name } }
+  end
+  client:exec_cmd({ title = 'chatls model', command = 'chatls.selectModel', arguments = arguments }, { bufnr = bufnr }, function(err)
+    if err then
+      notify('selectModel failed: ' .. (err.message or vim.inspect(err)), vim.log.levels.ERROR)
+    end
+  end)
+end
+
+--- Run a per-document command (`cancel`, `resetConversation` or `followUp`) for the current buffer.
+---@param command 'cancel'|'resetConversation'|'followUp'
 function M.document_command(command)
   local bufnr = vim.api.nvim_get_current_buf()
   local client = client_for(bufnr)

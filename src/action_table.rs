@@ -1,0 +1,543 @@
+//! The action table: the one place where chatls's actions are defined. Each row (id, title,
+//! kind, prompt template, model, code-action kind) drives the code action offered for a
+//! range, the `chatls.run` command (and its aliases `chatls.explain` / `.refactor` / `.fix`),
+//! the prompt sent upstream and the progress title. The built-in rows are the default table;
+//! the `actions` setting adds rows, replaces a built-in (same id) or removes one
+//! (`"enabled": false`). The table is validated once, where settings are read: the rest of
+//! the code sees only valid rows. Pure: no I/O.
+
+use serde_json::{Map, Value};
+
+use crate::prompt::{PLACEHOLDERS, placeholders};
+
+/// What happens to a row's answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RowKind {
+    /// The answer's code replaces the selection, as a versioned workspace edit.
+    Edit,
+    /// The answer is markdown for the person, written to the conversation's transcript.
+    Answer,
+}
+
+impl RowKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RowKind::Edit => "edit",
+            RowKind::Answer => "answer",
+        }
+    }
+}
+
+/// The code-action kind a row gets when it names none: edits are rewrites; answers get a
+/// kind of chatls's own (shown under "More Actions…" in VS Code, listed in Neovim and Helix).
+pub const DEFAULT_EDIT_KIND: &str = "refactor.rewrite";
+pub const DEFAULT_ANSWER_KIND: &str = "chatls.answer";
+/// A row of this code-action kind is a quick fix only where the editor reports diagnostics
+/// in the range; elsewhere it is offered as a rewrite, after the other rewrites.
+pub const QUICKFIX_KIND: &str = "quickfix";
+
+/// One action.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ActionRow {
+    /// Lowercase letters, digits, `-` and `_`: `explain`, `write-tests`.
+    pub id: String,
+    /// The code action's title: "Explain with AI".
+    pub title: String,
+    pub kind: RowKind,
+    /// The task, a template with `{selection}`, `{language}`, `{path}`, `{instruction}`,
+    /// `{diagnostics}` (see [`crate::prompt::render`]).
+    pub prompt: String,
+    /// The model for this row; `None` uses the session's model.
+    pub model: Option<String>,
+    /// The LSP code-action kind.
+    pub code_action_kind: String,
+}
+
+impl ActionRow {
+    /// Whether the row works on the diagnostics of the range (a quick fix where there are some).
+    pub fn is_quickfix(&self) -> bool {
+        self.code_action_kind == QUICKFIX_KIND
+    }
+
+    /// "chatls: Explain with AI" — the label of its edits and the head of its progress title.
+    pub fn label(&self) -> String {
+        format!("chatls: {}", self.title)
+    }
+
+    /// The progress title: the action and the model that answers it.
+    pub fn progress_title(&self, model: &str) -> String {
+        format!("chatls: {} ({model})", self.title)
+    }
+
+    /// The question asked with `chatls.ask`: an answer row of its own, never in the table
+    /// (it needs the person's words, which a code action cannot ask for).
+    pub fn ask() -> ActionRow {
+        ActionRow {
+            id: "ask".to_owned(),
+            title: "Ask AI".to_owned(),
+            kind: RowKind::Answer,
+            prompt: "Answer this question about the selected code: {instruction}\n\nSelected code:\n{selection}".to_owned(),
+            model: None,
+            code_action_kind: DEFAULT_ANSWER_KIND.to_owned(),
+        }
+    }
+
+    /// A follow-up written in a transcript: the person's text is the whole task.
+    pub fn follow_up() -> ActionRow {
+        ActionRow {
+            id: "followUp".to_owned(),
+            title: "Follow-up".to_owned(),
+            kind: RowKind::Answer,
+            prompt: "{instruction}".to_owned(),
+            model: None,
+            code_action_kind: DEFAULT_ANSWER_KIND.to_owned(),
+        }
+    }
+}
+
+/// The built-in rows, in the order their code actions are offered.
+pub fn builtin_rows() -> Vec<ActionRow> {
+    let row =
+        |id: &str, title: &str, kind: RowKind, code_action_kind: &str, prompt: &str| ActionRow {
+            id: id.to_owned(),
+            title: title.to_owned(),
+            kind,
+            prompt: prompt.to_owned(),
+            model: None,
+            code_action_kind: code_action_kind.to_owned(),
+        };
+    vec![
+        row(
+            "explain",
+            "Explain with AI",
+            RowKind::Answer,
+            "chatls.explain",
+            "Explain the selected code.\nInstruction: {instruction}\n\nSelected code:\n{selection}",
+        ),
+        row(
+            "refactor",
+            "Refactor with AI",
+            RowKind::Edit,
+            DEFAULT_EDIT_KIND,
+            "Refactor the selected code. Keep its behaviour identical unless the instruction says otherwise.\nInstruction: {instruction}\n\nSelected code:\n{selection}",
+        ),
+        row(
+            "fix",
+            "Fix with AI",
+            RowKind::Edit,
+            QUICKFIX_KIND,
+            "Fix the selected code: repair the reported diagnostics and any clear bug in it; change no behaviour beyond that.\nInstruction: {instruction}\n\nDiagnostics in the selection:\n{diagnostics}\n\nSelected code:\n{selection}",
+        ),
+        row(
+            "document",
+            "Document with AI",
+            RowKind::Edit,
+            DEFAULT_EDIT_KIND,
+            "Add documentation comments to the selected code, in the style this {language} code base uses (doc comments on each function, type and public item; no changes to the code itself).\nInstruction: {instruction}\n\nSelected code:\n{selection}",
+        ),
+    ]
+}
+
+/// The built-in ids that keep a command of their own (`chatls.<id>`), besides `chatls.run`.
+pub const ALIASES: [(&str, &str); 3] = [
+    ("chatls.explain", "explain"),
+    ("chatls.refactor", "refactor"),
+    ("chatls.fix", "fix"),
+];
+
+/// The enabled rows, validated, in order: the built-ins first (as replaced), then added rows
+/// in the order the setting lists them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ActionTable {
+    rows: Vec<ActionRow>,
+}
+
+impl Default for ActionTable {
+    fn default() -> Self {
+        ActionTable {
+            rows: builtin_rows(),
+        }
+    }
+}
+
+/// A refused `actions` setting: which row, which key, why. Displayed as one sentence.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TableError {
+    /// 0-based position in the list.
+    pub index: usize,
+    pub id: Option<String>,
+    pub key: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for TableError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.id {
+            Some(id) => write!(
+                f,
+                "row {} (\"{id}\"): `{}` {}",
+                self.index + 1,
+                self.key,
+                self.message
+            ),
+            None => write!(f, "row {}: `{}` {}", self.index + 1, self.key, self.message),
+        }
+    }
+}
+
+const KEYS: [&str; 7] = [
+    "id",
+    "title",
+    "kind",
+    "prompt",
+    "model",
+    "codeActionKind",
+    "enabled",
+];
+
+impl ActionTable {
+    /// The built-ins with the `actions` setting (a list of rows) applied.
+    pub fn from_setting(value: &Value) -> Result<ActionTable, TableError> {
+        let mut rows = builtin_rows();
+        let items = value.as_array().ok_or_else(|| TableError {
+            index: 0,
+            id: None,
+            key: "actions".to_owned(),
+            message: format!("must be a list of action objects (got {value})"),
+        })?;
+        let mut seen: Vec<String> = Vec::new();
+        for (index, item) in items.iter().enumerate() {
+            let error = |id: Option<&str>, key: &str, message: String| TableError {
+                index,
+                id: id.map(str::to_owned),
+                key: key.to_owned(),
+                message,
+            };
+            let object = item.as_object().ok_or_else(|| {
+                error(
+                    None,
+                    "actions",
+                    format!("must be an object with id, title, kind and prompt (got {item})"),
+                )
+            })?;
+            let id = match object.get("id") {
+                Some(Value::String(id)) if valid_id(id) => id.clone(),
+                Some(other) => {
+                    return Err(error(
+                        None,
+                        "id",
+                        format!(
+                            "must be lowercase letters, digits, - or _, starting with a letter (got {other})"
+                        ),
+                    ));
+                }
+                None => return Err(error(None, "id", "is required".to_owned())),
+            };
+            let fail = |key: &str, message: String| error(Some(&id), key, message);
+            if seen.contains(&id) {
+                return Err(fail("id", "appears twice in the list".to_owned()));
+            }
+            seen.push(id.clone());
+            if let Some(unknown) = object.keys().find(|key| !KEYS.contains(&key.as_str())) {
+                return Err(fail(
+                    unknown,
+                    format!(
+                        "is not a key of an action; the keys are {}",
+                        KEYS.join(", ")
+                    ),
+                ));
+            }
+            let enabled = match object.get("enabled") {
+                None | Some(Value::Null) => true,
+                Some(Value::Bool(enabled)) => *enabled,
+                Some(other) => {
+                    return Err(fail(
+                        "enabled",
+                        format!("must be true or false (got {other})"),
+                    ));
+                }
+            };
+            let existing = rows.iter().position(|row| row.id == id);
+            if !enabled {
+                // Removing a row needs nothing else; removing an unknown one is a typo.
+                match existing {
+                    Some(position) => {
+                        rows.remove(position);
+                        continue;
+                    }
+                    None if object.len() == 2 => {
+                        return Err(fail(
+                            "id",
+                            format!(
+                                "names no action to disable; the built-ins are {}",
+                                builtin_ids()
+                            ),
+                        ));
+                    }
+                    // A whole row kept for later, switched off.
+                    None => {}
+                }
+            }
+            let row = parse_row(&id, object, existing.map(|position| &rows[position]))
+                .map_err(|(key, message)| fail(key, message))?;
+            match existing {
+                _ if !enabled => {}
+                Some(position) => rows[position] = row,
+                None => rows.push(row),
+            }
+        }
+        Ok(ActionTable { rows })
+    }
+
+    pub fn rows(&self) -> &[ActionRow] {
+        &self.rows
+    }
+
+    pub fn get(&self, id: &str) -> Option<&ActionRow> {
+        self.rows.iter().find(|row| row.id == id)
+    }
+
+    /// The row a `chatls.*` alias stands for.
+    pub fn alias(command: &str) -> Option<&'static str> {
+        ALIASES
+            .iter()
+            .find(|(alias, _)| *alias == command)
+            .map(|(_, id)| *id)
+    }
+
+    /// The ids, for messages ("chatls knows explain, refactor, …").
+    pub fn ids(&self) -> String {
+        self.rows
+            .iter()
+            .map(|row| row.id.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+fn builtin_ids() -> String {
+    builtin_rows()
+        .iter()
+        .map(|row| row.id.clone())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn valid_id(id: &str) -> bool {
+    id.len() <= 64
+        && id.chars().next().is_some_and(|c| c.is_ascii_lowercase())
+        && id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+}
+
+/// One row from its object; a replaced built-in keeps what the object leaves out.
+fn parse_row(
+    id: &str,
+    object: &Map<String, Value>,
+    base: Option<&ActionRow>,
+) -> Result<ActionRow, (&'static str, String)> {
+    let text = |key: &'static str| -> Result<Option<String>, (&'static str, String)> {
+        match object.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(text)) if !text.trim().is_empty() => Ok(Some(text.clone())),
+            Some(other) => Err((key, format!("must be a non-empty string (got {other})"))),
+        }
+    };
+    let kind = match object.get("kind") {
+        None | Some(Value::Null) => base.map(|row| row.kind),
+        Some(Value::String(kind)) if kind == "edit" => Some(RowKind::Edit),
+        Some(Value::String(kind)) if kind == "answer" => Some(RowKind::Answer),
+        Some(other) => {
+            return Err((
+                "kind",
+                format!("must be \"edit\" or \"answer\" (got {other})"),
+            ));
+        }
+    }
+    .ok_or(("kind", "is required: \"edit\" or \"answer\"".to_owned()))?;
+    let title = text("title")?
+        .map(|title| title.trim().to_owned())
+        .or_else(|| base.map(|row| row.title.clone()))
+        .ok_or(("title", "is required (the code action's name)".to_owned()))?;
+    let prompt = text("prompt")?
+        .or_else(|| base.map(|row| row.prompt.clone()))
+        .ok_or((
+            "prompt",
+            "is required (a template such as \"Write tests for {selection}\")".to_owned(),
+        ))?;
+    if let Some(unknown) = placeholders(&prompt).find(|name| !PLACEHOLDERS.contains(name)) {
+        return Err((
+            "prompt",
+            format!(
+                "has an unknown placeholder {{{unknown}}}; the placeholders are {}",
+                PLACEHOLDERS
+                    .iter()
+                    .map(|name| format!("{{{name}}}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ));
+    }
+    let model = match text("model")? {
+        Some(model) => Some(model.trim().to_owned()),
+        None => base.and_then(|row| row.model.clone()),
+    };
+    let code_action_kind = match text("codeActionKind")? {
+        Some(kind) => {
+            let kind = kind.trim().to_owned();
+            if !kind.split('.').all(|part| {
+                !part.is_empty()
+                    && part
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            }) {
+                return Err((
+                    "codeActionKind",
+                    format!("must be dotted words such as \"refactor.rewrite\" (got {kind:?})"),
+                ));
+            }
+            kind
+        }
+        None => match base {
+            // A replaced built-in that changes kind gets the default kind of its new kind.
+            Some(row) if row.kind == kind => row.code_action_kind.clone(),
+            _ => match kind {
+                RowKind::Edit => DEFAULT_EDIT_KIND.to_owned(),
+                RowKind::Answer => DEFAULT_ANSWER_KIND.to_owned(),
+            },
+        },
+    };
+    Ok(ActionRow {
+        id: id.to_owned(),
+        title,
+        kind,
+        prompt,
+        model,
+        code_action_kind,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn ids(table: &ActionTable) -> Vec<&str> {
+        table.rows().iter().map(|row| row.id.as_str()).collect()
+    }
+
+    #[test]
+    fn the_builtins_are_the_default_table() {
+        let table = ActionTable::default();
+        assert_eq!(ids(&table), ["explain", "refactor", "fix", "document"]);
+        assert_eq!(table.get("explain").unwrap().kind, RowKind::Answer);
+        assert!(table.get("fix").unwrap().is_quickfix());
+        assert_eq!(table.get("document").unwrap().kind, RowKind::Edit);
+        for row in table.rows() {
+            assert!(
+                placeholders(&row.prompt).all(|name| PLACEHOLDERS.contains(&name)),
+                "{}",
+                row.id
+            );
+        }
+        assert_eq!(ActionTable::alias("chatls.fix"), Some("fix"));
+        assert_eq!(ActionTable::alias("chatls.run"), None);
+    }
+
+    #[test]
+    fn rows_are_added_replaced_and_disabled() {
+        let table = ActionTable::from_setting(&json!([
+            {"id": "write-tests", "title": "Write tests", "kind": "answer", "prompt": "Write tests for {selection} in {language}", "model": "claude-opus-4-7"},
+            {"id": "fix", "enabled": false},
+            {"id": "refactor", "prompt": "Make it shorter: {selection}"},
+            {"id": "later", "title": "Later", "kind": "edit", "prompt": "x", "enabled": false},
+        ]))
+        .unwrap();
+        assert_eq!(
+            ids(&table),
+            ["explain", "refactor", "document", "write-tests"]
+        );
+        let tests = table.get("write-tests").unwrap();
+        assert_eq!(tests.code_action_kind, DEFAULT_ANSWER_KIND);
+        assert_eq!(tests.model.as_deref(), Some("claude-opus-4-7"));
+        let refactor = table.get("refactor").unwrap();
+        assert_eq!(
+            refactor.title, "Refactor with AI",
+            "the built-in's title is kept"
+        );
+        assert_eq!(refactor.prompt, "Make it shorter: {selection}");
+        assert_eq!(refactor.code_action_kind, DEFAULT_EDIT_KIND);
+        assert_eq!(
+            ActionTable::from_setting(&json!([])).unwrap(),
+            ActionTable::default()
+        );
+    }
+
+    #[test]
+    fn a_bad_row_names_the_row_and_the_key() {
+        let cases = [
+            (json!({"actions": 1}), "actions", "list"),
+            (json!([{"title": "x"}]), "id", "required"),
+            (json!([{"id": "Bad Id", "title": "x"}]), "id", "lowercase"),
+            (
+                json!([{"id": "t", "title": "T", "kind": "answer", "prompt": "Use {code}"}]),
+                "prompt",
+                "{code}",
+            ),
+            (
+                json!([{"id": "t", "title": "T", "kind": "reply", "prompt": "x"}]),
+                "kind",
+                "\"edit\" or \"answer\"",
+            ),
+            (
+                json!([{"id": "t", "kind": "edit", "prompt": "x"}]),
+                "title",
+                "required",
+            ),
+            (
+                json!([{"id": "t", "title": "T", "kind": "edit"}]),
+                "prompt",
+                "required",
+            ),
+            (
+                json!([{"id": "t", "title": "T", "kind": "edit", "prompt": "x", "modle": "m"}]),
+                "modle",
+                "not a key",
+            ),
+            (
+                json!([{"id": "t", "title": "T", "kind": "edit", "prompt": "x", "enabled": "no"}]),
+                "enabled",
+                "true or false",
+            ),
+            (
+                json!([{"id": "t", "title": "T", "kind": "edit", "prompt": "x", "codeActionKind": "a..b"}]),
+                "codeActionKind",
+                "dotted",
+            ),
+            (
+                json!([{"id": "fixx", "enabled": false}]),
+                "id",
+                "names no action",
+            ),
+            (
+                json!([{"id": "t", "title": "T", "kind": "edit", "prompt": "x"}, {"id": "t", "title": "T", "kind": "edit", "prompt": "y"}]),
+                "id",
+                "twice",
+            ),
+        ];
+        for (value, key, words) in cases {
+            let error = ActionTable::from_setting(&value).unwrap_err();
+            assert_eq!(error.key, key, "{value}");
+            let text = error.to_string();
+            assert!(text.contains(words), "{text}");
+            assert!(text.starts_with("row "), "{text}");
+        }
+        let error = ActionTable::from_setting(&json!([{"id": "ok", "title": "T", "kind": "edit", "prompt": "x"}, {"id": "t2", "title": "T", "kind": "edit", "prompt": "{oops}"}])).unwrap_err();
+        assert_eq!(
+            error.to_string().split(':').next().unwrap(),
+            "row 2 (\"t2\")"
+        );
+    }
+}

@@ -1,0 +1,145 @@
+//! Transcripts, pure: the markdown of one conversation, turn after turn. A turn of the person
+//! is a `## You` section (the selection as a `path:line` link and the action or question); an
+//! answer is a `## chatls (model)` section. The transcript always ends with an empty `## You`
+//! heading: whatever the person writes under it is the next follow-up. chatls only ever
+//! appends, so nothing the person typed is lost.
+
+/// The heading of the person's turns.
+pub const YOU: &str = "## You";
+
+/// The hint under the title of a new transcript.
+pub const HINT: &str = "<!-- Write a follow-up under the last \"## You\" heading, then run the code action \"Send to AI\" (chatls.followUp). -->";
+
+/// The first lines of a new transcript.
+pub fn header(display_path: &str) -> String {
+    format!("# chatls — {display_path}\n\n{HINT}\n\n{YOU}\n\n")
+}
+
+/// What the person asked, as it appears under `## You`: the selection as a link, then the
+/// action or the question.
+pub fn you(link_text: &str, link_target: &str, what: &str) -> String {
+    format!("[{link_text}]({link_target})\n\n{}", what.trim())
+}
+
+/// Where the last `## You` section starts (the byte just after its heading line).
+fn last_you(text: &str) -> Option<usize> {
+    let mut found = None;
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        if line.trim_end() == YOU {
+            found = Some(offset + line.len());
+        }
+        offset += line.len();
+    }
+    found
+}
+
+/// The text under the last `## You` heading, trimmed; `None` when there is none or it is empty.
+pub fn pending_question(text: &str) -> Option<String> {
+    let start = last_you(text)?;
+    let question = text[start..].trim();
+    (!question.is_empty()).then(|| question.to_owned())
+}
+
+/// An answer with any line that would read as a `## You` heading escaped, so the next
+/// follow-up is always found under the transcript's own heading.
+fn escaped(answer: &str) -> String {
+    answer
+        .trim()
+        .lines()
+        .map(|line| {
+            if line.trim_end() == YOU {
+                format!("\\{line}")
+            } else {
+                line.to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The text to append to a transcript whose current text is `current` (empty for a new one):
+/// the person's turn (`None` for a follow-up, whose words are already under the last
+/// `## You`), the answer, and a fresh `## You` heading for the next follow-up.
+pub fn addition(
+    current: &str,
+    display_path: &str,
+    you_turn: Option<&str>,
+    model: &str,
+    answer: &str,
+) -> String {
+    let mut out = String::new();
+    if current.trim().is_empty() {
+        out.push_str(&header(display_path));
+    } else if !current.ends_with('\n') {
+        out.push('\n');
+    }
+    let text_so_far = format!("{current}{out}");
+    let waiting_empty =
+        last_you(&text_so_far).is_some_and(|start| text_so_far[start..].trim().is_empty());
+    if let Some(turn) = you_turn {
+        if !waiting_empty {
+            // The person wrote under the last heading and did not send it: keep it as it is,
+            // and start a turn of its own after it.
+            out.push('\n');
+            out.push_str(YOU);
+            out.push_str("\n\n");
+        } else if !text_so_far.ends_with("\n\n") {
+            out.push('\n');
+        }
+        out.push_str(turn.trim());
+        out.push_str("\n\n");
+    } else {
+        out.push('\n');
+    }
+    out.push_str(&format!(
+        "## chatls ({model})\n\n{}\n\n{YOU}\n\n",
+        escaped(answer)
+    ));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_new_transcript_then_a_follow_up_then_another_action() {
+        let first = addition(
+            "",
+            "src/lib.rs",
+            Some(&you(
+                "src/lib.rs:3-6",
+                "file:///w/src/lib.rs#L3",
+                "Explain with AI",
+            )),
+            "m1",
+            "It loops.\n",
+        );
+        assert_eq!(
+            first,
+            format!(
+                "# chatls — src/lib.rs\n\n{HINT}\n\n## You\n\n[src/lib.rs:3-6](file:///w/src/lib.rs#L3)\n\nExplain with AI\n\n## chatls (m1)\n\nIt loops.\n\n## You\n\n"
+            )
+        );
+        assert_eq!(pending_question(&first), None);
+        let typed = format!("{first}Why a loop?\n");
+        assert_eq!(pending_question(&typed).as_deref(), Some("Why a loop?"));
+        let second = addition(&typed, "src/lib.rs", None, "m1", "## You\nBecause.");
+        let after = format!("{typed}{second}");
+        assert!(after.starts_with(&typed), "the person's text stays");
+        assert!(
+            after.ends_with("\n\n## chatls (m1)\n\n\\## You\nBecause.\n\n## You\n\n"),
+            "{after}"
+        );
+        assert_eq!(pending_question(&after), None);
+
+        // Text left unsent under the last heading stays; the new turn gets its own heading.
+        let unsent = format!("{after}half a thought");
+        let third = addition(&unsent, "src/lib.rs", Some("[a](b)\n\nAsk"), "m2", "ok");
+        assert_eq!(
+            third,
+            "\n\n## You\n\n[a](b)\n\nAsk\n\n## chatls (m2)\n\nok\n\n## You\n\n"
+        );
+    }
+}
