@@ -431,9 +431,16 @@ async fn ask_inner(args: AskArgs) -> Result<(), String> {
         )
         .await
         .map_err(|error| match error {
-            crate::engine::ActionError::Upstream(crate::llm::error::LlmError::NotFound { url, .. }) => format!(
-                "the upstream does not know the model \"{}\" (404): pick another with --model (`chatls models` lists them) or CHATLS_MODEL; if the model is right, check the base URL ({url})",
-                settings.model
+            crate::engine::ActionError::Upstream(crate::llm::error::LlmError::NotFound {
+                url,
+                upstream,
+            }) => format!(
+                "unknown model \"{}\" (404){}: pick another with --model (`chatls models` lists them) or CHATLS_MODEL; if the model is right, check the base URL ({url})",
+                settings.model,
+                upstream
+                    .as_deref()
+                    .map(|said| format!(" (upstream said: {said})"))
+                    .unwrap_or_default()
             ),
             other => other.to_string(),
         })?;

@@ -98,10 +98,7 @@ fn placeholder_value(name: &str, input: &ActionInput, language: &str) -> String 
         "selection" => {
             let selected = input.selected_text();
             let fence = fence_for(&selected);
-            format!(
-                "{fence}{language}\n{}\n{fence}",
-                selected.trim_end_matches(['\n', '\r'])
-            )
+            format!("{fence}{language}\n{selected}\n{fence}")
         }
         "language" => language.to_owned(),
         "path" => input.display_path.clone(),
@@ -297,7 +294,7 @@ mod tests {
         );
         assert!(turn.contains("fn a() {}\n<<<SELECTIONfn b() {\n    1\n}\nSELECTION>>>fn c() {}"));
         assert!(
-            turn.contains("Selected code:\n```rust\nfn b() {\n    1\n}\n```"),
+            turn.contains("Selected code:\n```rust\nfn b() {\n    1\n}\n\n```"),
             "{turn}"
         );
         assert!(turn.ends_with("then a short note."));

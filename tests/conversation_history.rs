@@ -124,10 +124,7 @@ async fn images_and_one_huge_turn_do_not_cost_the_conversation_its_history() {
         text_of(&d[3])
     );
     let cut = text_of(&d[5]);
-    assert!(
-        cut.starts_with("Task: Explain the selected code."),
-        "{cut:.200}"
-    );
+    assert!(cut.starts_with("Explain the selected code."), "{cut:.200}");
     assert!(cut.contains("characters of this earlier turn are left out of the history"));
     assert!(
         cut.ends_with("Reply in markdown."),

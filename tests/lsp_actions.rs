@@ -286,7 +286,9 @@ async fn refactor_applies_a_minimal_versioned_edit_and_sends_the_exact_request()
         "{user}"
     );
     assert!(
-        user.contains("Selected code:\n```rust\n    for x in xs {\n        sum += x;\n    }\n```"),
+        user.contains(
+            "Selected code:\n```rust\n    for x in xs {\n        sum += x;\n    }\n\n```"
+        ),
         "{user}"
     );
 }

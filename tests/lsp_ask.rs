@@ -157,7 +157,7 @@ async fn a_custom_row_is_a_tagged_code_action_and_its_prompt_is_filled() {
     let turn = user_turn(request);
     assert!(
         turn.starts_with(
-            "Write tests in rust for src/lib.rs.\nKnown problems:\n(none reported; look for the bug yourself)\nCode:\n```rust\n    for x in xs {\n        sum += x;\n    }\n```"
+            "Write tests in rust for src/lib.rs.\nKnown problems:\n(none reported; look for the bug yourself)\nCode:\n```rust\n    for x in xs {\n        sum += x;\n    }\n\n```"
         ),
         "{turn}"
     );

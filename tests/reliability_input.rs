@@ -469,7 +469,7 @@ async fn probe(client: &Client, uri: &str, after: &str) {
         .await;
     assert_eq!(
         response["result"].as_array().map(Vec::len),
-        Some(3),
+        Some(4),
         "after {after}: the server stopped serving: {response}"
     );
 }
@@ -737,7 +737,7 @@ async fn a_fifty_megabyte_document_is_served() {
             json!({"textDocument": {"uri": uri}, "range": range(last, 0, last, 4), "context": {"diagnostics": []}}),
         )
         .await;
-    assert_eq!(actions["result"].as_array().map(Vec::len), Some(3));
+    assert_eq!(actions["result"].as_array().map(Vec::len), Some(4));
     let token = client
         .run_action(
             "chatls.explain",

@@ -670,8 +670,12 @@ async fn run(
 /// An action's failure as a sentence; a 404 names the model and how to pick another.
 fn explain_error(error: &ActionError, model: &str) -> String {
     match error {
-        ActionError::Upstream(LlmError::NotFound { url, .. }) => format!(
-            "the upstream does not know the model \"{model}\" (404): pick another with the command chatls.selectModel (VS Code: \"chatls: Select Model\", Neovim: :ChatlsModel, Helix: :lsp-workspace-command chatls.selectModel) or the `model` setting; if the model is right, check `baseUrl` ({url})"
+        ActionError::Upstream(LlmError::NotFound { url, upstream }) => format!(
+            "unknown model \"{model}\" (404){}: pick another with the command chatls.selectModel (VS Code: \"chatls: Select Model\", Neovim: :ChatlsModel, Helix: :lsp-workspace-command chatls.selectModel) or the `model` setting; if the model is right, check `baseUrl` ({url})",
+            upstream
+                .as_deref()
+                .map(|said| format!(" (upstream said: {said})"))
+                .unwrap_or_default()
         ),
         other => other.to_string(),
     }

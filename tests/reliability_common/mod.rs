@@ -533,7 +533,7 @@ pub async fn run_fault_row(transport: &Transport, row: &FaultRow) -> RowReport {
     let requests = server.fake().requests().len();
 
     assert!(
-        end.starts_with("chatls: Refactor failed: "),
+        end.starts_with("chatls: Refactor with AI failed: "),
         "{name}: progress end {end:?}"
     );
     for word in row.words {
