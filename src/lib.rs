@@ -21,5 +21,5 @@ pub mod prompt;
 pub mod review;
 pub mod text;
 pub mod tools;
-pub mod usage;
 pub mod transcript;
+pub mod usage;

@@ -119,7 +119,7 @@ async fn a_vscode_like_client_gets_the_edit_annotated_with_needs_confirmation() 
         let id = text_edit["annotationId"].as_str().expect("annotationId");
         let annotation = annotations.get(id).expect("every id used is in the map");
         assert_eq!(annotation["needsConfirmation"], true);
-        assert_eq!(annotation["label"], "chatls: Refactor");
+        assert_eq!(annotation["label"], "Refactor with AI");
         let description = annotation["description"].as_str().unwrap();
         assert!(description.contains("use iterators"), "{description}");
         assert!(description.contains("test-model"), "{description}");

@@ -114,8 +114,7 @@ async fn ask(
     }
     let mut question = format!(
         "{}: review the change to {}",
-        &input.action.title,
-        input.display_path
+        &input.action.title, input.display_path
     );
     match &written {
         Ok(path) if opened => question.push_str(&format!(" (diff opened: {})", path.display())),
