@@ -128,9 +128,11 @@ def test_helix_explain_opens_the_markdown(open_helix: OpenHelix, fake: FakeUpstr
     editor.code_action("Explain with AI")
 
     editor.wait_for_text("It returns the upper middle element for even lengths.")
-    # The statusline shows the explanation's path (cut to fit the width).
-    editor.wait_until(lambda: "chatls/explanations/median.py-L7" in editor.statusline(),
-                      "the explanation's path in the statusline")
+    # The statusline shows the transcript's path (cut to fit the width); the transcript
+    # holds the turn under a "## You" heading with the selection as a path:line link.
+    editor.wait_until(lambda: "chatls/explanations/median.py-" in editor.statusline(),
+                      "the transcript's path in the statusline")
+    editor.wait_for_text("[median.py:7-13]")
     explanations = list((cache_dir / "chatls" / "explanations").glob("*.md"))
     assert len(explanations) == 1, explanations
     assert "upper middle element" in explanations[0].read_text()

@@ -117,10 +117,11 @@ def test_nvim_refactor_and_explain(nvim: Path, binaries, workspace: Path, cache_
 
     kinds = [event.get("kind") for event in result["progress"]]
     assert "begin" in kinds and "end" in kinds, result["progress"]
-    # What the shipped statusline shows while an action runs: "chatls: Refactor: writing: …".
+    # What the shipped statusline shows while an action runs (the title names the model):
+    # "chatls: Refactor with AI (e2e-model): writing: …".
     statuses = [status for status in result["statuses"] if status]
-    assert any(status.startswith("chatls: Refactor: writing:") for status in statuses), statuses
-    assert any(status.startswith("chatls: Explain: writing:") for status in statuses), statuses
+    assert any(status.startswith("chatls: Refactor with AI (e2e-model): writing:") for status in statuses), statuses
+    assert any(status.startswith("chatls: Explain with AI (e2e-model): writing:") for status in statuses), statuses
 
     explanation = Path(result["explanation_path"])
     assert explanation.suffix == ".md"
