@@ -89,7 +89,10 @@ def test_refactor_from_the_light_bulb_is_one_undo_step(vs: VSCode):
     vs.bench.shot("undone")
 
 
-def test_explain_opens_a_preview_beside_and_a_second_one_its_own(vs: VSCode):
+def test_explain_opens_the_transcript_beside_and_a_second_explain_adds_its_turn(vs: VSCode):
+    """Explain answers go to the document's transcript (one per conversation), previewed
+    beside the code; a second Explain appends its turn to that transcript, and the preview
+    shows both answers: the first is never replaced."""
     path = scenario_file(vs, "explain_me.py")
     vs.bench.open_file(path)
 
@@ -110,12 +113,15 @@ def test_explain_opens_a_preview_beside_and_a_second_one_its_own(vs: VSCode):
     vs.fake.set_default(text_reply("## mean\n\nIt divides the sum: second-explanation-marker.\n"))
     vs.bench.select_lines(16, 20)
     vs.bench.code_action("Explain with AI")
-    both = vs.bench.wait_until("a second preview tab", lambda: len(previews()) == 2 and previews(), 90)
-    assert all(tab.endswith("Editor Group 2") for tab in both), vs.bench.tabs()
     vs.bench.wait_until(
-        "the second explanation rendered",
-        lambda: any("second-explanation-marker" in t for t in vs.bench.webview_texts()),
+        "both turns rendered in the transcript",
+        lambda: any(
+            "first-explanation-marker" in t and "second-explanation-marker" in t for t in vs.bench.webview_texts()
+        ),
+        90,
     )
+    assert all(tab.endswith("Editor Group 2") for tab in previews()), vs.bench.tabs()
+    assert len(previews()) == 1, f"one transcript per conversation: {vs.bench.tabs()}"
     vs.bench.shot("second explanation")
 
 
