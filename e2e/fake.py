@@ -14,8 +14,14 @@ lands with `{"Sse": {...}}` / `{"Data": ...}` / `"Done"` instead, change `_sse` 
 below only. Chunks are built here in OpenAI's `chat.completion.chunk` shape.
 
 Control endpoints: `POST /__push` (queue one reply), `POST /__default` (reply when the
-queue is empty), `GET /__requests` (recorded requests: method, path, headers (lowercased
-names; pairs or an object), body), `GET /__stats`.
+queue is empty), `POST /__push_completion` / `POST /__default_completion` (the same for
+completion requests), `GET /__requests` (recorded requests: method, path, headers
+(lowercased names; pairs or an object), body, completion), `GET /__stats`.
+
+Completion requests are routed apart: `FakeUpstream` sets an empty completion answer at
+start, so a completion request (typing in an editor) never takes a reply pushed for an
+action, and `chat_requests()` lists only action requests. Script completions with
+`push_completion` / `set_completion_default` and read them with `completion_requests()`.
 """
 
 from __future__ import annotations
@@ -149,10 +155,25 @@ class Recorded:
     path: str
     headers: dict[str, str]
     body: Any
+    completion: bool = False
 
     @property
     def is_chat(self) -> bool:
         return self.method == "POST" and self.path.rstrip("/").endswith("/chat/completions")
+
+    @property
+    def is_action(self) -> bool:
+        """A chat request that is not a completion request (an action, ask or follow-up)."""
+        return self.is_chat and not self.completion
+
+    @property
+    def is_completion(self) -> bool:
+        return self.is_chat and self.completion
+
+    @property
+    def model(self) -> str:
+        body = self.body if isinstance(self.body, dict) else {}
+        return str(body.get("model", ""))
 
     def text(self) -> str:
         """The whole body as JSON text, for "contains" assertions."""
@@ -198,6 +219,13 @@ class FakeUpstream:
             self.close()
             raise
         self.root = self.base_url.rsplit("/v1", 1)[0]
+        try:
+            # Completion requests get their own (empty) answer from the start, so they never
+            # consume what a test scripted for an action.
+            self.set_completion_default(text_reply("", pieces=1))
+        except BaseException:
+            self.close()
+            raise
 
     def _call(self, method: str, path: str, payload: Any | None = None) -> Any:
         data = None if payload is None else json.dumps(payload).encode()
@@ -217,7 +245,17 @@ class FakeUpstream:
             self._call("POST", "/__push", reply)
 
     def set_default(self, reply: dict[str, Any]) -> None:
+        """The reply to an action request when the queue is empty."""
         self._call("POST", "/__default", reply)
+
+    def push_completion(self, *replies: dict[str, Any]) -> None:
+        """Queue replies for completion requests only, answered in order."""
+        for reply in replies:
+            self._call("POST", "/__push_completion", reply)
+
+    def set_completion_default(self, reply: dict[str, Any]) -> None:
+        """The reply to a completion request when its queue is empty (at start: empty)."""
+        self._call("POST", "/__default_completion", reply)
 
     def requests(self) -> list[Recorded]:
         raw = self._call("GET", "/__requests")
@@ -227,12 +265,17 @@ class FakeUpstream:
                 path=str(item.get("path", "")),
                 headers=_headers(item.get("headers")),
                 body=item.get("body"),
+                completion=bool(item.get("completion", False)),
             )
             for item in raw or []
         ]
 
     def chat_requests(self) -> list[Recorded]:
-        return [request for request in self.requests() if request.is_chat]
+        """The action requests (explain, refactor, ask, follow-ups...), completions left out."""
+        return [request for request in self.requests() if request.is_action]
+
+    def completion_requests(self) -> list[Recorded]:
+        return [request for request in self.requests() if request.is_completion]
 
     def stats(self) -> dict[str, Any]:
         stats = self._call("GET", "/__stats")
@@ -244,10 +287,18 @@ class FakeUpstream:
         return value if isinstance(value, int) else 0
 
     def wait_for_chat_requests(self, count: int, timeout: float = 20.0) -> list[Recorded]:
-        """Poll until at least `count` chat requests were recorded."""
+        """Poll until at least `count` action requests were recorded."""
+        return self._wait(self.chat_requests, count, timeout)
+
+    def wait_for_completion_requests(self, count: int, timeout: float = 20.0) -> list[Recorded]:
+        """Poll until at least `count` completion requests were recorded."""
+        return self._wait(self.completion_requests, count, timeout)
+
+    @staticmethod
+    def _wait(source: Any, count: int, timeout: float) -> list[Recorded]:
         deadline = time.monotonic() + timeout
         while True:
-            found = self.chat_requests()
+            found = source()
             if len(found) >= count or time.monotonic() > deadline:
                 return found
             time.sleep(0.05)

@@ -12,6 +12,12 @@
 //! reply used when the queue is empty), `GET /__stats` (`{"connections", "aborted_streams"}`),
 //! `POST /__models` (the reply to `GET …/models`, which never takes a chat reply; 404 by default).
 //!
+//! Completion requests (a chat request whose last message ends with the cursor marker
+//! `<|cursor|>`, the shape of chatls's completion prompt) are routed apart once a completion
+//! reply is set: they take `POST /__push_completion` replies, else the `POST
+//! /__default_completion` reply, and never an action's scripted reply. Until either is set
+//! they share the one queue, as before.
+//!
 //! Replies in JSON: `{"type":"sse","status":200,"headers":[["x","y"]],"steps":[...]}` with
 //! steps `{"data":{...}}`, `{"raw":"..."}`, `"done"`, `{"delay":50}`, `"reset"`, `"close"`,
 //! `"stall"`; `{"type":"body","status":401,"headers":[],"body":"...","delay_ms":0}`;
@@ -369,6 +375,23 @@ pub struct RecordedRequest {
     pub body: Value,
     /// Which connection it came on (1 for the first accepted).
     pub connection_id: u64,
+    /// A completion request (see [`is_completion_request`]).
+    #[serde(default)]
+    pub completion: bool,
+}
+
+/// The end of chatls's completion prompt: the code before the cursor, then this marker.
+pub const CURSOR_MARKER: &str = "<|cursor|>";
+
+/// A chat body whose last message ends with [`CURSOR_MARKER`]: a completion request, which
+/// the fake answers from its own queue so it never takes an action's scripted reply.
+pub fn is_completion_request(body: &Value) -> bool {
+    body.get("messages")
+        .and_then(Value::as_array)
+        .and_then(|messages| messages.last())
+        .and_then(|message| message.get("content"))
+        .and_then(Value::as_str)
+        .is_some_and(|content| content.trim_end().ends_with(CURSOR_MARKER))
 }
 
 impl RecordedRequest {
@@ -384,12 +407,33 @@ impl RecordedRequest {
 struct State {
     queue: VecDeque<Reply>,
     default: Reply,
+    /// Replies for completion requests only.
+    completion_queue: VecDeque<Reply>,
+    /// The reply to a completion request when its queue is empty; while neither this nor a
+    /// queued completion reply was ever set, completion requests share `queue`.
+    completion_default: Option<Reply>,
     /// The answer to `GET …/models` (kept apart from the chat queue).
     models: Reply,
     model_requests: usize,
     requests: Vec<RecordedRequest>,
     connections: usize,
     aborted: usize,
+}
+
+impl State {
+    /// The reply for the next chat request: completion requests take their own replies once
+    /// any was set, so they never consume an action's scripted answer.
+    fn next_reply(&mut self, completion: bool) -> Reply {
+        if completion && let Some(default) = &self.completion_default {
+            return self
+                .completion_queue
+                .pop_front()
+                .unwrap_or_else(|| default.clone());
+        }
+        self.queue
+            .pop_front()
+            .unwrap_or_else(|| self.default.clone())
+    }
 }
 
 struct Shared {
@@ -440,6 +484,8 @@ impl FakeUpstream {
             state: Mutex::new(State {
                 queue: replies.into(),
                 default: Reply::text(&["(no scripted reply)"]),
+                completion_queue: VecDeque::new(),
+                completion_default: None,
                 models: Reply::status(404, "{\"error\":{\"message\":\"no model list\"}}"),
                 model_requests: 0,
                 requests: Vec::new(),
@@ -473,6 +519,24 @@ impl FakeUpstream {
     /// The reply used when the queue is empty.
     pub fn set_default(&self, reply: Reply) {
         self.shared.update(|state| state.default = reply);
+    }
+
+    /// Queues a reply for completion requests only; from now on they no longer take the
+    /// action replies of [`FakeUpstream::push`].
+    pub fn push_completion(&self, reply: Reply) {
+        self.shared.update(|state| {
+            state.completion_queue.push_back(reply);
+            state
+                .completion_default
+                .get_or_insert_with(|| Reply::text(&[""]));
+        });
+    }
+
+    /// The reply to a completion request when the completion queue is empty; from now on
+    /// completion requests no longer take the action replies of [`FakeUpstream::push`].
+    pub fn set_completion_default(&self, reply: Reply) {
+        self.shared
+            .update(|state| state.completion_default = Some(reply));
     }
 
     /// The reply to `GET …/models` (default: 404); chat replies are not used for it.
@@ -616,19 +680,19 @@ async fn serve_connection(mut stream: TcpStream, connection_id: u64, shared: Arc
             }
         } else {
             let reply = {
+                let body: Value = serde_json::from_slice(&request.body).unwrap_or_else(|_| {
+                    Value::String(String::from_utf8_lossy(&request.body).into_owned())
+                });
+                let completion = is_completion_request(&body);
                 let mut state = shared.lock();
-                let reply = state
-                    .queue
-                    .pop_front()
-                    .unwrap_or_else(|| state.default.clone());
+                let reply = state.next_reply(completion);
                 state.requests.push(RecordedRequest {
                     method: request.method.clone(),
                     path: request.path.clone(),
                     headers: request.headers.clone(),
-                    body: serde_json::from_slice(&request.body).unwrap_or_else(|_| {
-                        Value::String(String::from_utf8_lossy(&request.body).into_owned())
-                    }),
+                    body,
                     connection_id,
+                    completion,
                 });
                 reply
             };
@@ -836,7 +900,8 @@ async fn write_reply<W: AsyncWrite + Unpin>(
     }
 }
 
-/// Answers a control request (`/__requests`, `/__push`, `/__default`, `/__stats`).
+/// Answers a control request (`/__requests`, `/__push`, `/__default`, `/__push_completion`,
+/// `/__default_completion`, `/__models`, `/__stats`).
 async fn control(stream: &mut TcpStream, request: &Request, shared: &Shared) -> After {
     let path = request.path.split('?').next().unwrap_or("");
     let (status, body) = match (request.method.as_str(), path) {
@@ -859,14 +924,20 @@ async fn control(stream: &mut TcpStream, request: &Request, shared: &Shared) -> 
             }
             Err(error) => (400, json!({ "error": error.to_string() }).to_string()),
         },
-        ("POST", "/__push") | ("POST", "/__default") => {
+        ("POST", "/__push" | "/__default" | "/__push_completion" | "/__default_completion") => {
             match serde_json::from_slice::<Reply>(&request.body) {
                 Ok(reply) => {
-                    if path == "/__push" {
-                        shared.update(|state| state.queue.push_back(reply));
-                    } else {
-                        shared.update(|state| state.default = reply);
-                    }
+                    shared.update(|state| match path {
+                        "/__push" => state.queue.push_back(reply),
+                        "/__default" => state.default = reply,
+                        "/__push_completion" => {
+                            state.completion_queue.push_back(reply);
+                            state
+                                .completion_default
+                                .get_or_insert_with(|| Reply::text(&[""]));
+                        }
+                        _ => state.completion_default = Some(reply),
+                    });
                     (200, json!({ "ok": true }).to_string())
                 }
                 Err(error) => (400, json!({ "error": error.to_string() }).to_string()),
