@@ -174,8 +174,8 @@ pub fn sanitize(body: Vec<u8>) -> Vec<u8> {
 /// copying it into a new frame.
 pub fn sanitized(body: Vec<u8>) -> (Vec<u8>, Vec<u8>) {
     match check(&body) {
-        Ok(()) => {
-            let body = reroute(body);
+        Ok(method) => {
+            let body = reroute(body, method);
             (header(body.len()), body)
         }
         Err(reason) => {
@@ -190,23 +190,43 @@ fn header(len: usize) -> Vec<u8> {
 }
 
 /// A valid body, with a `textDocument/codeAction` request renamed to [`CODE_ACTION_METHOD`].
-/// Any other body passes byte for byte (only bodies that mention the method are parsed).
-fn reroute(body: Vec<u8>) -> Vec<u8> {
-    const METHOD: &[u8] = b"textDocument/codeAction";
-    if !body.windows(METHOD.len()).any(|window| window == METHOD) {
-        return body;
-    }
-    let Ok(mut message) = serde_json::from_slice::<Value>(&body) else {
-        return body;
-    };
-    let is_request = message.get("id").is_some_and(|id| !id.is_null());
-    match message.get_mut("method") {
-        Some(method) if is_request && method == "textDocument/codeAction" => {
-            *method = Value::String(CODE_ACTION_METHOD.to_owned());
-            serde_json::to_vec(&message).unwrap_or(body)
+/// Every other body passes byte for byte. The method's place comes from the shape scan in
+/// [`check`], so no body is searched or parsed a second time; only a method name written
+/// with JSON escapes (which no client sends) takes a parse to rewrite.
+fn reroute(body: Vec<u8>, method: Method) -> Vec<u8> {
+    match method {
+        Method::CodeActionAt(at) => {
+            let mut renamed = Vec::with_capacity(body.len() + CODE_ACTION_METHOD.len());
+            renamed.extend_from_slice(&body[..at.start]);
+            renamed.extend_from_slice(CODE_ACTION_METHOD.as_bytes());
+            renamed.extend_from_slice(&body[at.end..]);
+            renamed
         }
-        _ => body,
+        Method::CodeActionEscaped => {
+            let Ok(mut message) = serde_json::from_slice::<Value>(&body) else {
+                return body;
+            };
+            match message.get_mut("method") {
+                Some(method) => {
+                    *method = Value::String(CODE_ACTION_METHOD.to_owned());
+                    serde_json::to_vec(&message).unwrap_or(body)
+                }
+                None => body,
+            }
+        }
+        Method::Other => body,
     }
+}
+
+/// What the shape scan learnt of a valid message's method.
+#[derive(Debug, PartialEq, Eq)]
+enum Method {
+    /// A `textDocument/codeAction` request; its name sits at these bytes of the body.
+    CodeActionAt(std::ops::Range<usize>),
+    /// A `textDocument/codeAction` request whose name is written with escapes.
+    CodeActionEscaped,
+    /// Anything else: a notification, a response, another request.
+    Other,
 }
 
 /// A replacement frame for garbage between messages.
@@ -228,18 +248,29 @@ fn frame(body: &[u8]) -> Vec<u8> {
 /// Whether tower-lsp-server will decode this body (it takes a `Response` or a `Request`).
 /// The request's shape is checked by a scan that builds nothing: a 50 MB `didOpen` is not
 /// turned into a JSON tree here (tower-lsp-server parses it, once, after this).
-fn check(body: &[u8]) -> Result<(), String> {
+fn check(body: &[u8]) -> Result<Method, String> {
+    const CODE_ACTION: &str = "textDocument/codeAction";
     let text = std::str::from_utf8(body).map_err(|_| "the body is not valid UTF-8".to_owned())?;
     if text.is_empty() {
         // The reader skips an empty body.
-        return Ok(());
+        return Ok(Method::Other);
     }
     let request = match serde_json::from_str::<shape::Request>(text) {
-        Ok(_) => return Ok(()),
+        Ok(request) if request.is_request() && request.method == CODE_ACTION => {
+            return Ok(match request.method {
+                std::borrow::Cow::Borrowed(name) => {
+                    // Borrowed from `text`, so its place in the body is a pointer difference.
+                    let start = name.as_ptr() as usize - text.as_ptr() as usize;
+                    Method::CodeActionAt(start..start + name.len())
+                }
+                std::borrow::Cow::Owned(_) => Method::CodeActionEscaped,
+            });
+        }
+        Ok(_) => return Ok(Method::Other),
         Err(error) => error,
     };
     if serde_json::from_str::<Response>(text).is_ok() {
-        return Ok(());
+        return Ok(Method::Other);
     }
     if request.is_syntax() || request.is_eof() {
         return Err(format!("the body is not JSON ({request})"));
@@ -266,12 +297,19 @@ mod shape {
     pub struct Request<'a> {
         #[serde(rename = "jsonrpc")]
         _jsonrpc: Version,
-        #[serde(default, borrow, rename = "method")]
-        _method: Cow<'a, str>,
+        #[serde(default, borrow)]
+        pub method: Cow<'a, str>,
         #[serde(default, deserialize_with = "some", rename = "params")]
         _params: Option<Scanned>,
-        #[serde(default, deserialize_with = "some", rename = "id")]
-        _id: Option<Id>,
+        #[serde(default, deserialize_with = "some")]
+        id: Option<Id>,
+    }
+
+    impl Request<'_> {
+        /// A request the client waits on (an id that is not null).
+        pub fn is_request(&self) -> bool {
+            self.id.as_ref().is_some_and(|id| !matches!(id, Id::Null))
+        }
     }
 
     /// `"2.0"` and nothing else.
@@ -523,6 +561,28 @@ mod tests {
                 .unwrap()
                 .starts_with("the body is not JSON")
         );
+    }
+
+    #[test]
+    fn only_code_action_requests_are_renamed_in_place() {
+        let request =
+            br#"{"jsonrpc":"2.0","id":7,"method":"textDocument/codeAction","params":{"a":"x"}}"#;
+        let expected =
+            br#"{"jsonrpc":"2.0","id":7,"method":"chatls/codeAction","params":{"a":"x"}}"#;
+        assert_eq!(sanitize(request.to_vec()), frame(expected));
+        // Written with an escaped slash: still renamed (through a parse).
+        let escaped = br#"{"jsonrpc":"2.0","id":"q","method":"textDocument\/codeAction"}"#;
+        assert_eq!(replaced(escaped)["method"], CODE_ACTION_METHOD);
+        for untouched in [
+            // A notification of that name, and a null id, are not requests to reroute.
+            br#"{"jsonrpc":"2.0","method":"textDocument/codeAction","params":{}}"#.as_slice(),
+            br#"{"jsonrpc":"2.0","id":null,"method":"textDocument/codeAction"}"#,
+            // A document that merely mentions the method passes byte for byte.
+            br#"{"jsonrpc":"2.0","method":"textDocument/didOpen","params":{"textDocument":{"text":"\"method\":\"textDocument/codeAction\""}}}"#,
+            br#"{"jsonrpc":"2.0","id":3,"result":{"method":"textDocument/codeAction"}}"#,
+        ] {
+            assert_eq!(sanitize(untouched.to_vec()), frame(untouched));
+        }
     }
 
     #[tokio::test]

@@ -27,11 +27,8 @@ use crate::config::EnvSettings;
 pub use server::Server;
 pub use session::Session;
 
-/// The service and its client socket, for any transport (stdio, pipes in tests).
-pub fn service(env: EnvSettings) -> (LspService<Server>, ClientSocket) {
-    service_for(Arc::new(Session::new(env)))
-}
-
+/// The service and its client socket over a session. Every message reaches it through
+/// [`input::pump`], which renames `textDocument/codeAction` requests to the tagged method.
 fn service_for(session: Arc<Session>) -> (LspService<Server>, ClientSocket) {
     LspService::build(move |client| Server::new(client, session))
         .custom_method(

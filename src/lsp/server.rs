@@ -6,11 +6,11 @@ use std::sync::Arc;
 use serde_json::Value;
 use tower_lsp_server::jsonrpc::Result;
 use tower_lsp_server::ls_types::{
-    CodeActionParams, CodeActionResponse, CompletionParams, CompletionResponse,
-    DidChangeConfigurationParams, DidChangeTextDocumentParams, DidChangeWorkspaceFoldersParams,
-    DidCloseTextDocumentParams, DidOpenTextDocumentParams, ExecuteCommandParams, InitializeParams,
-    InitializeResult, InitializedParams, InlineCompletionParams, InlineCompletionResponse, LSPAny,
-    MessageType, WorkDoneProgressCancelParams,
+    CodeActionParams, CompletionParams, CompletionResponse, DidChangeConfigurationParams,
+    DidChangeTextDocumentParams, DidChangeWorkspaceFoldersParams, DidCloseTextDocumentParams,
+    DidOpenTextDocumentParams, ExecuteCommandParams, InitializeParams, InitializeResult,
+    InitializedParams, InlineCompletionParams, InlineCompletionResponse, LSPAny, MessageType,
+    WorkDoneProgressCancelParams,
 };
 use tower_lsp_server::{Client, LanguageServer};
 
@@ -171,15 +171,6 @@ impl LanguageServer for Server {
             }
         })
         .await;
-    }
-
-    async fn code_action(&self, params: CodeActionParams) -> Result<Option<CodeActionResponse>> {
-        // Reached only without the input guard: the same actions, untagged.
-        guard::request("textDocument/codeAction", async {
-            Ok(actions::code_actions(&self.session, params)
-                .and_then(|actions| serde_json::from_value(actions).ok()))
-        })
-        .await
     }
 
     async fn completion(&self, params: CompletionParams) -> Result<Option<CompletionResponse>> {
