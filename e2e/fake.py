@@ -91,9 +91,12 @@ def _pieces(text: str, count: int) -> list[str]:
     return [text[i : i + size] for i in range(0, len(text), size)]
 
 
-def text_reply(text: str, *, pieces: int = 4, first_delay_ms: int = 0, delay_ms: int = 0) -> dict[str, Any]:
+def text_reply(
+    text: str, *, pieces: int = 4, first_delay_ms: int = 0, delay_ms: int = 0, usage: tuple[int, int] | None = None
+) -> dict[str, Any]:
     """A streamed answer: role chunk, `text` in pieces, a `stop` chunk, `[DONE]`.
-    `first_delay_ms` waits before the first content (the request is recorded by then)."""
+    `first_delay_ms` waits before the first content (the request is recorded by then);
+    `usage` = (prompt_tokens, completion_tokens) adds OpenAI's closing usage chunk."""
     steps: list[Any] = [_step_data(chunk(role="assistant", content=""))]
     if first_delay_ms:
         steps.append(_step_delay(first_delay_ms))
@@ -102,6 +105,12 @@ def text_reply(text: str, *, pieces: int = 4, first_delay_ms: int = 0, delay_ms:
             steps.append(_step_delay(delay_ms))
         steps.append(_step_data(chunk(piece)))
     steps.append(_step_data(chunk(finish_reason="stop")))
+    if usage is not None:
+        closing = chunk()
+        closing["choices"] = []
+        closing["usage"] = {"prompt_tokens": usage[0], "completion_tokens": usage[1],
+                            "total_tokens": usage[0] + usage[1]}
+        steps.append(_step_data(closing))
     steps.append(_STEP_DONE)
     return _sse(steps)
 

@@ -31,7 +31,9 @@ vim.o.statusline = "%f %h%m%r%=%{v:lua.require'chatls'.status()}  %l:%c "
 
 -- Completion while typing: on Neovim 0.12+ ghost text appears after a pause; <Tab> accepts
 -- it (and is a plain <Tab> when there is none). On 0.11 chatls's suggestion is an item of
--- the completion menu (<C-y> accepts it).
+-- the completion menu (<C-n> selects it, <C-y> accepts it): 'menuone' shows the menu for that
+-- one item (without it Neovim inserts a lone match at once), 'noselect' leaves the choice to you.
+vim.opt.completeopt = { 'menuone', 'noselect', 'popup' }
 vim.keymap.set('i', '<Tab>', function()
   if not (vim.lsp.inline_completion and vim.lsp.inline_completion.get()) then
     return '<Tab>'

@@ -13,6 +13,12 @@ return {
   cmd = { 'chatls' },
   -- No `filetypes`: chatls works on any text file, so it attaches to every file buffer.
   root_markers = { '.git', '.hg', '.jj', 'Cargo.toml', 'package.json', 'pyproject.toml', 'go.mod' },
+  -- From the root markers, except for chatls's transcripts and review diffs: they live in its
+  -- cache directory and join the client of the code they came from (a second chatls would
+  -- know nothing of the conversation).
+  root_dir = function(bufnr, on_dir)
+    require('chatls').root_dir(bufnr, on_dir)
+  end,
   handlers = {
     -- Explanations are markdown files in chatls's cache dir: open them in a split beside
     -- the code instead of replacing the code buffer.

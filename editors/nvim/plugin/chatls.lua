@@ -3,9 +3,10 @@
 ---   :[range]ChatlsRefactor [instruction]
 ---   :[range]ChatlsFix [instruction]
 ---   :[range]ChatlsAsk {question}   a question of your own; the answer opens in the transcript
----   :[range]ChatlsRun {id}         any action of the table (a row of the `actions` setting)
+---   :[range]ChatlsRun {id} [instruction]   any action of the table (a row of `actions` too)
 ---   :ChatlsModel [name]    pick the model (a list without a name)
 ---   :ChatlsSend            in a transcript: send what you wrote under the last "## You"
+---   :ChatlsUsage           this session's tokens per model and kind (actions, completions)
 ---   :ChatlsCancel          stop every running action of the current buffer
 ---   :ChatlsReset           forget the buffer's conversation with the model
 --- Run them from a visual selection (`:'<,'>ChatlsRefactor use early returns`); without a
@@ -38,9 +39,13 @@ vim.api.nvim_create_user_command('ChatlsAsk', function(opts)
 end, { range = true, nargs = '+', desc = 'chatls: ask a question about the selection' })
 
 vim.api.nvim_create_user_command('ChatlsRun', function(opts)
-  local id = vim.trim(opts.fargs[1] or '')
-  require('chatls').run_action(id, opts)
-end, { range = true, nargs = 1, desc = 'chatls: run an action of the table by id' })
+  local id, instruction = (opts.args or ''):match('^%s*(%S+)%s*(.-)%s*$')
+  require('chatls').run_action(id or '', vim.tbl_extend('force', opts, { instruction = instruction or '' }))
+end, { range = true, nargs = '+', desc = 'chatls: run an action of the table by id' })
+
+vim.api.nvim_create_user_command('ChatlsUsage', function()
+  require('chatls').usage()
+end, { desc = "chatls: show this session's tokens per model and kind" })
 
 vim.api.nvim_create_user_command('ChatlsModel', function(opts)
   require('chatls').select_model(opts.args)

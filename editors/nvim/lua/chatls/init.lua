@@ -76,10 +76,16 @@ function M.command_range(bufnr, opts, encoding)
   }
 end
 
---- Run `chatls.<action>` on the range of a user command.
----@param action 'explain'|'refactor'|'fix'
+--- Run an action of the table on the range of a user command: `chatls.run {uri, range,
+--- action, instruction?}`; the instruction is the command's arguments (ignored by answer rows).
+---@param id string a row id: 'explain', 'refactor', 'fix' or one of your `actions`
 ---@param opts { line1: integer, line2: integer, range: integer, args?: string }
-function M.run(action, opts)
+function M.run_action(id, opts)
+  id = vim.trim(id or '')
+  if id == '' then
+    notify('usage: :[range]ChatlsRun {id} [instruction]', vim.log.levels.ERROR)
+    return
+  end
   local bufnr = vim.api.nvim_get_current_buf()
   local client = client_for(bufnr)
   if not client then
@@ -88,16 +94,25 @@ function M.run(action, opts)
   local args = {
     uri = vim.uri_from_bufnr(bufnr),
     range = M.command_range(bufnr, opts, client.offset_encoding),
+    action = id,
   }
-  local instruction = vim.trim(opts.args or '')
-  if action ~= 'explain' and instruction ~= '' then
+  local instruction = vim.trim(opts.instruction or opts.args or '')
+  if instruction ~= '' then
     args.instruction = instruction
   end
-  client:exec_cmd({ title = 'chatls ' .. action, command = 'chatls.' .. action, arguments = { args } }, { bufnr = bufnr }, function(err)
+  client:exec_cmd({ title = 'chatls ' .. id, command = 'chatls.run', arguments = { args } }, { bufnr = bufnr }, function(err)
     if err then
-      notify(action .. ' failed: ' .. (err.message or vim.inspect(err)), vim.log.levels.ERROR)
+      notify(id .. ' failed: ' .. (err.message or vim.inspect(err)), vim.log.levels.ERROR)
     end
   end)
+end
+
+--- Run a built-in action (`:ChatlsExplain`, `:ChatlsRefactor [instruction]`, `:ChatlsFix
+--- [instruction]`) on the range of a user command: the same as `:ChatlsRun {action}`.
+---@param action 'explain'|'refactor'|'fix'
+---@param opts { line1: integer, line2: integer, range: integer, args?: string }
+function M.run(action, opts)
+  M.run_action(action, opts)
 end
 
 --- Ask a free question about the range of a user command (`chatls.ask`); the answer goes to
@@ -122,27 +137,6 @@ function M.ask(opts)
   client:exec_cmd({ title = 'chatls ask', command = 'chatls.ask', arguments = { args } }, { bufnr = bufnr }, function(err)
     if err then
       notify('ask failed: ' .. (err.message or vim.inspect(err)), vim.log.levels.ERROR)
-    end
-  end)
-end
-
---- Run any row of the action table by id (`chatls.run`), e.g. a custom "write-tests".
----@param id string
----@param opts { line1: integer, line2: integer, range: integer, args?: string }
-function M.run_action(id, opts)
-  local bufnr = vim.api.nvim_get_current_buf()
-  local client = client_for(bufnr)
-  if not client then
-    return
-  end
-  local args = {
-    uri = vim.uri_from_bufnr(bufnr),
-    range = M.command_range(bufnr, opts, client.offset_encoding),
-    action = id,
-  }
-  client:exec_cmd({ title = 'chatls ' .. id, command = 'chatls.run', arguments = { args } }, { bufnr = bufnr }, function(err)
-    if err then
-      notify(id .. ' failed: ' .. (err.message or vim.inspect(err)), vim.log.levels.ERROR)
     end
   end)
 end
@@ -262,8 +256,101 @@ function M.status()
   return ''
 end
 
---- `window/showDocument` handler: explanations (markdown files) open in a vertical split,
---- reusing the window that already shows them; anything else goes to Neovim's default.
+--- What one `chatls.usage` entry says: "2 requests, 1,200 prompt (1,000 cached) + 80
+--- completion tokens".
+---@param entry table
+---@return string
+local function usage_words(entry)
+  entry = type(entry) == 'table' and entry or {}
+  local function n(key)
+    local value = tonumber(entry[key]) or 0
+    local digits = tostring(math.floor(value))
+    return (digits:reverse():gsub('(%d%d%d)', '%1,'):reverse():gsub('^,', ''))
+  end
+  local requests = tonumber(entry.requests) or 0
+  return ('%s request%s, %s prompt (%s cached) + %s completion tokens'):format(
+    n('requests'),
+    requests == 1 and '' or 's',
+    n('promptTokens'),
+    n('cachedTokens'),
+    n('completionTokens')
+  )
+end
+
+--- The lines `:ChatlsUsage` shows for a `chatls.usage` answer: the total, then each model's
+--- actions and completions.
+---@param report table
+---@return string[]
+function M.usage_lines(report)
+  report = type(report) == 'table' and report or {}
+  local lines = { 'chatls usage this session: ' .. usage_words(report.total) }
+  local by_model = type(report.byModel) == 'table' and report.byModel or {}
+  for model, kinds in vim.spairs(by_model) do
+    kinds = type(kinds) == 'table' and kinds or {}
+    lines[#lines + 1] = ('  %s: actions %s; completions %s'):format(
+      model,
+      usage_words(kinds.actions),
+      usage_words(kinds.completions)
+    )
+  end
+  return lines
+end
+
+--- `:ChatlsUsage`: the session's tokens per model and kind (`chatls.usage`), as a message.
+function M.usage()
+  local bufnr = vim.api.nvim_get_current_buf()
+  local client = client_for(bufnr)
+  if not client then
+    return
+  end
+  client:exec_cmd({ title = 'chatls usage', command = 'chatls.usage' }, { bufnr = bufnr }, function(err, report)
+    if err then
+      notify('usage failed: ' .. (err.message or vim.inspect(err)), vim.log.levels.ERROR)
+      return
+    end
+    vim.notify(table.concat(M.usage_lines(report), '\n'), vim.log.levels.INFO)
+  end)
+end
+
+--- The chatls client that showed each of its files (transcripts, review diffs), by path.
+---@type table<string, integer>
+local file_owners = {}
+
+--- A file chatls wrote for you to read: a transcript or a review diff in its explanations
+--- directory (`$XDG_CACHE_HOME/chatls/explanations`).
+---@param path string
+---@return boolean
+function M.is_chatls_file(path)
+  return file_owners[path] ~= nil or path:find('/chatls/explanations/', 1, true) ~= nil
+end
+
+--- `root_dir` of lsp/chatls.lua. A transcript or review diff lives in chatls's cache
+--- directory, under no project: it joins the chatls client of the code it came from (the one
+--- that showed it, else the first running), so `:ChatlsSend` continues that conversation
+--- instead of starting a second chatls that knows nothing of it. Any other buffer gets its
+--- root from `root_markers`, as usual.
+---@param bufnr integer
+---@param on_dir fun(root_dir?: string)
+function M.root_dir(bufnr, on_dir)
+  local path = vim.api.nvim_buf_get_name(bufnr)
+  if M.is_chatls_file(path) then
+    local owner = file_owners[path] and vim.lsp.get_client_by_id(file_owners[path])
+      or vim.lsp.get_clients({ name = 'chatls' })[1]
+    if owner and not owner:is_stopped() then
+      vim.schedule(function()
+        if vim.api.nvim_buf_is_valid(bufnr) then
+          vim.lsp.buf_attach_client(bufnr, owner.id)
+        end
+      end)
+      return
+    end
+  end
+  on_dir(nil)
+end
+
+--- `window/showDocument` handler: chatls's own files (transcripts, markdown, and review
+--- diffs) open in a vertical split beside the code, reusing the window that already shows
+--- them; anything else goes to Neovim's default.
 ---@param err lsp.ResponseError?
 ---@param result lsp.ShowDocumentParams
 ---@param ctx lsp.HandlerContext
@@ -272,11 +359,14 @@ function M.show_document(err, result, ctx)
   if err or type(result) ~= 'table' or type(result.uri) ~= 'string' then
     return { success = false }
   end
-  local is_markdown = result.uri:match('^file:') and result.uri:match('%.md$') and not result.external
-  if not is_markdown then
+  local is_file = result.uri:match('^file:') and not result.external
+  local is_ours = is_file and (result.uri:match('%.md$') or result.uri:match('%.diff$'))
+  if not is_ours then
     return vim.lsp.handlers['window/showDocument'](err, result, ctx)
   end
   local path = vim.uri_to_fname(result.uri)
+  -- Before the buffer opens: its LSP attach (root_dir above) looks the owner up.
+  file_owners[path] = ctx.client_id
   local previous = vim.api.nvim_get_current_win()
   local ok, open_err = pcall(function()
     local bufnr = vim.fn.bufnr(path)
@@ -287,7 +377,9 @@ function M.show_document(err, result, ctx)
     else
       vim.cmd('vsplit ' .. vim.fn.fnameescape(path))
     end
-    vim.bo.filetype = 'markdown'
+    if path:match('%.md$') then
+      vim.bo.filetype = 'markdown'
+    end
   end)
   if not ok then
     notify('could not open ' .. path .. ': ' .. tostring(open_err), vim.log.levels.ERROR)
