@@ -202,6 +202,24 @@ class Helix:
             return titles, before
         return None
 
+    def menu_marks(self) -> set[tuple[int, int, str]]:
+        """The screen's reverse-video runs now: take them before a menu opens, for `choose`."""
+        return set(self.screen.reversed_segments())
+
+    def choose(self, title: str, before: set[tuple[int, int, str]], timeout: float = 20.0) -> None:
+        """In a menu opened since `before` (chatls's questions: the model list, Apply /
+        Discard), move down with `ctrl-n` until `title` is selected, then Enter. Typing does
+        not filter these menus: a letter closes them."""
+        self.wait_for_text(title, timeout)
+        for _ in range(40):
+            if self._menu_selection(before) == title:
+                self.screen.keys("Enter")
+                return
+            previous = self._menu_selection(before)
+            self.screen.keys("C-n")
+            self.wait_until(lambda: self._menu_selection(before) not in (None, previous), "the selection to move", 5)
+        raise AssertionError(f"{title!r} was never selected in the menu\n{self.report()}")
+
     def quit(self) -> bool:
         """`:quit-all!`, then stop the tmux server (Helix stops chatls on its way out).
         True when Helix quit by itself."""

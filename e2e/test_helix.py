@@ -65,8 +65,16 @@ def open_helix(
     documented config.toml; chatls on PATH, talking to `fake`); quits every one at the end."""
     opened: list[Helix] = []
 
-    def open_file(name: str = "median.py", *, config_toml: str = DOCUMENTED_CONFIG_TOML) -> Helix:
-        home = helix_home(tmp_path / f"helix-{len(opened)}", config_toml=config_toml)
+    def open_file(name: str = "median.py", *, config_toml: str = DOCUMENTED_CONFIG_TOML,
+                  chatls_config: str = "") -> Helix:
+        """`chatls_config`: TOML appended to the shipped languages.toml, as a person adds
+        settings (e.g. `[language-server.chatls.config.edits]` ...)."""
+        languages_toml = SHIPPED_LANGUAGES_TOML
+        if chatls_config:
+            languages_toml = tmp_path / f"languages-{len(opened)}.toml"
+            languages_toml.write_text(SHIPPED_LANGUAGES_TOML.read_text() + "\n" + chatls_config)
+            tomllib.loads(languages_toml.read_text())
+        home = helix_home(tmp_path / f"helix-{len(opened)}", config_toml=config_toml, languages_toml=languages_toml)
         env = environment(server_env(fake.base_url, cache_dir), binaries["chatls"].parent, home)
         editor = Helix(hx, workspace / name, cwd=workspace, env=env)
         opened.append(editor)
@@ -275,6 +283,109 @@ def test_helix_without_a_root_marker_the_tools_read_the_started_directory(open_h
     assert len(tool_results) == 2, second.messages()
     assert "helpers-module-marker-7f3a" in json.dumps(tool_results[0])
     assert "outside-the-workspace-secret-4d1c" not in second.text()
+
+
+def test_helix_completion_item_in_the_menu_accepted(open_helix: OpenHelix, fake: FakeUpstream, workspace: Path):
+    """Typing `values.` in insert mode: chatls's suggestion is an item of Helix's completion
+    menu (detail "chatls"); with nothing selected `enter` would insert a newline, so `tab`
+    selects it and `enter` accepts it."""
+    path = workspace / "median.py"
+    fake.set_completion_default(text_reply("append(0)", pieces=2))
+
+    editor = open_helix()
+    editor.wait_for_chatls()
+    editor.goto_line(13)
+    editor.screen.type("o")
+    editor.wait_until(lambda: " INS " in editor.statusline(), "insert mode")
+    editor.screen.type("values.")
+    editor.wait_for_text("append(0)")
+    editor.screen.keys("Tab")
+    editor.screen.keys("Enter")
+    editor.normal_mode()
+    editor.wait_for_text("    values.append(0)")
+    editor.command("w")
+    editor.wait_until(lambda: "    values.append(0)\n" in (disk_text(path) or ""), "`:w` to write the accepted item")
+    assert "    values.append(0)\n\n" in disk_text(path), "enter must accept the item, not insert a newline"
+    assert fake.completion_requests() and not fake.chat_requests()
+
+
+def test_helix_explain_then_send_to_ai_in_the_transcript(open_helix: OpenHelix, fake: FakeUpstream):
+    """Explain opens the transcript; a follow-up written under its last `## You` and sent
+    with `space a` → Send to AI goes out on the same conversation with the first turn as
+    history, and its answer is appended to the transcript."""
+    fake.push(
+        text_reply("## median\n\nIt takes the upper middle: first-answer-marker.\n"),
+        text_reply("For odd lengths it is right: second-answer-marker.\n"),
+    )
+    editor = open_helix()
+    editor.select_lines(7, 13)
+    editor.code_action("Explain with AI")
+    editor.wait_for_text("first-answer-marker")
+    editor.wait_until(lambda: "chatls/explanations/median.py-" in editor.statusline(), "the transcript in the view")
+
+    # The transcript ends with an empty "## You" heading: write under it.
+    editor.screen.type("ge")
+    editor.screen.type("o")
+    editor.wait_until(lambda: " INS " in editor.statusline(), "insert mode")
+    editor.screen.type("And what about odd lengths?")
+    editor.normal_mode()
+    editor.code_action("Send to AI")
+    editor.wait_for_text("second-answer-marker", timeout=30)
+
+    first, second = fake.wait_for_chat_requests(2)
+    assert first.headers["x-conversation-id"] == second.headers["x-conversation-id"]
+    history = second.text()
+    assert "first-answer-marker" in history and "And what about odd lengths?" in history
+
+
+def test_helix_model_picker(open_helix: OpenHelix, fake: FakeUpstream):
+    """`:lsp-workspace-command chatls.selectModel` shows chatls's question as Helix's
+    picker; the model picked there is the next request's."""
+    fake.push(text_reply("## median\n\nThe upper middle.\n"))
+    editor = open_helix()
+    editor.wait_for_chatls()
+    before = editor.menu_marks()
+    editor.command("lsp-workspace-command chatls.selectModel")
+    editor.wait_for_text("e2e-model (current)")
+    editor.choose("claude-opus-4-7", before)
+    editor.wait_for_message("using the model claude-opus-4-7")
+
+    editor.select_lines(7, 13)
+    editor.code_action("Explain with AI")
+    (request,) = fake.wait_for_chat_requests(1)
+    assert request.model == "claude-opus-4-7"
+
+
+def test_helix_review_discard_then_apply(open_helix: OpenHelix, fake: FakeUpstream, workspace: Path):
+    """With `edits.review = "confirm"` chatls opens the diff and asks in a picker: Discard
+    leaves the code as it was, Apply changes it."""
+    path = workspace / "median.py"
+    original = path.read_text()
+    fake.push(text_reply(fenced(FIXED_FUNCTION, "python")), text_reply(fenced(FIXED_FUNCTION, "python")))
+    editor = open_helix(chatls_config='[language-server.chatls.config.edits]\nreview = "confirm"\n')
+
+    for answer in ("Discard", "Apply"):
+        editor.select_lines(7, 13)
+        editor.code_action("Refactor with AI")
+        before = editor.menu_marks()
+        # The diff opens in the view, and the question is a menu of Apply / Discard.
+        editor.wait_for_text("+        return (ordered[middle - 1] + ordered[middle]) / 2")
+        editor.wait_until(lambda: "explanations/review-median" in editor.statusline(), "the review diff in the view")
+        editor.wait_for_text("review the change to median.py")
+        assert "(ordered[middle - 1]" not in path.read_text()
+        editor.choose(answer, before)
+        editor.wait_until(lambda: "review the change" not in editor.screen.text(), "the question to close")
+        editor.screen.keys("C-o")
+        editor.wait_until(lambda: "median.py" in editor.statusline() and "review-" not in editor.statusline(),
+                          "ctrl-o back to the code")
+        if answer == "Discard":
+            editor.wait_for_text("        return ordered[middle]")
+            assert "(ordered[middle - 1]" not in editor.screen.text()
+            assert "[+]" not in editor.statusline()
+    editor.wait_for_text("        return (ordered[middle - 1] + ordered[middle]) / 2")
+    editor.command("w")
+    expected = original.replace(BUGGY_LINE, FIXED_LINE)
+    editor.wait_until(lambda: disk_text(path) == expected, "`:w` to write the applied change")
 
 
 # --- the shipped languages.toml against Helix's own language list ------------------------
