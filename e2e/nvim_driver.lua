@@ -246,6 +246,13 @@ function scenarios.ask_then_send(code_buf)
   end, 'the follow-up answer did not reach the transcript')
   result.transcript = text_of(md_buf)
   result.clients = chatls_client_ids()
+
+  step('show again with a draft typed')
+  -- chatls shows the transcript again after every answer: a draft typed meanwhile stays.
+  vim.api.nvim_buf_set_lines(md_buf, -1, -1, false, { 'a draft not sent yet' })
+  require('chatls').show_document(nil, { uri = vim.uri_from_bufnr(md_buf), takeFocus = true },
+    { client_id = result.code_client, method = 'window/showDocument' })
+  result.draft_kept = text_of(md_buf):find('a draft not sent yet', 1, true) ~= nil
 end
 
 --- :ChatlsModel picks a model through vim.ui.select (chatls asks with

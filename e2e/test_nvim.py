@@ -184,6 +184,7 @@ def test_nvim_ask_then_send_keeps_the_conversation(nvim: Path, binaries, workspa
     transcript = result["transcript"]
     assert transcript.index("first-answer-marker") < transcript.index("And what about odd lengths?")
     assert transcript.index("And what about odd lengths?") < transcript.index("second-answer-marker")
+    assert result["draft_kept"], "showing the open transcript again dropped what was typed in it"
 
     first, second = fake.chat_requests()
     assert "why does it pick the upper middle?" in first.text()

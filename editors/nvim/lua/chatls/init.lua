@@ -373,7 +373,11 @@ function M.show_document(err, result, ctx)
     local win = bufnr ~= -1 and vim.fn.bufwinid(bufnr) or -1
     if win ~= -1 then
       vim.api.nvim_set_current_win(win)
-      vim.cmd('silent edit!')
+      -- chatls already put its answer into the open buffer (workspace/applyEdit); reload
+      -- from disk only a buffer with nothing unsaved, so what you typed is never dropped.
+      if not vim.bo[bufnr].modified then
+        vim.cmd('silent edit')
+      end
     else
       vim.cmd('vsplit ' .. vim.fn.fnameescape(path))
     end
