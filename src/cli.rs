@@ -1,6 +1,7 @@
 //! The command line: `chatls [serve]` runs the language server on stdio; `chatls ask` runs
 //! one action of the table (or a free question) on a file through the same engine and
-//! streams the answer to stdout; `chatls models` lists the models to pick from.
+//! streams the answer to stdout; `chatls models` lists the models to pick from;
+//! `chatls settings-schema` prints the settings table as JSON Schema.
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -76,6 +77,15 @@ pub enum Command {
     Ask(AskArgs),
     /// List the models: the gateway's seven and what GET {baseUrl}/models returns.
     Models(ModelsArgs),
+    /// Print the settings chatls accepts as JSON Schema (keys, types, defaults, ranges).
+    SettingsSchema(SettingsSchemaArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct SettingsSchemaArgs {
+    /// Print VS Code's `contributes.configuration.properties` instead (`chatls.<key>`)
+    #[arg(long)]
+    pub vscode: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -278,6 +288,25 @@ fn cli_settings(
     }
     Settings::layered(&settings, &serde_json::Value::Object(overrides))
         .map_err(|errors| crate::config::describe_errors(&errors))
+}
+
+/// Runs `chatls settings-schema`: the settings table as JSON Schema on stdout.
+pub fn settings_schema(args: SettingsSchemaArgs) -> i32 {
+    let schema = if args.vscode {
+        crate::settings_table::vscode_properties()
+    } else {
+        crate::settings_table::schema()
+    };
+    match serde_json::to_string_pretty(&schema) {
+        Ok(text) => {
+            println!("{text}");
+            0
+        }
+        Err(error) => {
+            eprintln!("chatls: cannot write the schema: {error}");
+            1
+        }
+    }
 }
 
 /// Runs `chatls models`: the seed's models and the upstream's, the current one marked.

@@ -243,6 +243,11 @@ impl Settings {
             if value.is_null() {
                 continue;
             }
+            // The settings table is the one list of keys: anything else is not a setting.
+            if crate::settings_table::find(key).is_none() {
+                tracing::debug!(key, "ignoring unknown setting");
+                continue;
+            }
             if let Err(message) = settings.apply(key, value) {
                 errors.push(SettingError {
                     key: key.clone(),

@@ -19,6 +19,7 @@ pub mod models;
 pub mod patch;
 pub mod prompt;
 pub mod review;
+pub mod settings_table;
 pub mod text;
 pub mod tools;
 pub mod transcript;

@@ -5,7 +5,7 @@ use std::sync::Mutex;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::writer::MakeWriterExt;
 
-use chatls::cli::{Cli, Command, ask, models};
+use chatls::cli::{Cli, Command, ask, models, settings_schema};
 use chatls::config::EnvSettings;
 
 fn init_logging(log_file: Option<&std::path::Path>) -> Result<(), String> {
@@ -100,6 +100,7 @@ fn main() {
         match cli.command {
             Some(Command::Ask(args)) => ask(args).await,
             Some(Command::Models(args)) => models(args).await,
+            Some(Command::SettingsSchema(args)) => settings_schema(args),
             Some(Command::Serve(_)) | None => {
                 let clean = chatls::lsp::serve(
                     stdin_reader(),
