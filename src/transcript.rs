@@ -21,6 +21,25 @@ pub fn you(link_text: &str, link_target: &str, what: &str) -> String {
     format!("[{link_text}]({link_target})\n\n{}", what.trim())
 }
 
+/// The target of a turn's link back to its selection: the code's path relative to the
+/// transcript's directory, with `#L<line>` (1-based). VS Code's markdown preview opens such a
+/// link at that line but refuses `file:` links (they show as raw text); Neovim's `gf` and
+/// Helix's `gf` read a relative path from the transcript's directory. `None` when there is no
+/// relative form (another drive): the caller keeps the `file:` URI.
+pub fn selection_link(
+    transcript_dir: &std::path::Path,
+    file: &std::path::Path,
+    line: usize,
+) -> Option<String> {
+    let base = url::Url::from_directory_path(transcript_dir).ok()?;
+    let target = url::Url::from_file_path(file).ok()?;
+    let relative = base.make_relative(&target)?;
+    if relative.is_empty() || relative.contains(':') {
+        return None;
+    }
+    Some(format!("{relative}#L{line}"))
+}
+
 /// Where the last `## You` section starts (the byte just after its heading line).
 fn last_you(text: &str) -> Option<usize> {
     let mut found = None;
@@ -101,6 +120,25 @@ pub fn addition(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn selection_links_are_relative_to_the_transcript() {
+        let dir = std::path::Path::new("/home/p/.cache/chatls/explanations");
+        assert_eq!(
+            super::selection_link(dir, std::path::Path::new("/work/my app/src/lib.rs"), 3)
+                .as_deref(),
+            Some("../../../../../work/my%20app/src/lib.rs#L3")
+        );
+        assert_eq!(
+            super::selection_link(
+                dir,
+                std::path::Path::new("/home/p/.cache/chatls/explanations/x.md"),
+                1
+            )
+            .as_deref(),
+            Some("x.md#L1")
+        );
+    }
+
     use super::*;
 
     #[test]

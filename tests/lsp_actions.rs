@@ -78,7 +78,9 @@ async fn initialize_advertises_commands_kinds_and_the_negotiated_encoding() {
                 "chatls.selectModel",
                 "chatls.resetConversation",
                 "chatls.cancel",
-                "chatls.usage"
+                "chatls.usage",
+                "chatls.listModels",
+                "chatls.listActions"
             ]
         );
         let kinds = &capabilities["codeActionProvider"]["codeActionKinds"];
@@ -348,7 +350,25 @@ async fn explain_writes_markdown_and_opens_it_with_show_document() {
     let path = uri.strip_prefix("file://").unwrap();
     assert!(path.starts_with(s.explain_dir.path().to_str().unwrap()));
     let text = std::fs::read_to_string(path).unwrap();
-    let link = format!("[src/lib.rs:3-5]({}#L3)", s.uri);
+    // The link back to the selection is relative to the transcript (VS Code's preview
+    // refuses `file:` links) and resolves, from the transcript, to the code at its line.
+    let target = text
+        .split("[src/lib.rs:3-5](")
+        .nth(1)
+        .and_then(|rest| rest.split(')').next())
+        .unwrap();
+    assert!(!target.starts_with("file:"), "{target}");
+    let resolved = url::Url::from_file_path(path)
+        .unwrap()
+        .join(target)
+        .unwrap();
+    let code = url::Url::parse(&s.uri).unwrap();
+    assert_eq!(
+        std::fs::canonicalize(resolved.to_file_path().unwrap()).unwrap(),
+        std::fs::canonicalize(code.to_file_path().unwrap()).unwrap()
+    );
+    assert_eq!(resolved.fragment(), Some("L3"));
+    let link = format!("[src/lib.rs:3-5]({target})");
     assert_eq!(
         text,
         format!(

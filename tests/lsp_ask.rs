@@ -591,3 +591,52 @@ async fn helix_and_neovim_profiles_run_the_whole_flow_without_extra_arguments() 
             .await;
     }
 }
+
+#[tokio::test]
+async fn list_models_and_list_actions_answer_from_the_server_table() {
+    let s = setup(json!({"actions": [
+        {"id": "write-tests", "title": "Write tests", "kind": "answer", "prompt": "Tests for {selection}", "model": "m-tests"},
+        {"id": "fix", "enabled": false}
+    ]}))
+    .await;
+    s.fake
+        .set_models(FakeUpstream::models_reply(&["local-coder-7b"]));
+    let response = s
+        .client
+        .request(
+            "workspace/executeCommand",
+            json!({"command": "chatls.listModels", "arguments": []}),
+        )
+        .await;
+    let result = &response["result"];
+    assert_eq!(result["current"], "test-model", "{response}");
+    let models: Vec<&str> = result["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(models.contains(&"local-coder-7b"), "{models:?}");
+    assert!(models.contains(&"test-model"), "{models:?}");
+    assert!(
+        models.contains(&chatls::models::SEED_MODELS[0]),
+        "{models:?}"
+    );
+
+    let response = s
+        .client
+        .request(
+            "workspace/executeCommand",
+            json!({"command": "chatls.listActions"}),
+        )
+        .await;
+    let rows = response["result"]["actions"].as_array().unwrap().clone();
+    let ids: Vec<&str> = rows.iter().filter_map(|row| row["id"].as_str()).collect();
+    assert_eq!(ids, ["explain", "refactor", "document", "write-tests"]);
+    let custom = &rows[3];
+    assert_eq!(custom["title"], "Write tests");
+    assert_eq!(custom["kind"], "answer");
+    assert_eq!(custom["model"], "m-tests");
+    assert_eq!(rows[1]["kind"], "edit");
+    assert!(s.fake.requests().is_empty(), "listing asks no model");
+}

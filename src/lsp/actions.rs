@@ -31,6 +31,10 @@ pub const RESET_COMMAND: &str = "chatls.resetConversation";
 pub const CANCEL_COMMAND: &str = "chatls.cancel";
 /// The session's token totals per model and kind (no argument).
 pub const USAGE_COMMAND: &str = "chatls.usage";
+/// The models to pick from and the one in use (no argument), for pickers of an editor's own.
+pub const LIST_MODELS_COMMAND: &str = "chatls.listModels";
+/// The enabled rows of the action table (no argument), for pickers of an editor's own.
+pub const LIST_ACTIONS_COMMAND: &str = "chatls.listActions";
 /// The code-action kind of "Send to AI" in a transcript.
 pub const FOLLOW_UP_KIND: &str = "chatls.followUp";
 /// The LSP 3.18 code-action tag `LLMGenerated`, carried by every chatls code action.
@@ -52,6 +56,8 @@ pub fn commands() -> Vec<String> {
         RESET_COMMAND,
         CANCEL_COMMAND,
         USAGE_COMMAND,
+        LIST_MODELS_COMMAND,
+        LIST_ACTIONS_COMMAND,
     ] {
         commands.push(command.to_owned());
     }
@@ -149,6 +155,28 @@ pub fn code_actions(session: &Session, params: CodeActionParams) -> Option<Value
     Some(Value::Array(actions))
 }
 
+/// What `chatls.listActions` answers: `{"actions": [{"id", "title", "kind", "codeActionKind",
+/// "model"?}]}`, the enabled rows in the order their code actions are offered.
+fn list_actions(table: &ActionTable) -> Value {
+    let rows: Vec<Value> = table
+        .rows()
+        .iter()
+        .map(|row| {
+            let mut entry = json!({
+                "id": row.id,
+                "title": row.title,
+                "kind": row.kind.as_str(),
+                "codeActionKind": row.code_action_kind,
+            });
+            if let Some(model) = &row.model {
+                entry["model"] = json!(model);
+            }
+            entry
+        })
+        .collect();
+    json!({ "actions": rows })
+}
+
 #[derive(Deserialize)]
 struct RunArguments {
     uri: String,
@@ -205,6 +233,12 @@ pub async fn execute(
     }
     if command == USAGE_COMMAND {
         return Ok(Some(session.engine.usage().report()));
+    }
+    if command == LIST_MODELS_COMMAND {
+        return Ok(Some(models::list(session).await));
+    }
+    if command == LIST_ACTIONS_COMMAND {
+        return Ok(Some(list_actions(&session.settings().actions)));
     }
     if command == RESET_COMMAND {
         if arguments.is_empty() {
@@ -264,7 +298,7 @@ pub async fn execute(
         };
         let input = snapshot(session, ActionRow::ask(), run).map_err(invalid)?;
         let key = input.uri.clone();
-        let you = transcript::you_turn(&input, &question);
+        let you = transcript::you_turn(session, &input, &question);
         return start(session, client, input, key, Some(you)).await;
     }
     let alias = ActionTable::alias(command);
@@ -299,7 +333,7 @@ pub async fn execute(
     let input = snapshot(session, row, args).map_err(invalid)?;
     let key = input.uri.clone();
     let you = (input.action.kind == RowKind::Answer)
-        .then(|| transcript::you_turn(&input, &input.action.title));
+        .then(|| transcript::you_turn(session, &input, &input.action.title));
     start(session, client, input, key, you).await
 }
 

@@ -46,6 +46,15 @@ pub(super) async fn select(
     Ok(Some(json!({ "started": true })))
 }
 
+/// What `chatls.listModels` answers: `{"current": MODEL, "models": [...]}` (the seed's
+/// models, the listed ones, the current one; unmarked).
+pub async fn list(session: &Session) -> Value {
+    let settings = session.settings();
+    let current = session.model(&settings);
+    let models = crate::models::merged(&listed(session).await, &current);
+    json!({ "current": current, "models": models })
+}
+
 /// The models to offer: the cached `/models` list, else a fresh one within [`LIST_TIMEOUT`].
 pub async fn listed(session: &Session) -> Vec<String> {
     let settings = session.settings();

@@ -34,19 +34,26 @@ pub(super) struct Answer<'a> {
     pub you: Option<String>,
 }
 
-/// The `path:line` link and the action or question of a turn.
-pub(super) fn you_turn(input: &ActionInput, what: &str) -> String {
+/// The `path:line` link and the action or question of a turn. The link is relative to the
+/// transcripts' directory when there is one (VS Code's preview opens no `file:` link), else
+/// the code's `file:` URI.
+pub(super) fn you_turn(session: &Session, input: &ActionInput, what: &str) -> String {
     let (first, last) = input.selected_lines();
     let lines = if first == last {
         format!("{}", first + 1)
     } else {
         format!("{}-{}", first + 1, last + 1)
     };
-    let target = match &input.path {
-        Some(path) => convert::file_uri(path)
+    let relative = match (&input.path, session.explain_dir()) {
+        (Some(path), Ok(dir)) => transcript::selection_link(&dir, path, first + 1),
+        _ => None,
+    };
+    let target = match (relative, &input.path) {
+        (Some(link), _) => link,
+        (None, Some(path)) => convert::file_uri(path)
             .map(|uri| format!("{uri}#L{}", first + 1))
             .unwrap_or_else(|| input.uri.clone()),
-        None => input.uri.clone(),
+        (None, None) => input.uri.clone(),
     };
     transcript::you(&format!("{}:{lines}", input.display_path), &target, what)
 }
