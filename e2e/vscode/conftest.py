@@ -264,7 +264,7 @@ def vscode(
         bench.wait_until("the workbench", lambda: page.query_selector(".monaco-workbench"), timeout=START_TIMEOUT)
         bench.wait_until(
             "the chatls status bar item",
-            lambda: bench.status() in ("chatls is running", "chatls is stopped", "chatls did not start"),
+            lambda: (bench.status() or "").startswith(("chatls is running", "chatls is stopped", "chatls did not start")),
             timeout=START_TIMEOUT,
         )
         bench.shot("started")

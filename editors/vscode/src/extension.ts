@@ -6,7 +6,9 @@
  * which the language client shows in the status bar.
  */
 
+import * as fs from 'node:fs';
 import * as os from 'node:os';
+import * as path from 'node:path';
 import * as readline from 'node:readline';
 import { type Readable } from 'node:stream';
 import * as vscode from 'vscode';
@@ -27,6 +29,7 @@ import {
   API_KEY_SECRET,
   type Action,
   actionArguments,
+  type ActionArguments,
   buildServerSettings,
   chatlsCacheDirs,
   didChangeConfigurationParams,
@@ -35,6 +38,7 @@ import {
   serverCommand,
   type ServerSettings,
 } from './settings';
+import { actionItems, actionRows, describeUsage, modelItems, pendingFollowUp } from './palette';
 import { describeCrashes, describeStartFailure, RestartBudget, StderrTail } from './startup';
 
 let client: ChatlsClient | undefined;
@@ -58,7 +62,58 @@ class ChatlsClient extends LanguageClient {
 
 async function currentSettings(context: vscode.ExtensionContext): Promise<ServerSettings> {
   const apiKey = await context.secrets.get(API_KEY_SECRET);
-  return buildServerSettings(vscode.workspace.getConfiguration('chatls'), apiKey);
+  // A plain copy of the whole section (the configuration object also carries methods).
+  const section: unknown = JSON.parse(JSON.stringify(vscode.workspace.getConfiguration('chatls')));
+  return buildServerSettings(section, apiKey);
+}
+
+/** The server shipped in this extension's platform .vsix (`server/chatls`), if there is one;
+ * made executable if the unpacking lost the bit. */
+function bundledServer(context: vscode.ExtensionContext): string | undefined {
+  const file = path.join(context.extensionPath, 'server', process.platform === 'win32' ? 'chatls.exe' : 'chatls');
+  if (!fs.existsSync(file)) return undefined;
+  if (process.platform !== 'win32') {
+    try {
+      fs.accessSync(file, fs.constants.X_OK);
+    } catch {
+      try {
+        fs.chmodSync(file, 0o755);
+      } catch {
+        // Left as it is: the start-up failure will say the server cannot be run.
+      }
+    }
+  }
+  return file;
+}
+
+/** The model the server uses for actions, shown in the status bar; undefined until known. */
+let currentModel: string | undefined;
+/** The transcript the server last opened, for Send Follow-up from its preview. */
+let lastTranscript: vscode.Uri | undefined;
+
+function showRunning(): void {
+  const model = currentModel === undefined ? '' : ` ${currentModel}`;
+  updateStatus(
+    `$(comment-discussion) chatls${model}`,
+    `chatls is running${currentModel === undefined ? '' : ` with the model ${currentModel}`}: select code and use the light bulb or "chatls: …" commands; click to cancel running actions`,
+    `chatls is running${currentModel === undefined ? '' : `, model ${currentModel}`}`,
+  );
+}
+
+/** Asks the server which model it uses (after a start, a setting change or a choice). */
+async function refreshModel(): Promise<void> {
+  const active = client;
+  if (active === undefined || !active.isRunning()) return;
+  try {
+    const answer: unknown = await active.sendRequest(ExecuteCommandRequest.type, {
+      command: SERVER_COMMANDS.listModels,
+      arguments: [],
+    });
+    currentModel = modelItems(answer).current;
+    if (client === active && active.isRunning()) showRunning();
+  } catch (error) {
+    outputChannel?.info(`chatls: could not ask the server for its model: ${error instanceof Error ? error.message : String(error)}`);
+  }
 }
 
 function updateStatus(text: string, tooltip: string, label: string): void {
@@ -100,7 +155,7 @@ async function reportStartFailure(command: string, error: () => unknown, crashes
 }
 
 async function startClient(context: vscode.ExtensionContext): Promise<void> {
-  const command = serverCommand(vscode.workspace.getConfiguration('chatls').get('serverPath'));
+  const command = serverCommand(vscode.workspace.getConfiguration('chatls').get('serverPath'), bundledServer(context));
   // vscode-languageclient appends `--stdio` to the command line for this transport, as it
   // does for every language server; chatls accepts it.
   const serverOptions: ServerOptions = {
@@ -149,12 +204,19 @@ async function startClient(context: vscode.ExtensionContext): Promise<void> {
       },
     },
     middleware: {
+      executeCommand: async (command, args, next) => {
+        if (command === SERVER_COMMANDS.selectModel && args.length === 0) {
+          return selectModel(newClient, (chosen) => Promise.resolve(next(command, chosen)));
+        }
+        return (await next(command, args)) as unknown;
+      },
       window: {
         // Explanations are markdown files in chatls's cache dir: show them rendered, beside
         // the code, each in a preview of its own (a locked preview is not reused for the
         // next explanation, an unlocked one would be).
         showDocument: async (params, token, next) => {
           if (isExplanationDocument(params.uri, cacheDirs, process.platform)) {
+            lastTranscript = vscode.Uri.parse(params.uri);
             try {
               await vscode.commands.executeCommand('markdown.showLockedPreviewToSide', vscode.Uri.parse(params.uri));
               return { success: true };
@@ -184,11 +246,8 @@ async function startClient(context: vscode.ExtensionContext): Promise<void> {
   newClient.onDidChangeState((event) => {
     switch (event.newState) {
       case State.Running:
-        updateStatus(
-          '$(comment-discussion) chatls',
-          'chatls is running: select code and use the light bulb or "chatls: …" commands',
-          'chatls is running',
-        );
+        showRunning();
+        void refreshModel();
         break;
       case State.StartFailed:
         startFailed = true;
@@ -254,6 +313,7 @@ async function pushSettings(context: vscode.ExtensionContext): Promise<void> {
   if (client === undefined || !client.isRunning()) return;
   const settings = await currentSettings(context);
   await client.sendNotification(DidChangeConfigurationNotification.type, didChangeConfigurationParams(settings));
+  await refreshModel();
 }
 
 function runningClient(): LanguageClient | undefined {
@@ -308,6 +368,146 @@ async function runDocumentCommand(command: 'cancel' | 'resetConversation'): Prom
   }
 }
 
+/** Sends one `workspace/executeCommand`; a refusal is shown with the server's words. */
+async function serverCommandRequest(active: LanguageClient, command: string, args: unknown[]): Promise<unknown> {
+  try {
+    return await active.sendRequest(ExecuteCommandRequest.type, { command, arguments: args });
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    void vscode.window.showErrorMessage(message.startsWith('chatls') ? message : `chatls: ${message}`);
+    return undefined;
+  }
+}
+
+/** The active editor's document and selection as the server's {uri, range}. */
+function selectionArguments(active: LanguageClient): ActionArguments | undefined {
+  const editor = vscode.window.activeTextEditor;
+  if (editor === undefined) {
+    void vscode.window.showInformationMessage('chatls: open a file and select some code first');
+    return undefined;
+  }
+  const converter = active.code2ProtocolConverter;
+  return actionArguments('explain', converter.asUri(editor.document.uri), converter.asRange(editor.selection));
+}
+
+/** chatls: Ask About Selection — a question of the person's own (`chatls.ask`); the answer
+ * goes to the transcript, opened beside the code. */
+async function askSelection(): Promise<void> {
+  const active = runningClient();
+  if (active === undefined) return;
+  const args = selectionArguments(active);
+  if (args === undefined) return;
+  const question = await vscode.window.showInputBox({
+    title: 'chatls: Ask About Selection',
+    prompt: 'Your question about the selected code',
+    placeHolder: 'e.g. why is this slow?',
+    ignoreFocusOut: true,
+    validateInput: (value) => (value.trim() === '' ? 'Type a question (Escape to cancel)' : undefined),
+  });
+  if (question === undefined || question.trim() === '') return;
+  await serverCommandRequest(active, SERVER_COMMANDS.ask, [{ ...args, question: question.trim() }]);
+}
+
+/**
+ * chatls: Select Model — the server's list (`chatls.listModels`), the current one marked.
+ * `chatls.selectModel` is also the server's command, which the language client registers as a
+ * VS Code command of the same id; run from the palette it has no argument, and this picker
+ * (from the client's executeCommand middleware) supplies `{model}`.
+ */
+async function selectModel(active: LanguageClient, send: (args: unknown[]) => Promise<unknown>): Promise<unknown> {
+  const pick = vscode.window.createQuickPick<vscode.QuickPickItem & { value: string }>();
+  pick.title = 'chatls: Select Model';
+  pick.placeholder = 'The model for actions and questions';
+  pick.busy = true;
+  pick.show();
+  const answer = await serverCommandRequest(active, SERVER_COMMANDS.listModels, []);
+  const { current, items } = modelItems(answer);
+  pick.items = items;
+  pick.busy = false;
+  if (current !== undefined) pick.placeholder = `Now ${current}`;
+  const chosen = await new Promise<string | undefined>((resolve) => {
+    pick.onDidAccept(() => resolve(pick.selectedItems[0]?.value));
+    pick.onDidHide(() => resolve(undefined));
+  });
+  pick.dispose();
+  if (chosen === undefined) return undefined;
+  const result = await send([{ model: chosen }]);
+  currentModel = chosen;
+  showRunning();
+  return result;
+}
+
+/** chatls: Run Action… — every row of the server's table (`chatls.listActions`), custom rows
+ * included; an edit row asks for an optional instruction. */
+async function runTableAction(): Promise<void> {
+  const active = runningClient();
+  if (active === undefined) return;
+  const args = selectionArguments(active);
+  if (args === undefined) return;
+  const rows = actionRows(await serverCommandRequest(active, SERVER_COMMANDS.listActions, []));
+  if (rows.length === 0) return;
+  const chosen = await vscode.window.showQuickPick(actionItems(rows), {
+    title: 'chatls: Run Action…',
+    placeHolder: 'An action of the table on the selection',
+    matchOnDetail: true,
+  });
+  if (chosen === undefined) return;
+  const row = rows.find((candidate) => candidate.id === chosen.value);
+  let instruction: string | undefined;
+  if (row?.kind === 'edit') {
+    instruction = await vscode.window.showInputBox({
+      title: `chatls: ${chosen.label}`,
+      prompt: 'What should the model do? (optional, Enter to skip)',
+      ignoreFocusOut: true,
+    });
+    if (instruction === undefined) return;
+  }
+  const argument: Record<string, unknown> = { ...args, action: chosen.value };
+  if (instruction !== undefined && instruction.trim() !== '') argument.instruction = instruction.trim();
+  await serverCommandRequest(active, SERVER_COMMANDS.run, [argument]);
+}
+
+/** chatls: Send Follow-up — the text under the transcript's last "## You" goes to the same
+ * conversation (`chatls.followUp`). From the preview, or with nothing written yet, it asks for
+ * the text and writes it there first. */
+async function sendFollowUp(cacheDirs: readonly string[]): Promise<void> {
+  const active = runningClient();
+  if (active === undefined) return;
+  const editorUri = vscode.window.activeTextEditor?.document.uri;
+  const uri =
+    editorUri !== undefined && isExplanationDocument(editorUri.toString(), cacheDirs, process.platform) ? editorUri : lastTranscript;
+  if (uri === undefined) {
+    void vscode.window.showInformationMessage('chatls: Send Follow-up works on a transcript: ask or explain something first');
+    return;
+  }
+  const document = await vscode.workspace.openTextDocument(uri);
+  if (pendingFollowUp(document.getText()) === undefined) {
+    const text = await vscode.window.showInputBox({
+      title: 'chatls: Send Follow-up',
+      prompt: 'Your follow-up, in the same conversation',
+      ignoreFocusOut: true,
+      validateInput: (value) => (value.trim() === '' ? 'Type a follow-up (Escape to cancel)' : undefined),
+    });
+    if (text === undefined || text.trim() === '') return;
+    const end = document.lineAt(document.lineCount - 1).range.end;
+    const edit = new vscode.WorkspaceEdit();
+    edit.insert(uri, end, `${document.getText().endsWith('\n') ? '' : '\n'}${text.trim()}\n`);
+    if (!(await vscode.workspace.applyEdit(edit))) {
+      void vscode.window.showErrorMessage('chatls: could not write the follow-up into the transcript');
+      return;
+    }
+  }
+  await serverCommandRequest(active, SERVER_COMMANDS.followUp, [{ uri: active.code2ProtocolConverter.asUri(uri) }]);
+}
+
+/** chatls: Show Usage — the session's tokens per model and kind (`chatls.usage`). */
+async function showUsage(): Promise<void> {
+  const active = runningClient();
+  if (active === undefined) return;
+  const report = await serverCommandRequest(active, SERVER_COMMANDS.usage, []);
+  if (report !== undefined) void vscode.window.showInformationMessage(describeUsage(report));
+}
+
 async function setApiKey(context: vscode.ExtensionContext): Promise<void> {
   const value = await vscode.window.showInputBox({
     title: 'chatls: Set API Key',
@@ -333,6 +533,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   // One channel for every server this window starts (a restart reuses it).
   outputChannel = vscode.window.createOutputChannel('chatls', { log: true });
   context.subscriptions.push(statusItem, outputChannel);
+  const cacheDirs = chatlsCacheDirs(process.platform, process.env, os.homedir());
 
   context.subscriptions.push(
     vscode.commands.registerCommand('chatls.explainSelection', () => runAction('explain')),
@@ -341,6 +542,10 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     vscode.commands.registerCommand('chatls.cancelActive', () => runDocumentCommand('cancel')),
     vscode.commands.registerCommand('chatls.resetActiveConversation', () => runDocumentCommand('resetConversation')),
     vscode.commands.registerCommand('chatls.setApiKey', () => setApiKey(context)),
+    vscode.commands.registerCommand('chatls.askSelection', () => askSelection()),
+    vscode.commands.registerCommand('chatls.runAction', () => runTableAction()),
+    vscode.commands.registerCommand('chatls.sendFollowUp', () => sendFollowUp(cacheDirs)),
+    vscode.commands.registerCommand('chatls.showUsage', () => showUsage()),
     vscode.commands.registerCommand('chatls.restartServer', () => scheduleRestart(context)),
     context.secrets.onDidChange((event) => {
       if (event.key === API_KEY_SECRET) void pushSettings(context);

@@ -1,5 +1,5 @@
 /**
- * Pure helpers of the chatls extension: VS Code settings → the settings object chatls reads
+ * Pure helpers of the chatls extension: VS Code's `chatls` section → the settings object chatls reads
  * (initializationOptions / didChangeConfiguration), the argument of the `chatls.*` action
  * commands, and recognising the explanation documents chatls writes to its cache dir.
  * Nothing here imports `vscode`, so it is unit-tested with node's own test runner.
@@ -8,27 +8,15 @@
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** What `vscode.WorkspaceConfiguration` offers, reduced to the one call used here. */
-export interface SettingsReader {
-  get<T>(key: string): T | undefined;
-}
+/**
+ * The settings object chatls reads: the whole `chatls` section of VS Code's settings, nested
+ * as VS Code gives it (`{tools: {enabled: …}}`), which the server accepts. Its keys are the
+ * server's settings table (package.json's are generated from it), so no key is listed here.
+ */
+export type ServerSettings = Record<string, unknown>;
 
-export type ReasoningEffort = 'none' | 'low' | 'medium' | 'high';
-export type ExplainOutput = 'document' | 'message';
-
-/** The settings object of DESIGN.md's table, as chatls accepts it (nested keys). */
-export interface ServerSettings {
-  baseUrl?: string;
-  model?: string;
-  apiKey?: string;
-  temperature?: number;
-  topP?: number;
-  maxTokens?: number;
-  reasoningEffort?: ReasoningEffort;
-  stream?: boolean;
-  tools?: { enabled?: boolean; maxRounds?: number; deny?: string[] };
-  explain?: { output?: ExplainOutput };
-}
+/** Keys of the `chatls` section that are the extension's own, not the server's. */
+export const EXTENSION_ONLY_KEYS = ['serverPath', 'trace'] as const;
 
 /** The secret-storage key under which "chatls: Set API Key" keeps the key. */
 export const API_KEY_SECRET = 'chatls.apiKey';
@@ -40,6 +28,13 @@ export const SERVER_COMMANDS = {
   fix: 'chatls.fix',
   cancel: 'chatls.cancel',
   resetConversation: 'chatls.resetConversation',
+  run: 'chatls.run',
+  ask: 'chatls.ask',
+  followUp: 'chatls.followUp',
+  selectModel: 'chatls.selectModel',
+  usage: 'chatls.usage',
+  listModels: 'chatls.listModels',
+  listActions: 'chatls.listActions',
 } as const;
 
 export type Action = 'explain' | 'refactor' | 'fix';
@@ -52,59 +47,40 @@ function nonEmptyString(value: unknown): string | undefined {
   return trimmed === '' ? undefined : trimmed;
 }
 
-function finiteNumber(value: unknown): number | undefined {
-  return typeof value === 'number' && Number.isFinite(value) ? value : undefined;
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function boolean(value: unknown): boolean | undefined {
-  return typeof value === 'boolean' ? value : undefined;
-}
-
-function oneOf<T extends string>(value: unknown, allowed: readonly T[]): T | undefined {
-  return typeof value === 'string' && (allowed as readonly string[]).includes(value)
-    ? (value as T)
-    : undefined;
+/** An object's settings without the unset ones (`null`, an empty string), groups recursed. */
+function withoutUnset(section: Record<string, unknown>): Record<string, unknown> {
+  const kept: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(section)) {
+    if (value === null || value === undefined || typeof value === 'function') continue;
+    if (typeof value === 'string') {
+      const text = value.trim();
+      if (text !== '') kept[key] = text;
+    } else if (isPlainObject(value)) {
+      const inner = withoutUnset(value);
+      if (Object.keys(inner).length > 0) kept[key] = inner;
+    } else {
+      kept[key] = value;
+    }
+  }
+  return kept;
 }
 
 /**
- * Map the `chatls.*` settings (read from `getConfiguration('chatls')`) and the API key from
- * secret storage to what the server reads. Unset values are left out, so the server's own
- * environment fallbacks (CHATLS_BASE_URL, CHATLS_MODEL, CHATLS_API_KEY) still apply.
- * Out-of-range numbers are passed through unchanged: the server rejects them with a message
- * naming the key, which is clearer than silently dropping them here.
+ * The whole `chatls` section (a plain copy of `getConfiguration('chatls')`) and the API key
+ * from secret storage, as the server reads them. The extension's own keys are left out, and
+ * so are unset values (`null`, an empty string: what the Settings UI shows as empty), so the
+ * server's environment fallbacks (CHATLS_BASE_URL, CHATLS_MODEL, CHATLS_API_KEY, …) apply.
+ * Every other value is passed as it is: the server checks it and names the key it refuses.
  */
-export function buildServerSettings(read: SettingsReader, apiKey: string | undefined): ServerSettings {
-  const settings: ServerSettings = {};
-  const baseUrl = nonEmptyString(read.get('baseUrl'));
-  if (baseUrl !== undefined) settings.baseUrl = baseUrl;
-  const model = nonEmptyString(read.get('model'));
-  if (model !== undefined) settings.model = model;
+export function buildServerSettings(section: unknown, apiKey: string | undefined): ServerSettings {
+  const settings = isPlainObject(section) ? withoutUnset(section) : {};
+  for (const key of EXTENSION_ONLY_KEYS) delete settings[key];
   const key = nonEmptyString(apiKey);
   if (key !== undefined) settings.apiKey = key;
-  const temperature = finiteNumber(read.get('temperature'));
-  if (temperature !== undefined) settings.temperature = temperature;
-  const topP = finiteNumber(read.get('topP'));
-  if (topP !== undefined) settings.topP = topP;
-  const maxTokens = finiteNumber(read.get('maxTokens'));
-  if (maxTokens !== undefined) settings.maxTokens = maxTokens;
-  const effort = oneOf(read.get('reasoningEffort'), ['none', 'low', 'medium', 'high'] as const);
-  if (effort !== undefined) settings.reasoningEffort = effort;
-  const stream = boolean(read.get('stream'));
-  if (stream !== undefined) settings.stream = stream;
-
-  const tools: NonNullable<ServerSettings['tools']> = {};
-  const enabled = boolean(read.get('tools.enabled'));
-  if (enabled !== undefined) tools.enabled = enabled;
-  const maxRounds = finiteNumber(read.get('tools.maxRounds'));
-  if (maxRounds !== undefined) tools.maxRounds = maxRounds;
-  const deny = read.get<unknown>('tools.deny');
-  if (Array.isArray(deny) && deny.length > 0) {
-    tools.deny = deny.filter((glob): glob is string => typeof glob === 'string');
-  }
-  if (Object.keys(tools).length > 0) settings.tools = tools;
-
-  const output = oneOf(read.get('explain.output'), ['document', 'message'] as const);
-  if (output !== undefined) settings.explain = { output };
   return settings;
 }
 
@@ -207,7 +183,10 @@ export function isExplanationDocument(uri: string, cacheDirs: readonly string[],
   });
 }
 
-/** The server executable: the `chatls.serverPath` setting when set, else `chatls` on PATH. */
-export function serverCommand(serverPath: unknown): string {
-  return nonEmptyString(serverPath) ?? 'chatls';
+/**
+ * The server executable: the `chatls.serverPath` setting when set, else the server shipped
+ * inside the extension (when this platform's .vsix has one), else `chatls` on PATH.
+ */
+export function serverCommand(serverPath: unknown, bundled?: string): string {
+  return nonEmptyString(serverPath) ?? bundled ?? 'chatls';
 }

@@ -13,17 +13,13 @@ import {
   didChangeConfigurationParams,
   isExplanationDocument,
   serverCommand,
-  type SettingsReader,
 } from '../src/settings';
 
-/** A reader over a flat `{ 'tools.enabled': true, ... }` map, like getConfiguration('chatls'). */
-function reader(values: Record<string, unknown>): SettingsReader {
-  return { get: <T>(key: string) => values[key] as T | undefined };
-}
-
-/** What VS Code returns for a user who changed nothing (package.json defaults). */
+/** What `getConfiguration('chatls')` gives (as a plain copy) for a user who changed
+ * nothing: package.json's defaults, nested. */
 const DEFAULTS = {
   serverPath: '',
+  trace: { server: 'off' },
   baseUrl: '',
   model: '',
   temperature: null,
@@ -31,70 +27,55 @@ const DEFAULTS = {
   maxTokens: null,
   reasoningEffort: 'none',
   stream: true,
-  'tools.enabled': true,
-  'tools.maxRounds': 8,
-  'tools.deny': [],
-  'explain.output': 'document',
+  tools: { enabled: true, maxRounds: 8, deny: [] },
+  explain: { output: 'document' },
+  edits: { review: 'apply' },
+  completion: { enabled: true, model: 'claude-haiku-4-5-20251001', debounceMs: 200, maxTokens: 256, popup: 'auto' },
+  caFile: '',
+  proxy: '',
+  actions: [],
 };
 
 describe('buildServerSettings', () => {
-  it('leaves unset values out so the server falls back to its environment', () => {
-    const settings = buildServerSettings(reader(DEFAULTS), undefined);
+  it('forwards the whole section except unset values and the extension\'s own keys', () => {
+    const settings = buildServerSettings(DEFAULTS, undefined);
     assert.deepEqual(settings, {
       reasoningEffort: 'none',
       stream: true,
-      tools: { enabled: true, maxRounds: 8 },
+      tools: { enabled: true, maxRounds: 8, deny: [] },
       explain: { output: 'document' },
+      edits: { review: 'apply' },
+      completion: { enabled: true, model: 'claude-haiku-4-5-20251001', debounceMs: 200, maxTokens: 256, popup: 'auto' },
+      actions: [],
     });
-    assert.equal('baseUrl' in settings, false);
-    assert.equal('model' in settings, false);
-    assert.equal('apiKey' in settings, false);
+    for (const key of ['baseUrl', 'model', 'apiKey', 'serverPath', 'trace', 'caFile', 'proxy']) {
+      assert.equal(key in settings, false, key);
+    }
   });
 
-  it('maps every key of the table, nested as the server accepts it', () => {
+  it('passes keys it has never heard of, so a new server setting needs no extension change', () => {
+    const row = { id: 'write-tests', title: 'Write tests', kind: 'answer', prompt: '{selection}' };
     const settings = buildServerSettings(
-      reader({
+      {
         ...DEFAULTS,
-        baseUrl: ' http://127.0.0.1:8080/v1 ',
-        model: 'smollm2',
-        temperature: 0.2,
-        topP: 0.9,
-        maxTokens: 512,
-        reasoningEffort: 'high',
-        stream: false,
-        'tools.enabled': false,
-        'tools.maxRounds': 3,
-        'tools.deny': ['**/*.pem', 42, 'secrets/**'],
-        'explain.output': 'message',
-      }),
+        model: ' smollm2 ',
+        completion: { model: 'fast-one' },
+        actions: [row],
+        someFutureKey: { nested: 3 },
+      },
       'sk-secret',
     );
-    assert.deepEqual(settings, {
-      baseUrl: 'http://127.0.0.1:8080/v1',
-      model: 'smollm2',
-      apiKey: 'sk-secret',
-      temperature: 0.2,
-      topP: 0.9,
-      maxTokens: 512,
-      reasoningEffort: 'high',
-      stream: false,
-      tools: { enabled: false, maxRounds: 3, deny: ['**/*.pem', 'secrets/**'] },
-      explain: { output: 'message' },
-    });
+    assert.equal(settings.model, 'smollm2');
+    assert.deepEqual(settings.completion, { model: 'fast-one' });
+    assert.deepEqual(settings.actions, [row]);
+    assert.deepEqual(settings.someFutureKey, { nested: 3 });
+    assert.equal(settings.apiKey, 'sk-secret');
   });
 
-  it('drops blank strings, blank keys and values of the wrong type', () => {
-    const settings = buildServerSettings(
-      reader({ baseUrl: '   ', model: '', temperature: 'hot', topP: Number.NaN, reasoningEffort: 'extreme', stream: 'yes' }),
-      '  ',
-    );
-    assert.deepEqual(settings, {});
-  });
-
-  it('passes out-of-range numbers through for the server to reject by name', () => {
-    const settings = buildServerSettings(reader({ temperature: 5, 'tools.maxRounds': 500 }), undefined);
-    assert.equal(settings.temperature, 5);
-    assert.deepEqual(settings.tools, { maxRounds: 500 });
+  it('drops blank strings and a blank key; passes wrong values for the server to name', () => {
+    const settings = buildServerSettings({ baseUrl: '   ', model: '', temperature: 5, tools: { maxRounds: 500 } }, '  ');
+    assert.deepEqual(settings, { temperature: 5, tools: { maxRounds: 500 } });
+    assert.deepEqual(buildServerSettings(undefined, undefined), {});
   });
 
   it('wraps the settings in a chatls section for didChangeConfiguration', () => {
@@ -159,8 +140,10 @@ describe('explanation documents', () => {
 });
 
 describe('serverCommand', () => {
-  it('uses the setting when set, else chatls on PATH', () => {
+  it('uses the setting when set, else the bundled server, else chatls on PATH', () => {
     assert.equal(serverCommand('/opt/chatls/bin/chatls'), '/opt/chatls/bin/chatls');
+    assert.equal(serverCommand('/opt/chatls/bin/chatls', '/ext/server/chatls'), '/opt/chatls/bin/chatls');
+    assert.equal(serverCommand('', '/ext/server/chatls'), '/ext/server/chatls');
     assert.equal(serverCommand(''), 'chatls');
     assert.equal(serverCommand(null), 'chatls');
     assert.equal(serverCommand(undefined), 'chatls');
