@@ -62,6 +62,8 @@ pub enum ActionError {
     EmptyAnswer,
     #[error("cancelled")]
     Cancelled,
+    #[error("{0}")]
+    PromptTooLarge(crate::prompt::PromptTooLarge),
 }
 
 impl ActionError {
@@ -168,6 +170,7 @@ impl Engine {
         check_ready(settings)?;
         let endpoint = endpoint(settings);
 
+        crate::prompt::check_size(input).map_err(ActionError::PromptTooLarge)?;
         let user_text = user_turn(input);
         let images = match (workspace, &input.path) {
             (Some(workspace), Some(path)) => {

@@ -53,6 +53,53 @@ pub fn placeholders(template: &str) -> impl Iterator<Item = &str> {
         .filter(|name| !name.is_empty() && name.chars().all(|c| c.is_ascii_alphabetic()))
 }
 
+/// The largest a row's filled template may come to: far beyond any model's context window,
+/// well short of the hundreds of megabytes a template that repeats `{selection}` reaches.
+pub const MAX_PROMPT_BYTES: usize = 1024 * 1024;
+
+/// A row's template would fill to more than [`MAX_PROMPT_BYTES`]; nothing is sent.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the prompt of the action `{row}` comes to {} KB once its placeholders are filled ({placeholders} of them, the selection {} KB), more than the {} KB chatls sends, so nothing was sent; select less code or use fewer placeholders in the row's `prompt`",
+    .bytes / 1024, .selection / 1024, MAX_PROMPT_BYTES / 1024
+)]
+pub struct PromptTooLarge {
+    pub row: String,
+    pub bytes: usize,
+    pub placeholders: usize,
+    pub selection: usize,
+}
+
+/// Checks, without filling it, that the row's template stays within [`MAX_PROMPT_BYTES`]
+/// (the size counted is what [`render`] could produce at most).
+pub fn check_size(input: &ActionInput) -> Result<(), PromptTooLarge> {
+    let language = language(input);
+    let mut sizes: Vec<(&str, usize)> = Vec::new();
+    let mut bytes = input.action.prompt.len();
+    let mut count = 0;
+    for name in placeholders(&input.action.prompt).filter(|name| PLACEHOLDERS.contains(name)) {
+        let size = match sizes.iter().find(|(known, _)| *known == name) {
+            Some((_, size)) => *size,
+            None => {
+                let size = placeholder_value(name, input, language).len();
+                sizes.push((name, size));
+                size
+            }
+        };
+        bytes = bytes.saturating_add(size);
+        count += 1;
+    }
+    if bytes <= MAX_PROMPT_BYTES {
+        return Ok(());
+    }
+    Err(PromptTooLarge {
+        row: input.action.id.clone(),
+        bytes,
+        placeholders: count,
+        selection: input.selection.len(),
+    })
+}
+
 /// A template with its placeholders filled from the action: `{selection}` becomes the
 /// selected code in a fenced block, `{diagnostics}` a list (or "(none reported)"),
 /// `{instruction}` the person's words (or nothing). A line whose placeholders all came out

@@ -9,6 +9,21 @@ use super::prompt::CURSOR_MARKER;
 /// The most lines a suggestion has.
 pub const MAX_LINES: usize = 16;
 
+/// The most characters a suggestion has (16 long lines of code).
+pub const MAX_CHARS: usize = 4_000;
+
+/// How much of an answer is read at most: a suggestion of [`MAX_CHARS`] with room for fences,
+/// a line of chatter, an echoed line and multi-byte characters. Reading stops here (the
+/// connection is closed) and the answer is judged as cut.
+pub const MAX_READ_BYTES: usize = 16 * 1024;
+
+/// Whether a newly streamed piece can change the verdict of [`is_complete`]: the stop rules
+/// judge whole lines and closing fences only, so a piece without a line end or a backtick
+/// cannot. Asking only then keeps the checks over a long answer from adding up.
+pub fn may_complete(piece: &str) -> bool {
+    piece.contains(['\n', '`'])
+}
+
 /// The text around the cursor that the cleanup needs.
 #[derive(Clone, Copy, Debug)]
 pub struct Surroundings<'a> {
@@ -49,15 +64,21 @@ pub fn is_complete(raw: &str, around: Surroundings<'_>) -> bool {
 /// The text to insert for a whole (or deliberately cut) answer; `None` when nothing is left.
 /// `truncated`: the upstream stopped at the token limit, so the last token may be cut.
 pub fn finish(raw: &str, around: Surroundings<'_>, truncated: bool) -> Option<String> {
+    // Whatever came, only the first MAX_READ_BYTES are judged (a reply that was not
+    // streamed arrives whole).
+    let (raw, truncated) = match raw.get(..floor_char_boundary(raw, MAX_READ_BYTES)) {
+        Some(head) if head.len() < raw.len() => (head, true),
+        _ => (raw, truncated),
+    };
     let (body, closed) = unfence(raw);
     let body = body.replace(CURSOR_MARKER, "");
     let body = strip_echo(&body, around.line_before);
-    let mut text = match stop_at(&body, around) {
-        Some(end) => body[..end].to_owned(),
-        None if truncated && !closed => drop_partial(&body).to_owned(),
-        None => body.clone(),
+    let text = match stop_at(&body, around) {
+        Some(end) => &body[..end],
+        None if truncated && !closed => drop_partial(&body),
+        None => body.as_str(),
     };
-    text = drop_suffix_overlap(&text, around);
+    let text = drop_suffix_overlap(cap_chars(text, MAX_CHARS), around);
     let text = text.trim_end();
     if text.trim().is_empty() {
         None
@@ -196,6 +217,26 @@ fn bracket_balance_plain(text: &str) -> i64 {
             _ => 0,
         })
         .sum()
+}
+
+/// The largest index `<= at` that is a char boundary of `text`.
+fn floor_char_boundary(text: &str, at: usize) -> usize {
+    if at >= text.len() {
+        return text.len();
+    }
+    (0..=at)
+        .rev()
+        .find(|index| text.is_char_boundary(*index))
+        .unwrap_or(0)
+}
+
+/// At most `max` characters of a suggestion, cut at the end of its last whole line, or for
+/// a single line after its last whole word.
+fn cap_chars(text: &str, max: usize) -> &str {
+    match text.char_indices().nth(max) {
+        None => text,
+        Some((end, _)) => drop_partial(&text[..end]),
+    }
 }
 
 /// A cut answer loses its unfinished last line, or a single line its last partial word.
@@ -345,6 +386,23 @@ mod tests {
             finish("let total = 5;", typed, false).as_deref(),
             Some("5;")
         );
+    }
+
+    #[test]
+    fn characters_are_capped_and_only_line_ends_or_fences_are_judged() {
+        let line = around("", "\n");
+        let long: String = (0..15)
+            .map(|n| format!("call{n}({}\n", "x, ".repeat(3_000)))
+            .collect();
+        let text = finish(&long, line, false).unwrap_or_default();
+        assert!(text.chars().count() <= MAX_CHARS, "{}", text.len());
+        assert!(text.starts_with("call0("), "{text:.40}");
+        let single = finish(&"word ".repeat(5_000), around("x = ", " + 1\n"), false);
+        let single = single.unwrap_or_default();
+        assert!(single.chars().count() <= MAX_CHARS && single.ends_with("word"));
+        let wide = finish(&"é ".repeat(MAX_READ_BYTES), line, false);
+        assert!(wide.is_some_and(|text| text.chars().count() <= MAX_CHARS));
+        assert!(may_complete("a\nb") && may_complete("``") && !may_complete("abc(def"));
     }
 
     #[test]

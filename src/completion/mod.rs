@@ -18,6 +18,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ropey::Rope;
+use tokio_util::sync::CancellationToken;
 
 use crate::config::Settings;
 use crate::engine::{check_ready, endpoint};
@@ -33,6 +34,10 @@ use self::state::{Documents, QuietGate};
 /// The longest wait for the first byte of a completion: a suggestion that late is useless.
 const FIRST_BYTE_CAP: Duration = Duration::from_secs(20);
 
+/// The largest completion response body: [`answer::MAX_READ_BYTES`] of text streamed in the
+/// smallest pieces, with the SSE and JSON around each, stays far below it.
+const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
+
 /// One completion request, detached from the editor.
 #[derive(Clone, Debug)]
 pub struct Request<'a> {
@@ -43,6 +48,11 @@ pub struct Request<'a> {
     pub text: Rope,
     /// Char offset of the cursor in `text`.
     pub cursor: usize,
+    /// Cancelled when the editor no longer waits for the answer (`$/cancelRequest`, or the
+    /// request's handler dropped): the upstream connection closes at once.
+    pub abandoned: CancellationToken,
+    /// From [`Completer::arrive`] when the editor's request arrived: the newest wins.
+    pub arrival: u64,
 }
 
 /// What came of a request.
@@ -106,7 +116,9 @@ impl Completer {
         if !options.enabled {
             return Outcome::Nothing;
         }
-        let ticket = self.documents.begin(request.uri);
+        let Some(ticket) = self.documents.begin(request.uri, request.arrival) else {
+            return Outcome::Nothing;
+        };
         if let Some(shown) = self.documents.shown(request.uri)
             && let Some(rest) = shown.rest(&request.text, request.cursor)
         {
@@ -123,6 +135,7 @@ impl Completer {
             tokio::select! {
                 biased;
                 _ = ticket.cancel.cancelled() => return Outcome::Nothing,
+                _ = request.abandoned.cancelled() => return Outcome::Nothing,
                 _ = tokio::time::sleep(Duration::from_millis(options.debounce_ms)) => {}
             }
         }
@@ -147,31 +160,45 @@ impl Completer {
         let mut upstream = endpoint(settings);
         upstream.retry.max_retries = 0;
         upstream.timeouts.first_byte = upstream.timeouts.first_byte.min(FIRST_BYTE_CAP);
+        upstream.max_response_bytes = upstream.max_response_bytes.min(MAX_RESPONSE_BYTES);
 
-        // Cancelled when the suggestion is complete (stop reading) or when superseded.
+        // Cancelled when the suggestion is complete or long enough (stop reading), or when
+        // superseded. Completeness is asked only when a piece ends a line or may close a
+        // fence, over at most MAX_READ_BYTES: a long stream costs a bounded amount of work.
         let stop = ticket.cancel.child_token();
         let mut streamed = String::new();
         let mut complete = false;
-        let result = self
-            .client
-            .chat(
-                &upstream,
-                &body,
-                &ticket.conversation_id,
-                &stop,
-                &mut |event| {
-                    if let StreamEvent::Content(piece) = event
-                        && !complete
-                    {
-                        streamed.push_str(piece);
-                        if answer::is_complete(&streamed, around) {
-                            complete = true;
-                            stop.cancel();
-                        }
-                    }
-                },
-            )
-            .await;
+        let mut capped = false;
+        let mut on_event = |event: StreamEvent<'_>| {
+            if let StreamEvent::Content(piece) = event
+                && !complete
+            {
+                streamed.push_str(piece);
+                if streamed.len() >= answer::MAX_READ_BYTES {
+                    complete = true;
+                    capped = true;
+                    stop.cancel();
+                } else if answer::may_complete(piece) && answer::is_complete(&streamed, around) {
+                    complete = true;
+                    stop.cancel();
+                }
+            }
+        };
+        let chat = self.client.chat(
+            &upstream,
+            &body,
+            &ticket.conversation_id,
+            &stop,
+            &mut on_event,
+        );
+        let result = tokio::select! {
+            biased;
+            _ = request.abandoned.cancelled() => {
+                stop.cancel();
+                return Outcome::Nothing;
+            }
+            result = chat => result,
+        };
         let (raw, truncated) = match result {
             Ok(done) => {
                 if let Some(usage) = done.usage {
@@ -186,7 +213,7 @@ impl Completer {
                 (done.content, truncated)
             }
             Err(error) if error.is_cancelled() && complete && !ticket.cancel.is_cancelled() => {
-                (streamed, false)
+                (streamed, capped)
             }
             Err(error) if error.is_cancelled() => return Outcome::Nothing,
             Err(error) => return self.failure(settings, request.uri, &error.to_string()),
@@ -235,6 +262,11 @@ impl Completer {
         let sandbox = Arc::new(Sandbox::new(roots.clone(), deny));
         *slot = Some((roots, deny.to_vec(), Arc::clone(&sandbox)));
         sandbox
+    }
+
+    /// Numbers a request as it arrives, before its work is scheduled.
+    pub fn arrive(&self) -> u64 {
+        self.documents.arrive()
     }
 
     /// The document closed: its request stops and its state goes.

@@ -1,10 +1,12 @@
-//! The bookkeeping of completion: per document, which request is the latest (a newer one
-//! supersedes the older at once: its token is cancelled, which drops its upstream
-//! connection), the document's own conversation id and the suggestion last shown; and
+//! The bookkeeping of completion: which request is the latest (a newer one supersedes the
+//! older at once, in any document: its token is cancelled, which drops its upstream
+//! connection and answers it empty, so one completion per client is in flight however many
+//! documents ask), per document its own conversation id and the suggestion last shown; and
 //! across documents, the quiet gate that shows one message per failure streak. Plain data
 //! and synchronous methods: no guard is held across an `.await`.
 
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use dashmap::DashMap;
 use tokio_util::sync::CancellationToken;
@@ -27,15 +29,37 @@ struct DocState {
     shown: Option<Shown>,
 }
 
-/// Per-document completion state, keyed by URI.
+/// Per-document completion state, keyed by URI, and the request in flight.
 #[derive(Debug, Default)]
 pub struct Documents {
     by_uri: DashMap<String, DocState>,
+    /// The arrival number and token of the latest request, whatever its document: the
+    /// cursor is in one place, so an older request elsewhere is no longer wanted.
+    latest: Mutex<Option<(u64, CancellationToken)>>,
+    arrivals: AtomicU64,
 }
 
 impl Documents {
-    /// Starts a new request for `uri`, cancelling the one before it.
-    pub fn begin(&self, uri: &str) -> Ticket {
+    /// Numbers a request as it arrives (before its work is scheduled), so the newest one
+    /// wins however the work of several is interleaved.
+    pub fn arrive(&self) -> u64 {
+        self.arrivals.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Starts the request that arrived as `arrival` for `uri`, cancelling the one before it
+    /// (in any document); `None` when a newer request has already begun.
+    pub fn begin(&self, uri: &str, arrival: u64) -> Option<Ticket> {
+        let mut latest = self
+            .latest
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some((newest, older)) = latest.take() {
+            if newest > arrival {
+                *latest = Some((newest, older));
+                return None;
+            }
+            older.cancel();
+        }
         let mut state = self
             .by_uri
             .entry(uri.to_owned())
@@ -48,11 +72,12 @@ impl Documents {
         state.cancel.cancel();
         state.generation += 1;
         state.cancel = CancellationToken::new();
-        Ticket {
+        *latest = Some((arrival, state.cancel.clone()));
+        Some(Ticket {
             generation: state.generation,
             cancel: state.cancel.clone(),
             conversation_id: state.conversation_id.clone(),
-        }
+        })
     }
 
     /// True while no newer request for `uri` has begun.
@@ -138,20 +163,27 @@ mod tests {
     #[test]
     fn a_newer_request_supersedes_and_ids_stay_per_document() {
         let documents = Documents::default();
-        let first = documents.begin("file:///a");
-        let second = documents.begin("file:///a");
+        let begin = |uri: &str| documents.begin(uri, documents.arrive()).unwrap();
+        let first = begin("file:///a");
+        let second = begin("file:///a");
         assert!(first.cancel.is_cancelled() && !second.cancel.is_cancelled());
         assert!(!documents.is_current("file:///a", &first));
         assert!(documents.is_current("file:///a", &second));
         assert_eq!(first.conversation_id, second.conversation_id);
-        let other = documents.begin("file:///b");
+        let other = begin("file:///b");
         assert_ne!(other.conversation_id, second.conversation_id);
-        assert!(!second.cancel.is_cancelled());
+        assert!(
+            second.cancel.is_cancelled(),
+            "one completion in flight: another document's request supersedes it"
+        );
+        assert!(documents.is_current("file:///a", &second));
         documents.forget("file:///a");
-        assert!(second.cancel.is_cancelled());
-        assert_ne!(
-            documents.begin("file:///a").conversation_id,
-            first.conversation_id
+        assert_ne!(begin("file:///a").conversation_id, first.conversation_id);
+        let (older, newer) = (documents.arrive(), documents.arrive());
+        assert!(documents.begin("file:///c", newer).is_some());
+        assert!(
+            documents.begin("file:///b", older).is_none(),
+            "a request that arrived before the newest one begins superseded"
         );
         documents.cancel_all();
         assert!(other.cancel.is_cancelled());

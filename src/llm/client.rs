@@ -33,6 +33,15 @@ pub const RETRY_AFTER_CAP: Duration = Duration::from_secs(30);
 /// How much of an error body is read to find the upstream's message.
 const MAX_ERROR_BODY_BYTES: usize = 64 * 1024;
 
+/// The largest `GET /models` body read: the longest public lists (hundreds of models with
+/// descriptions and prices) are well under 1 MB; a larger one is dropped, not parsed.
+pub const MAX_MODELS_BYTES: usize = 4 * 1024 * 1024;
+
+/// The largest single SSE event (one `data:` payload, or a line still without its end): a
+/// streamed piece of an answer is a few hundred bytes; a gateway that repeats the whole
+/// answer in its last event stays far below this.
+pub const MAX_SSE_EVENT_BYTES: usize = 2 * 1024 * 1024;
+
 /// How long to wait for the end of the body after `[DONE]`, so the connection can be reused.
 const DRAIN_AFTER_DONE: Duration = Duration::from_secs(1);
 
@@ -323,10 +332,19 @@ impl LlmClient {
             if !response.status().is_success() {
                 return Err(LlmError::from_status(status, None, None, &url, key));
             }
-            let body: serde_json::Value = response
-                .json()
-                .await
-                .map_err(|error| failed(error_chain(&error)))?;
+            // Read under a cap of its own: the list is parsed whole, and a hostile or broken
+            // upstream must not make chatls hold (and parse) hundreds of megabytes.
+            let mut reader = Body::new(response, endpoint).with_limit(MAX_MODELS_BYTES);
+            let never = CancellationToken::new();
+            let bytes = reader.read_all(&never).await.map_err(|error| match error {
+                LlmError::TooLarge { .. } => failed(format!(
+                    "the model list is larger than {} MB, so it was dropped",
+                    MAX_MODELS_BYTES / (1024 * 1024)
+                )),
+                other => failed(other.to_string()),
+            })?;
+            let body: serde_json::Value = serde_json::from_slice(&bytes)
+                .map_err(|error| failed(format!("the model list is not JSON: {error}")))?;
             let entries = body
                 .get("data")
                 .and_then(serde_json::Value::as_array)
@@ -785,6 +803,12 @@ impl Body {
         }
     }
 
+    /// A cap of its own instead of the endpoint's.
+    fn with_limit(mut self, limit: usize) -> Self {
+        self.limit = limit;
+        self
+    }
+
     /// Waits for the first content until `deadline` (counted from sending the request)
     /// instead of the idle timeout.
     fn until_first_content(mut self, deadline: tokio::time::Instant, timeout: Duration) -> Self {
@@ -920,6 +944,11 @@ async fn read_stream(
                 done = true;
                 break 'read;
             }
+        }
+        if parser.pending_len() > MAX_SSE_EVENT_BYTES {
+            return Err(Failure::Final(LlmError::EventTooLarge {
+                limit: MAX_SSE_EVENT_BYTES,
+            }));
         }
         if answer_started {
             body.content_started();

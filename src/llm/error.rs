@@ -90,6 +90,9 @@ pub enum LlmError {
     #[error("the upstream's response is larger than {}, so it was dropped", bytes(*.limit))]
     TooLarge { limit: usize },
 
+    #[error("the upstream sent one stream event larger than {}, so the answer was dropped", bytes(*.limit))]
+    EventTooLarge { limit: usize },
+
     #[error("the request to {url} failed: {detail}")]
     Transport { url: String, detail: String },
 

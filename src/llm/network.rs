@@ -352,6 +352,19 @@ pub fn build_client(key: &ClientKey, network: &Network) -> Result<reqwest::Clien
         .map_err(|error| BuildError::Other(error.to_string()))
 }
 
+/// The largest `caFile` read: the system's whole bundle is about 200 KB.
+const MAX_CA_FILE_BYTES: usize = 16 * 1024 * 1024;
+
+/// At most `max + 1` bytes of a file (one more than allowed, so "too large" can be told).
+fn read_bounded(path: &Path, max: usize) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?
+        .take(max as u64 + 1)
+        .read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
 fn read_certificates(
     path: &Path,
     source: &'static str,
@@ -361,7 +374,19 @@ fn read_certificates(
         source,
         detail,
     };
-    let bytes = std::fs::read(path).map_err(|error| problem(error.to_string()))?;
+    // A FIFO or a device would block or never end: only a regular file is read.
+    let metadata = std::fs::metadata(path).map_err(|error| problem(error.to_string()))?;
+    if !metadata.is_file() {
+        return Err(problem("it is not a regular file".to_owned()));
+    }
+    let bytes =
+        read_bounded(path, MAX_CA_FILE_BYTES).map_err(|error| problem(error.to_string()))?;
+    if bytes.len() > MAX_CA_FILE_BYTES {
+        return Err(problem(format!(
+            "it is larger than {} MB; a file of certificates is a few hundred kilobytes",
+            MAX_CA_FILE_BYTES / (1024 * 1024)
+        )));
+    }
     let certificates = reqwest::Certificate::from_pem_bundle(&bytes)
         .map_err(|_| problem("it is not a PEM file of certificates".to_owned()))?;
     if certificates.is_empty() {

@@ -19,6 +19,9 @@ pub struct SseParser {
     /// Bytes received and not yet consumed; `pos` is where scanning resumes.
     buffer: Vec<u8>,
     pos: usize,
+    /// How far past `pos` the buffer is known to hold no line end, so a long line that
+    /// arrives in many pieces is scanned once, not once per piece.
+    scanned: usize,
     /// The previous piece ended in CR, so a LF at the start of the next one belongs to it.
     skip_lf: bool,
     /// The first line has been seen (a BOM is only stripped there).
@@ -59,9 +62,13 @@ impl SseParser {
                 }
                 self.skip_lf = false;
             }
-            let rest = &self.buffer[self.pos..];
-            let end = memchr_line_end(rest)?;
-            let line_end = self.pos + end;
+            let from = self.pos + self.scanned;
+            let Some(end) = memchr_line_end(&self.buffer[from..]) else {
+                self.scanned = self.buffer.len() - self.pos;
+                return None;
+            };
+            self.scanned = 0;
+            let line_end = from + end;
             let after = if self.buffer[line_end] == b'\r' {
                 if line_end + 1 < self.buffer.len() {
                     if self.buffer[line_end + 1] == b'\n' {
@@ -84,6 +91,13 @@ impl SseParser {
         }
     }
 
+    /// The bytes held for the event being built: its `data` so far and the line still
+    /// without its end. The caller bounds this (one event is never megabytes).
+    pub fn pending_len(&self) -> usize {
+        let data = if self.dispatched { 0 } else { self.data.len() };
+        self.buffer.len() - self.pos + data
+    }
+
     /// Ends the stream: a last line without a line end and a last event without the blank
     /// line after it are dispatched too (lenient: some servers end with `data: [DONE]` bare).
     pub fn finish(&mut self) -> Option<SseEvent<'_>> {
@@ -97,6 +111,7 @@ impl SseParser {
             let start = self.pos;
             let end = self.buffer.len();
             self.pos = end;
+            self.scanned = 0;
             if self.process_line(start, end) {
                 return Some(self.take_event());
             }
@@ -199,6 +214,25 @@ mod tests {
         assert_eq!(data(&events), expected);
         assert_eq!(events[2].0, "error");
         assert_eq!(events[3].0, "");
+    }
+
+    #[test]
+    fn a_long_line_in_small_pieces_is_scanned_once_and_measured() {
+        let mut parser = SseParser::new();
+        parser.feed(b"data: ");
+        for _ in 0..10_000 {
+            parser.feed(b"xxxxxxxxxx");
+            assert!(parser.next_event().is_none());
+        }
+        assert_eq!(parser.pending_len(), 6 + 100_000);
+        parser.feed(b"\ndata: more\n");
+        assert!(parser.next_event().is_none());
+        assert_eq!(parser.pending_len(), 100_000 + 1 + 4);
+        parser.feed(b"\n");
+        let event = parser.next_event().map(|event| event.data.len());
+        assert_eq!(event, Some(100_000 + 1 + 4));
+        assert!(parser.next_event().is_none());
+        assert_eq!(parser.pending_len(), 0);
     }
 
     #[test]

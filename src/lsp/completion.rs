@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use ropey::Rope;
+use tokio_util::sync::CancellationToken;
 use tower_lsp_server::Client;
 use tower_lsp_server::jsonrpc::Result;
 use tower_lsp_server::ls_types::{
@@ -147,12 +148,42 @@ fn completion_item(placed: &Placed) -> CompletionItem {
 }
 
 /// The suggestion for a position of an open document, or `None` (the reason is logged).
+/// The work runs in a task of its own, off the message loop (reading and judging a stream
+/// is CPU work); when the editor stops waiting (`$/cancelRequest` drops this future), the
+/// task is told and closes its upstream connection.
 async fn suggest(
     session: &Arc<Session>,
     client: &Client,
     uri: &lsp::Uri,
     position: lsp::Position,
 ) -> Option<Placed> {
+    let arrival = session.completer.arrive();
+    let abandoned = CancellationToken::new();
+    let _abandon_when_dropped = abandoned.clone().drop_guard();
+    let task = tokio::spawn(suggest_detached(
+        Arc::clone(session),
+        client.clone(),
+        uri.as_str().to_owned(),
+        position,
+        (abandoned, arrival),
+    ));
+    match task.await {
+        Ok(placed) => placed,
+        Err(error) => {
+            tracing::error!(%error, "a completion task failed");
+            None
+        }
+    }
+}
+
+async fn suggest_detached(
+    session: Arc<Session>,
+    client: Client,
+    uri: String,
+    position: lsp::Position,
+    (abandoned, arrival): (CancellationToken, u64),
+) -> Option<Placed> {
+    let session = &session;
     let uri = uri.as_str();
     let settings = session.settings();
     if !settings.completion.enabled {
@@ -182,6 +213,8 @@ async fn suggest(
         language: &snapshot.language_id,
         text: snapshot.text.clone(),
         cursor,
+        abandoned,
+        arrival,
     };
     match session.completer.complete(request, &settings).await {
         Outcome::Suggest { text, .. } => Some(Placed {

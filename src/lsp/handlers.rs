@@ -18,6 +18,7 @@ use tower_lsp_server::ls_types::{
 use crate::config::{describe_errors, says_nothing};
 
 use super::actions::{code_action_kinds, commands};
+use super::pull::PULL_TIMEOUT;
 use super::session::Session;
 use super::{completion, convert};
 
@@ -95,18 +96,38 @@ pub fn initialize(
     (result, warning)
 }
 
-/// Pulls `workspace/configuration` for the `chatls` section when the client supports it. An
+/// Pulls `workspace/configuration` for the `chatls` section when the client supports it, in
+/// a task of its own (see [`super::pull`]): the message loop never waits for the client. An
 /// answer without chatls settings (Neovim answers `null` when only `init_options` are set)
 /// keeps the settings in force.
-pub async fn pull_configuration(session: &Session, client: &Client) {
-    if !session.facts().configuration {
+pub fn pull_configuration(session: &Arc<Session>, client: &Client) {
+    if !session.facts().configuration || !session.pulls.begin() {
         return;
     }
+    let (session, client) = (Arc::clone(session), client.clone());
+    tokio::spawn(async move {
+        loop {
+            pull_once(&session, &client).await;
+            if !session.pulls.end() {
+                break;
+            }
+        }
+    });
+}
+
+async fn pull_once(session: &Session, client: &Client) {
     let items = vec![ConfigurationItem {
         scope_uri: None,
         section: Some("chatls".to_owned()),
     }];
-    match client.configuration(items).await {
+    let Ok(answer) = tokio::time::timeout(PULL_TIMEOUT, client.configuration(items)).await else {
+        tracing::warn!(
+            "the client did not answer workspace/configuration within {} s; the settings in force stay",
+            PULL_TIMEOUT.as_secs()
+        );
+        return;
+    };
+    match answer {
         Ok(values) => {
             if let Some(value) = values
                 .into_iter()
@@ -134,12 +155,12 @@ async fn apply_configuration(session: &Session, client: &Client, value: Value) {
 /// A pushed update replaces the settings in force whole (see `config::says_nothing` for the
 /// payloads that only mean "settings changed, ask me").
 pub async fn did_change_configuration(
-    session: &Session,
+    session: &Arc<Session>,
     client: &Client,
     params: DidChangeConfigurationParams,
 ) {
     if says_nothing(&params.settings) {
-        pull_configuration(session, client).await;
+        pull_configuration(session, client);
     } else {
         apply_configuration(session, client, params.settings).await;
     }

@@ -11,6 +11,7 @@ pub mod handlers;
 pub mod input;
 pub mod models;
 pub mod progress;
+pub mod pull;
 pub mod review;
 pub mod server;
 pub mod session;

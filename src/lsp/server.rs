@@ -121,7 +121,7 @@ impl LanguageServer for Server {
             if let Some(warning) = warning {
                 self.client.show_message(MessageType::ERROR, warning).await;
             }
-            handlers::pull_configuration(&self.session, &self.client).await;
+            handlers::pull_configuration(&self.session, &self.client);
         })
         .await;
     }

@@ -61,6 +61,8 @@ pub struct Session {
     pub completer: crate::completion::Completer,
     /// The edits waiting for the user's Apply/Discard (`edits.review: "confirm"`).
     pub reviews: crate::review::Reviews,
+    /// The `workspace/configuration` pull out, if any.
+    pub pulls: super::pull::Pulls,
     explain_dir: Option<PathBuf>,
     facts: RwLock<ClientFacts>,
     settings: RwLock<SettingsLayers>,
@@ -99,6 +101,7 @@ impl Session {
             engine: Engine::default(),
             completer: crate::completion::Completer::default(),
             reviews: crate::review::Reviews::default(),
+            pulls: super::pull::Pulls::default(),
             facts: RwLock::new(ClientFacts::default()),
             settings: RwLock::new(SettingsLayers {
                 env,

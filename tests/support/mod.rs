@@ -59,6 +59,8 @@ struct State {
     /// person does while reading.
     hold_message_requests: bool,
     held: std::collections::VecDeque<Value>,
+    /// Never answer `workspace/configuration`, as a broken client does.
+    ignore_configuration: bool,
 }
 
 /// How Neovim 0.11/0.12 sends `didChange` (`runtime/lua/vim/lsp/_changetracking.lua`): the
@@ -322,6 +324,12 @@ impl Client {
                 let params = message.get("params").cloned().unwrap_or(Value::Null);
                 {
                     let mut state = self.state.lock().unwrap();
+                    if method == "workspace/configuration" && state.ignore_configuration {
+                        state.server_requests.push((method, params));
+                        drop(state);
+                        self.changed.notify_waiters();
+                        return;
+                    }
                     if method == "window/showMessageRequest" && state.hold_message_requests {
                         state.server_requests.push((method, params));
                         state.held.push_back(id);
@@ -668,6 +676,11 @@ impl Client {
     /// Hold `window/showMessageRequest`s unanswered until [`Client::answer_held`].
     pub fn set_hold_message_requests(&self, hold: bool) {
         self.state.lock().unwrap().hold_message_requests = hold;
+    }
+
+    /// Leave every `workspace/configuration` unanswered from now on.
+    pub fn set_ignore_configuration(&self, ignore: bool) {
+        self.state.lock().unwrap().ignore_configuration = ignore;
     }
 
     /// Answers the oldest held `window/showMessageRequest` (`Value::Null`: dismissed).
