@@ -80,7 +80,9 @@ impl Setup {
             .expect("the code action request was not answered while the hostile work ran");
         let titles = response["result"].as_array().map(Vec::len).unwrap_or(0);
         assert!(titles > 0, "no code actions: {response}");
-        started.elapsed()
+        let took = started.elapsed();
+        eprintln!("code actions answered in {took:?}");
+        took
     }
 
     /// The server process's peak resident memory (`VmHWM`), in KiB.
@@ -172,6 +174,7 @@ async fn a_megabyte_completion_stream_leaves_the_server_answering_and_is_cut_sho
         "reading went on after the suggestion was long enough (the connection stayed open)"
     );
     let peak = s.peak_kb();
+    eprintln!("peak memory of the server: {peak} KiB");
     assert!(peak < PEAK_LIMIT_KB, "peak memory {peak} KiB");
 }
 
@@ -219,6 +222,7 @@ async fn twenty_slow_completions_leave_a_code_action_prompt() {
     }
     drop(newest);
     let peak = s.peak_kb();
+    eprintln!("peak memory of the server: {peak} KiB");
     assert!(peak < PEAK_LIMIT_KB, "peak memory {peak} KiB");
 }
 
@@ -297,6 +301,7 @@ async fn a_huge_model_list_is_dropped_and_memory_stays_small() {
         assert!(offered.contains(model), "{offered}");
     }
     let peak = s.peak_kb();
+    eprintln!("peak memory of the server: {peak} KiB");
     assert!(peak < PEAK_LIMIT_KB, "peak memory {peak} KiB");
 }
 
@@ -340,5 +345,6 @@ async fn a_template_that_multiplies_the_selection_sends_nothing() {
         })
         .await;
     let peak = s.peak_kb();
+    eprintln!("peak memory of the server: {peak} KiB");
     assert!(peak < PEAK_LIMIT_KB, "peak memory {peak} KiB");
 }
