@@ -232,7 +232,7 @@ async fn twenty_slow_completions_leave_a_code_action_prompt() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_that_never_answers_configuration_blocks_nothing() {
     let s = setup(editor_caps(true), Value::Null, |client| {
-        client.set_ignore_configuration(true)
+        client.set_ignored_requests(&["workspace/configuration"])
     })
     .await;
     for _ in 0..24 {
@@ -259,6 +259,34 @@ async fn a_client_that_never_answers_configuration_blocks_nothing() {
         (1..=2).contains(&pulls),
         "{pulls} configuration requests out at once (a burst asks once more, not once each)"
     );
+}
+
+/// Issue 19 item 2, its sibling: a client that never answers
+/// `window/workDoneProgress/create`. The old code waited for the answer before it delivered
+/// the result: the edit was never applied.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_never_answers_progress_create_still_gets_its_edit() {
+    let s = setup(editor_caps(false), Value::Null, |client| {
+        client.set_ignored_requests(&["window/workDoneProgress/create"])
+    })
+    .await;
+    s.fake
+        .set_default(support::answer_with("    sum = xs.iter().sum();\n"));
+    let uri = s.uri("src/lib.rs");
+    let response = s
+        .client
+        .request(
+            "workspace/executeCommand",
+            json!({"command": "chatls.run", "arguments": [{"uri": uri, "range": range(2, 0, 5, 0), "action": "refactor"}]}),
+        )
+        .await;
+    assert!(response.get("error").is_none(), "{response}");
+    s.client
+        .wait_until("the edit applied", |client| {
+            client.doc(&uri).text.contains("xs.iter().sum()")
+        })
+        .await;
+    assert!(!s.client.doc(&uri).text.contains("for x in xs"));
 }
 
 /// Issue 19 item 3: `GET /models` answered with twenty megabytes of entries. The old code

@@ -17,6 +17,10 @@ use tower_lsp_server::ls_types::{
 /// The shortest gap between two reports of one action.
 pub const REPORT_INTERVAL: Duration = Duration::from_millis(100);
 
+/// How long the client may take to accept a progress token; without an answer the action
+/// goes on (and delivers its result) without progress.
+pub const CREATE_TIMEOUT: Duration = Duration::from_secs(10);
+
 #[derive(Clone)]
 pub struct ActionProgress {
     client: Client,
@@ -41,9 +45,24 @@ impl ActionProgress {
             return progress;
         }
         let token = NumberOrString::String(token.to_owned());
-        if let Err(error) = client.create_work_done_progress(token.clone()).await {
-            tracing::debug!(%error, "client refused a progress token");
-            return progress;
+        let created = tokio::time::timeout(
+            CREATE_TIMEOUT,
+            client.create_work_done_progress(token.clone()),
+        )
+        .await;
+        match created {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => {
+                tracing::debug!(%error, "client refused a progress token");
+                return progress;
+            }
+            Err(_) => {
+                tracing::warn!(
+                    "the client did not answer window/workDoneProgress/create within {} s; the action goes on without progress",
+                    CREATE_TIMEOUT.as_secs()
+                );
+                return progress;
+            }
         }
         progress.token = Some(token);
         progress

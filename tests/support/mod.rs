@@ -59,8 +59,8 @@ struct State {
     /// person does while reading.
     hold_message_requests: bool,
     held: std::collections::VecDeque<Value>,
-    /// Never answer `workspace/configuration`, as a broken client does.
-    ignore_configuration: bool,
+    /// Server requests never answered, as a broken client does.
+    ignored_requests: Vec<String>,
 }
 
 /// How Neovim 0.11/0.12 sends `didChange` (`runtime/lua/vim/lsp/_changetracking.lua`): the
@@ -324,7 +324,7 @@ impl Client {
                 let params = message.get("params").cloned().unwrap_or(Value::Null);
                 {
                     let mut state = self.state.lock().unwrap();
-                    if method == "workspace/configuration" && state.ignore_configuration {
+                    if state.ignored_requests.contains(&method) {
                         state.server_requests.push((method, params));
                         drop(state);
                         self.changed.notify_waiters();
@@ -678,9 +678,10 @@ impl Client {
         self.state.lock().unwrap().hold_message_requests = hold;
     }
 
-    /// Leave every `workspace/configuration` unanswered from now on.
-    pub fn set_ignore_configuration(&self, ignore: bool) {
-        self.state.lock().unwrap().ignore_configuration = ignore;
+    /// Leave every server request of these methods unanswered from now on.
+    pub fn set_ignored_requests(&self, methods: &[&str]) {
+        self.state.lock().unwrap().ignored_requests =
+            methods.iter().map(|method| (*method).to_owned()).collect();
     }
 
     /// Answers the oldest held `window/showMessageRequest` (`Value::Null`: dismissed).
