@@ -36,6 +36,9 @@ pub struct Totals {
     pub prompt_tokens: u64,
     pub cached_tokens: u64,
     pub completion_tokens: u64,
+    /// How many of the requests have estimated counts: the upstream sent no usage (it sends
+    /// it last, and a completion stops reading once its suggestion is complete).
+    pub estimated_requests: u64,
 }
 
 impl Totals {
@@ -44,6 +47,7 @@ impl Totals {
         self.prompt_tokens += other.prompt_tokens;
         self.cached_tokens += other.cached_tokens;
         self.completion_tokens += other.completion_tokens;
+        self.estimated_requests += other.estimated_requests;
     }
 
     fn of(usage: &Usage) -> Totals {
@@ -52,6 +56,7 @@ impl Totals {
             prompt_tokens: usage.prompt_tokens,
             cached_tokens: usage.cached_tokens(),
             completion_tokens: usage.completion_tokens,
+            estimated_requests: 0,
         }
     }
 
@@ -61,9 +66,21 @@ impl Totals {
             "promptTokens": self.prompt_tokens,
             "cachedTokens": self.cached_tokens,
             "completionTokens": self.completion_tokens,
+            "estimatedRequests": self.estimated_requests,
         })
     }
 }
+
+/// The characters of a request and of the answer read, for an estimate when the upstream
+/// reports no usage.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Estimate {
+    pub sent_chars: u64,
+    pub received_chars: u64,
+}
+
+/// The usual rule of thumb for English text and code with BPE tokenizers.
+pub const CHARS_PER_TOKEN: u64 = 4;
 
 /// The session's token totals. Cheap to clone; clones share the totals.
 #[derive(Clone, Default)]
@@ -88,9 +105,28 @@ impl UsageLedger {
             .add(&Totals::of(usage));
     }
 
-    /// Counts one completion request (for the completion-while-typing code).
-    pub fn record_completion(&self, model: &str, usage: &Usage) {
-        self.record(UsageKind::Completions, model, usage);
+    /// Counts one completion request: as the upstream reported it, or, when it reported
+    /// nothing (reading stopped early), estimated from the characters sent and received at
+    /// [`CHARS_PER_TOKEN`] and counted as estimated.
+    pub fn record_completion(&self, model: &str, measured: Option<&Usage>, estimate: Estimate) {
+        let entry = match measured {
+            Some(usage) => Totals::of(usage),
+            None => Totals {
+                requests: 1,
+                prompt_tokens: estimate.sent_chars.div_ceil(CHARS_PER_TOKEN),
+                cached_tokens: 0,
+                completion_tokens: estimate.received_chars.div_ceil(CHARS_PER_TOKEN),
+                estimated_requests: 1,
+            },
+        };
+        let mut totals = self
+            .totals
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        totals
+            .entry((model.to_owned(), UsageKind::Completions))
+            .or_default()
+            .add(&entry);
     }
 
     /// The totals of one kind, over every model.
@@ -218,7 +254,7 @@ mod tests {
         let ledger = UsageLedger::new();
         ledger.record(UsageKind::Actions, "big", &usage(100, Some(60), 10));
         ledger.record(UsageKind::Actions, "big", &usage(50, None, 5));
-        ledger.record_completion("small", &usage(20, Some(20), 2));
+        ledger.record_completion("small", Some(&usage(20, Some(20), 2)), Estimate::default());
         let report = ledger.report();
         assert_eq!(report["total"]["requests"], 3);
         assert_eq!(report["total"]["promptTokens"], 170);
@@ -229,5 +265,23 @@ mod tests {
         assert_eq!(report["byModel"]["big"]["completions"]["requests"], 0);
         assert_eq!(report["byModel"]["small"]["total"]["cachedTokens"], 20);
         assert_eq!(ledger.kind_totals(UsageKind::Actions).requests, 2);
+        assert_eq!(report["total"]["estimatedRequests"], 0);
+    }
+
+    #[test]
+    fn a_completion_without_reported_usage_is_estimated_and_marked() {
+        let ledger = UsageLedger::new();
+        let estimate = Estimate {
+            sent_chars: 4001,
+            received_chars: 40,
+        };
+        ledger.record_completion("small", None, estimate);
+        let report = ledger.report();
+        let completions = &report["byKind"]["completions"];
+        assert_eq!(completions["requests"], 1);
+        assert_eq!(completions["promptTokens"], 1001);
+        assert_eq!(completions["completionTokens"], 10);
+        assert_eq!(completions["estimatedRequests"], 1);
+        assert_eq!(report["byModel"]["small"]["total"]["estimatedRequests"], 1);
     }
 }

@@ -513,3 +513,84 @@ async fn a_failing_upstream_shows_one_message_until_the_settings_change() {
         .wait_until("a second message", |client| messages(client).len() == 2)
         .await;
 }
+
+/// An SSE answer whose last chunk carries the token usage, as OpenAI sends it with
+/// `stream_options.include_usage`.
+fn completion_with_usage(text: &str, prompt: u64, completion: u64) -> Reply {
+    Reply::sse(vec![
+        Step::Data(json!({"id": "c", "object": "chat.completion.chunk",
+                "choices": [{"index": 0, "delta": {"content": text}, "finish_reason": "stop"}]})),
+        Step::Data(
+            json!({"id": "c", "object": "chat.completion.chunk", "choices": [],
+            "usage": {"prompt_tokens": prompt, "completion_tokens": completion,
+                "total_tokens": prompt + completion}}),
+        ),
+        Step::Done,
+    ])
+}
+
+#[tokio::test]
+async fn completions_are_counted_in_the_usage_and_share_the_actions_connection() {
+    let s = setup(
+        &[("a.rs", EMOJI_CODE)],
+        vscode_caps(),
+        json!({"completion": {"debounceMs": 0, "model": "fast-model"}}),
+        Some(KEY),
+    )
+    .await;
+    let a = s.uri("a.rs");
+    s.client.open(&a, "rust", EMOJI_CODE).await;
+    // An action first, then two completions through the same pool: one read to its end
+    // (the upstream's usage arrives), one stopped once its line is complete (no usage
+    // arrives: counted from its characters and marked estimated).
+    s.fake.set_default(Reply::text(&["An explanation."]));
+    let token = s
+        .client
+        .run_action(
+            "chatls.explain",
+            json!({"uri": a, "range": support::range(1, 0, 1, 10)}),
+        )
+        .await;
+    s.client.wait_progress_end(&token).await;
+    s.fake.push_completion(completion_with_usage("x()", 900, 3));
+    s.fake.push_completion(Reply::text(&["y();\n", "z();\n"]));
+    for (line, character) in [(1, 25), (0, 0)] {
+        let response = s
+            .client
+            .request(
+                "textDocument/inlineCompletion",
+                inline_params(&a, line, character),
+            )
+            .await;
+        assert!(response.get("error").is_none(), "{response}");
+    }
+
+    let report = s
+        .client
+        .request(
+            "workspace/executeCommand",
+            json!({"command": "chatls.usage", "arguments": []}),
+        )
+        .await;
+    let report = &report["result"];
+    let completions = &report["byModel"]["fast-model"]["completions"];
+    assert_eq!(completions["requests"], 2, "{report}");
+    assert_eq!(completions["estimatedRequests"], 1, "{report}");
+    let prompt = completions["promptTokens"].as_u64().unwrap();
+    assert!(
+        prompt > 900,
+        "measured 900 plus an estimate of the second prompt: {report}"
+    );
+    assert!(
+        completions["completionTokens"].as_u64().unwrap() >= 4,
+        "{report}"
+    );
+    assert_eq!(report["byKind"]["actions"]["requests"], 1, "{report}");
+    // The completions and the action went through one pool: one keep-alive connection.
+    assert_eq!(s.fake.requests().len(), 3);
+    assert_eq!(
+        s.fake.connections_accepted(),
+        1,
+        "one connection pool for both"
+    );
+}

@@ -25,6 +25,7 @@ use crate::engine::{check_ready, endpoint};
 use crate::llm::client::{LlmClient, StreamEvent};
 use crate::llm::types::{ChatRequest, Message, StreamOptions};
 use crate::tools::Sandbox;
+use crate::usage::{Estimate, UsageLedger};
 
 use self::answer::Surroundings;
 use self::cache::Shown;
@@ -67,10 +68,12 @@ pub enum Outcome {
     Failed(String),
 }
 
-/// The completion service: shares one pooled HTTP client for all documents.
-#[derive(Default)]
+/// The completion service: talks through the session's one pooled HTTP client (the
+/// engine's), so actions and completions share connections and the cold-start gate, and
+/// counts every request in the session's usage ledger.
 pub struct Completer {
     client: LlmClient,
+    usage: UsageLedger,
     documents: Documents,
     gate: QuietGate<Settings>,
     /// The sandbox of the last roots and deny globs: building one compiles its globs, which
@@ -109,6 +112,17 @@ pub fn chat_request(settings: &Settings, messages: Vec<Message>) -> ChatRequest 
 }
 
 impl Completer {
+    /// A completer over the session's client and usage ledger.
+    pub fn new(client: LlmClient, usage: UsageLedger) -> Self {
+        Completer {
+            client,
+            usage,
+            documents: Documents::default(),
+            gate: QuietGate::default(),
+            sandbox: Mutex::default(),
+        }
+    }
+
     /// Answers one request: from the shown suggestion when the user typed through it, else
     /// after the debounce from the upstream, unless a newer request for the document came.
     pub async fn complete(&self, request: Request<'_>, settings: &Settings) -> Outcome {
@@ -150,6 +164,7 @@ impl Completer {
             language: request.language,
         };
         let body = chat_request(settings, prompt::messages(&file, text, window));
+        let sent_chars = body.messages.iter().map(Message::text_len).sum::<usize>() as u64;
         let line_start = text.line_to_char(text.char_to_line(window.cursor));
         let line_before = text.slice(line_start..window.cursor).to_string();
         let after = text.slice(window.cursor..window.end).to_string();
@@ -195,10 +210,25 @@ impl Completer {
             biased;
             _ = request.abandoned.cancelled() => {
                 stop.cancel();
+                self.usage.record_completion(&body.model, None, Estimate { sent_chars, received_chars: 0 });
                 return Outcome::Nothing;
             }
             result = chat => result,
         };
+        // Every request that reached the upstream costs tokens, finished or not.
+        let received_chars = match &result {
+            Ok(done) => done.content.chars().count(),
+            Err(_) => streamed.chars().count(),
+        } as u64;
+        let measured = result.as_ref().ok().and_then(|done| done.usage.as_ref());
+        self.usage.record_completion(
+            &body.model,
+            measured,
+            Estimate {
+                sent_chars,
+                received_chars,
+            },
+        );
         let (raw, truncated) = match result {
             Ok(done) => {
                 if let Some(usage) = done.usage {

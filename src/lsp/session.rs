@@ -93,13 +93,18 @@ fn read<T: Clone>(lock: &RwLock<T>) -> T {
 impl Session {
     pub fn new(env: EnvSettings) -> Self {
         let effective = Settings::from_env(&env);
+        // One engine: actions and completions share its connection pool and usage ledger.
+        let engine = Engine::default();
         Session {
             test_hooks: env.test_hooks,
             explain_dir: env.explain_dir.clone(),
             documents: DocumentStore::new(),
             conversations: Conversations::default(),
-            engine: Engine::default(),
-            completer: crate::completion::Completer::default(),
+            engine: engine.clone(),
+            completer: crate::completion::Completer::new(
+                engine.client().clone(),
+                engine.usage().clone(),
+            ),
             reviews: crate::review::Reviews::default(),
             pulls: super::pull::Pulls::default(),
             facts: RwLock::new(ClientFacts::default()),
