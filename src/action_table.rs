@@ -61,12 +61,16 @@ impl ActionRow {
 
     /// "chatls: Explain with AI" — the label of its edits and the head of its progress title.
     pub fn label(&self) -> String {
-        format!("chatls: {}", self.title)
+        format!("chatls: {}", crate::display::label(&self.title))
     }
 
     /// The progress title: the action and the model that answers it.
     pub fn progress_title(&self, model: &str) -> String {
-        format!("chatls: {} ({model})", self.title)
+        format!(
+            "chatls: {} ({})",
+            crate::display::label(&self.title),
+            crate::display::label(model)
+        )
     }
 
     /// The question asked with `chatls.ask`: an answer row of its own, never in the table
@@ -357,7 +361,7 @@ fn parse_row(
     }
     .ok_or(("kind", "is required: \"edit\" or \"answer\"".to_owned()))?;
     let title = text("title")?
-        .map(|title| title.trim().to_owned())
+        .map(|title| crate::display::label(&title))
         .or_else(|| base.map(|row| row.title.clone()))
         .ok_or(("title", "is required (the code action's name)".to_owned()))?;
     let prompt = text("prompt")?

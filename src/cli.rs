@@ -254,7 +254,7 @@ pub async fn ask(args: AskArgs) -> i32 {
     match ask_inner(args).await {
         Ok(()) => 0,
         Err(message) => {
-            eprintln!("chatls: {message}");
+            eprintln!("chatls: {}", crate::display::terminal(&message));
             1
         }
     }
@@ -329,8 +329,9 @@ pub async fn models(args: ModelsArgs) -> i32 {
         Ok(listed) => listed,
         Err(error) => {
             eprintln!(
-                "chatls: {} did not list its models ({error}); showing the known ones",
-                settings.base_url
+                "chatls: {} did not list its models ({}); showing the known ones",
+                settings.base_url,
+                crate::display::line(&error.to_string())
             );
             Vec::new()
         }
@@ -418,7 +419,9 @@ async fn ask_inner(args: AskArgs) -> Result<(), String> {
     });
 
     let color = std::io::stderr().is_terminal();
+    // Everything from the model or the gateway is cleaned before it reaches the terminal.
     let status = |line: &str| {
+        let line = crate::display::terminal(line);
         if color {
             eprintln!("\x1b[2m{line}\x1b[0m");
         } else {
@@ -434,7 +437,7 @@ async fn ask_inner(args: AskArgs) -> Result<(), String> {
     let mut stdout = std::io::stdout();
     let mut on_event = |event: EngineEvent<'_>| match event {
         EngineEvent::Token(text) => {
-            let _ = stdout.write_all(text.as_bytes());
+            let _ = stdout.write_all(crate::display::terminal(text).as_bytes());
             let _ = stdout.flush();
         }
         EngineEvent::Tool(label) => status(&format!("[tool] {label}")),
@@ -474,7 +477,7 @@ async fn ask_inner(args: AskArgs) -> Result<(), String> {
             other => other.to_string(),
         })?;
     if !settings.stream {
-        print!("{}", outcome.answer);
+        print!("{}", crate::display::terminal(&outcome.answer));
     }
     println!();
     status(&format!(
@@ -499,7 +502,13 @@ async fn ask_inner(args: AskArgs) -> Result<(), String> {
     let shown = path.display().to_string();
     eprint!(
         "{}",
-        diff.unified_diff().context_radius(2).header(&shown, &shown)
+        crate::display::terminal(
+            &diff
+                .unified_diff()
+                .context_radius(2)
+                .header(&shown, &shown)
+                .to_string()
+        )
     );
     if args.apply {
         let now = std::fs::read_to_string(&path)

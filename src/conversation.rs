@@ -4,7 +4,7 @@
 //! once, when it is recorded: its images become a short note (they were sent with the turn
 //! itself and are not sent again), and a message longer than a quarter of the budget is cut
 //! in the middle, so one big turn cannot push every other turn out.
-//! A conversation's transcript is registered under its own URI too, so a follow-up
+//! A conversation's transcript is registered under its file too, so a follow-up
 //! written there continues the same conversation even after the code's document was closed.
 
 use std::path::PathBuf;
@@ -117,8 +117,9 @@ impl Conversations {
         }
     }
 
-    /// Notes the conversation's transcript and makes its URI lead to the same conversation.
-    pub fn set_transcript(&self, uri: &str, id: &str, path: PathBuf, transcript_uri: &str) {
+    /// Notes the conversation's transcript and makes its key (see `lsp::transcript`) lead to
+    /// the same conversation, for as long as the server runs.
+    pub fn set_transcript(&self, uri: &str, id: &str, path: PathBuf, transcript_key: &str) {
         let Some(shared) = self.by_document.get(uri).map(|entry| entry.clone()) else {
             return;
         };
@@ -129,7 +130,7 @@ impl Conversations {
             }
             conversation.transcript = Some(path);
         }
-        self.by_document.insert(transcript_uri.to_owned(), shared);
+        self.by_document.insert(transcript_key.to_owned(), shared);
     }
 
     /// Forgets the document's conversation; the next action starts a new one with a new id

@@ -312,7 +312,7 @@ async fn run_tools(
     on_event: &mut (dyn FnMut(EngineEvent<'_>) + Send),
 ) -> Vec<crate::tools::ToolOutput> {
     for call in calls {
-        let text = label(&call.function.name, &call.function.arguments);
+        let text = crate::display::label(&label(&call.function.name, &call.function.arguments));
         on_event(EngineEvent::Tool(&text));
     }
     join_all(

@@ -10,6 +10,7 @@ pub mod cli;
 pub mod completion;
 pub mod config;
 pub mod conversation;
+pub mod display;
 pub mod edits;
 pub mod engine;
 pub mod explain;

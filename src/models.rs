@@ -22,14 +22,15 @@ pub const LIST_TIMEOUT: Duration = Duration::from_secs(2);
 pub const CURRENT_MARK: &str = " (current)";
 
 /// The seed's models, then the listed ones not among them, then the current model if it is
-/// in neither; no duplicates.
+/// in neither; no duplicates. A listed id that is no clean one-line name (a newline, an
+/// escape sequence, a bidi override: see `display`) is no model anyone can mean: left out.
 pub fn merged(listed: &[String], current: &str) -> Vec<String> {
     let mut all: Vec<String> = SEED_MODELS
         .iter()
         .map(|model| (*model).to_owned())
         .collect();
     for model in listed {
-        if !all.contains(model) {
+        if crate::display::is_label(model) && !all.contains(model) {
             all.push(model.clone());
         }
     }
@@ -45,9 +46,9 @@ pub fn choices(listed: &[String], current: &str) -> Vec<String> {
         .into_iter()
         .map(|model| {
             if model == current {
-                format!("{model}{CURRENT_MARK}")
+                format!("{}{CURRENT_MARK}", crate::display::label(&model))
             } else {
-                model
+                crate::display::label(&model)
             }
         })
         .collect()

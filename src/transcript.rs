@@ -4,6 +4,8 @@
 //! heading: whatever the person writes under it is the next follow-up. chatls only ever
 //! appends, so nothing the person typed is lost.
 
+use crate::display::label;
+
 /// The heading of the person's turns.
 pub const YOU: &str = "## You";
 
@@ -12,13 +14,14 @@ pub const HINT: &str = "<!-- Write a follow-up under the last \"## You\" heading
 
 /// The first lines of a new transcript.
 pub fn header(display_path: &str) -> String {
+    let display_path = label(display_path);
     format!("# chatls — {display_path}\n\n{HINT}\n\n{YOU}\n\n")
 }
 
 /// What the person asked, as it appears under `## You`: the selection as a link, then the
 /// action or the question.
 pub fn you(link_text: &str, link_target: &str, what: &str) -> String {
-    format!("[{link_text}]({link_target})\n\n{}", what.trim())
+    format!("[{}]({link_target})\n\n{}", label(link_text), what.trim())
 }
 
 /// The target of a turn's link back to its selection: the code's path relative to the
@@ -112,7 +115,8 @@ pub fn addition(
         out.push('\n');
     }
     out.push_str(&format!(
-        "## chatls ({model})\n\n{}\n\n{YOU}\n\n",
+        "## chatls ({})\n\n{}\n\n{YOU}\n\n",
+        label(model),
         escaped(answer)
     ));
     out

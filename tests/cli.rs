@@ -206,3 +206,62 @@ async fn models_lists_the_seed_and_the_upstream_models_with_the_current_marked()
     assert!(lines.contains(&"claude-opus-4-7 (current)"), "{stdout}");
     assert_eq!(lines[7], "local-coder-7b");
 }
+
+/// Issue 19, item 12: model ids and answers with newlines, `## You`, ESC/OSC sequences or
+/// U+202E: `chatls models` lists none of them and `chatls ask` prints no escape to the
+/// terminal.
+#[tokio::test]
+async fn hostile_model_ids_and_answers_reach_the_terminal_clean() {
+    let controls = |text: &str| {
+        text.chars()
+            .any(|c| (c.is_control() && c != '\n' && c != '\t') || c == '\u{202E}')
+    };
+    let fake = FakeUpstream::start(vec![]).await.unwrap();
+    fake.set_models(FakeUpstream::models_reply(&[
+        "local-coder-7b",
+        "evil\n## You\n\nforged",
+        "\u{1b}]52;c;cHduZWQ=\u{7}clipboard",
+        "\u{1b}[2Jcleared",
+        "rtl\u{202E}gpj.exe",
+    ]));
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_chatls"))
+        .arg("models")
+        .env("CHATLS_BASE_URL", fake.base_url())
+        .env("CHATLS_MODEL", "claude-opus-4-7")
+        .env_remove("CHATLS_API_KEY")
+        .env_remove("OPENAI_API_KEY")
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .unwrap();
+    assert!(output.status.success());
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(!controls(&stdout), "{stdout:?}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(
+        lines.len(),
+        8,
+        "the seven seed models and the clean one: {stdout}"
+    );
+    assert_eq!(lines[7], "local-coder-7b");
+
+    fake.push(Reply::text(&[
+        "It adds.\u{1b}]0;pwned\u{7}",
+        "\u{1b}[2J Then \u{202E}divides\n",
+        "\tand returns.",
+    ]));
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("stats.py");
+    std::fs::write(&file, CODE).unwrap();
+    let target = format!("{}:2-4", file.display());
+    let (ok, stdout, stderr) = ask(&fake, &["explain", &target], Some("sk-cli-canary")).await;
+    assert!(ok, "{stderr}");
+    assert!(
+        !controls(&stdout) && !controls(&stderr),
+        "{stdout:?} {stderr:?}"
+    );
+    assert_eq!(
+        stdout.trim(),
+        "It adds. Then <U+202E>divides\n\tand returns."
+    );
+}

@@ -245,7 +245,9 @@ pub async fn execute(
             return Ok(Some(json!({ "reset": session.conversations.reset_all() })));
         }
         let args: DocumentArguments = argument(command, &arguments, "{\"uri\"}")?;
-        let reset = session.conversations.reset(&args.uri);
+        let reset = session
+            .conversations
+            .reset(&session.conversation_key(&args.uri));
         return Ok(Some(json!({ "reset": reset })));
     }
     if command == DEBUG_PANIC_COMMAND && session.test_hooks() {
@@ -277,7 +279,8 @@ pub async fn execute(
     if command == FOLLOW_UP_COMMAND {
         let args: DocumentArguments = argument(command, &arguments, "{\"uri\"}")?;
         let input = follow_up_input(session, &args.uri).map_err(invalid)?;
-        return start(session, client, input, args.uri, None).await;
+        let key = session.conversation_key(&args.uri);
+        return start(session, client, input, key, None).await;
     }
     if command == ASK_COMMAND {
         let args: AskArguments =
@@ -297,7 +300,7 @@ pub async fn execute(
             diagnostics: None,
         };
         let input = snapshot(session, ActionRow::ask(), run).map_err(invalid)?;
-        let key = input.uri.clone();
+        let key = session.conversation_key(&input.uri);
         let you = transcript::you_turn(session, &input, &question);
         return start(session, client, input, key, Some(you)).await;
     }
@@ -331,7 +334,7 @@ pub async fn execute(
         )));
     };
     let input = snapshot(session, row, args).map_err(invalid)?;
-    let key = input.uri.clone();
+    let key = session.conversation_key(&input.uri);
     let you = (input.action.kind == RowKind::Answer)
         .then(|| transcript::you_turn(session, &input, &input.action.title));
     start(session, client, input, key, you).await
@@ -555,7 +558,7 @@ async fn run(
         facts.work_done_progress,
         &running.token,
         &input.action.progress_title(&model),
-        &format!("asking {model}"),
+        &format!("asking {}", crate::display::label(&model)),
     );
     let conversation = session.conversations.begin(key);
     let workspace = session.workspace(&settings);
@@ -573,7 +576,8 @@ async fn run(
                 } => {
                     retries = attempt;
                     format!(
-                        "{reason}; retrying in {:.1} s (attempt {attempt})",
+                        "{}; retrying in {:.1} s (attempt {attempt})",
+                        crate::display::line(reason),
                         delay.as_secs_f64()
                     )
                 }
@@ -590,8 +594,8 @@ async fn run(
                     }
                     format!("writing: {}", tail(&answer_so_far, 60))
                 }
-                EngineEvent::Tool(label) => label.to_owned(),
-                EngineEvent::Note(note) => note.to_owned(),
+                EngineEvent::Tool(label) => crate::display::label(label),
+                EngineEvent::Note(note) => crate::display::line(note),
             };
             let _ = status.send(line);
         };
@@ -625,7 +629,10 @@ async fn run(
                 1 => " (gave up after 1 retry)".to_owned(),
                 n => format!(" (gave up after {n} retries)"),
             };
-            let message = format!("{title} failed: {}{tried}", explain_error(&error, &model));
+            let message = format!(
+                "{title} failed: {}{tried}",
+                crate::display::line(&explain_error(&error, &model))
+            );
             progress.end(&message).await;
             client.show_message(MessageType::ERROR, message).await;
             return;
@@ -660,7 +667,7 @@ async fn run(
                 text: &answer,
                 you,
             };
-            transcript::deliver(session, client, answer).await
+            transcript::deliver(session, client, answer, &running.cancel).await
         }
         RowKind::Edit => {
             deliver::apply_answer(

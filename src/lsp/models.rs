@@ -26,10 +26,10 @@ pub(super) async fn select(
             .get("model")
             .and_then(Value::as_str)
             .map(str::trim)
-            .filter(|model| !model.is_empty() && model.len() <= 200)
+            .filter(|model| crate::display::is_label(model))
             .ok_or_else(|| {
                 Error::invalid_params(
-                    "chatls.selectModel takes no argument (to pick from a list) or {\"model\": NAME}",
+                    "chatls.selectModel takes no argument (to pick from a list) or {\"model\": NAME} (one line of at most 200 characters, no control characters)",
                 )
             })?;
         session.select_model(model);
@@ -85,7 +85,10 @@ async fn pick(session: &Session, client: &Client) {
     let answer = client
         .show_message_request(
             MessageType::INFO,
-            format!("chatls: pick a model (now {current})"),
+            format!(
+                "chatls: pick a model (now {})",
+                crate::display::label(&current)
+            ),
             Some(
                 entries
                     .iter()

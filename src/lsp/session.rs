@@ -70,6 +70,8 @@ pub struct Session {
     diagnostics: DashMap<String, Vec<FileDiagnostic>>,
     /// Changes reported per document and the turns of unversioned edits.
     pub edit_order: EditOrder,
+    /// One answer at a time per transcript.
+    pub transcript_locks: super::transcript::TranscriptLocks,
     /// Canonical file path → the URI the client opened it under.
     by_path: DashMap<PathBuf, String>,
     running: DashMap<u64, Running>,
@@ -117,6 +119,7 @@ impl Session {
             roots: RwLock::new(Vec::new()),
             diagnostics: DashMap::new(),
             edit_order: EditOrder::default(),
+            transcript_locks: Default::default(),
             by_path: DashMap::new(),
             running: DashMap::new(),
             next_action: AtomicU64::new(1),
@@ -238,6 +241,16 @@ impl Session {
             && path
                 .parent()
                 .is_some_and(|parent| canonical(parent) == canonical(&dir))
+    }
+
+    /// The key of the conversation an action on `uri` continues: a transcript leads to its
+    /// conversation by its file, whatever URI it is open under and after it was closed; any
+    /// other document by its URI.
+    pub fn conversation_key(&self, uri: &str) -> String {
+        match super::convert::uri_path(uri) {
+            Some(path) if self.is_transcript(uri) => super::transcript::conversation_key(&path),
+            _ => uri.to_owned(),
+        }
     }
 
     pub fn roots(&self) -> Vec<PathBuf> {

@@ -4,7 +4,11 @@
 //! message when the client cannot open documents or `explain.output` is `"message"`.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use dashmap::DashMap;
+use tokio_util::sync::CancellationToken;
 
 use tower_lsp_server::Client;
 use tower_lsp_server::ls_types::{
@@ -78,58 +82,60 @@ fn transcript_path(session: &Session, answer: &Answer<'_>) -> Result<PathBuf, St
     ))
 }
 
+/// One answer at a time per transcript: its text is read, appended to and written whole, so
+/// two answers finishing together would otherwise each write the text without the other's.
+#[derive(Default)]
+pub struct TranscriptLocks {
+    by_path: DashMap<PathBuf, Arc<tokio::sync::Mutex<()>>>,
+}
+
+impl TranscriptLocks {
+    /// Waits until no other answer is being added to the transcript at `path`.
+    async fn lock(&self, path: &Path) -> tokio::sync::OwnedMutexGuard<()> {
+        let lock = Arc::clone(
+            self.by_path
+                .entry(transcript_file(path))
+                .or_default()
+                .value(),
+        );
+        lock.lock_owned().await
+    }
+}
+
+/// The transcript's file, the same however it was spelled (its directory resolved).
+pub(super) fn transcript_file(path: &Path) -> PathBuf {
+    match (path.parent(), path.file_name()) {
+        (Some(dir), Some(name)) => std::fs::canonicalize(dir)
+            .unwrap_or_else(|_| dir.to_path_buf())
+            .join(name),
+        _ => path.to_path_buf(),
+    }
+}
+
+/// The key its transcript gives a conversation: the file, not the URI the editor opened it
+/// under, so closing and reopening it (under any spelling) leads to the same conversation.
+pub(super) fn conversation_key(path: &Path) -> String {
+    format!("transcript:{}", transcript_file(path).display())
+}
+
 /// Appends the answer to the transcript and shows it; the text says what happened.
 pub(super) async fn deliver(
     session: &Session,
     client: &Client,
     answer: Answer<'_>,
+    cancel: &CancellationToken,
 ) -> Result<String, String> {
     let settings = session.settings();
     let facts = session.facts();
     let path = transcript_path(session, &answer)?;
     let uri =
         convert::file_uri(&path).ok_or_else(|| format!("cannot address {}", path.display()))?;
-    session
-        .conversations
-        .set_transcript(answer.key, &answer.conversation.id, path.clone(), &uri);
-
-    // The editor's buffer wins over the disk: it holds whatever the person typed.
-    let mut appended = false;
-    for _ in 0..3 {
-        let open = session.open_uri(&path).and_then(|open_uri| {
-            session.documents.with_document(&open_uri, |document| {
-                (open_uri.clone(), document.contents(), document.version)
-            })
-        });
-        let current = match &open {
-            Some((_, text, _)) => text.clone(),
-            None => explain::read(&path)
-                .map_err(|error| format!("could not read {}: {error}", path.display()))?,
-        };
-        let addition = transcript::addition(
-            &current,
-            &answer.input.display_path,
-            answer.you.as_deref(),
-            answer.model,
-            answer.text,
-        );
-        let whole = format!("{current}{addition}");
-        explain::save(&path, &whole).map_err(|error| {
-            format!("could not write the transcript {}: {error}", path.display())
-        })?;
-        let Some((open_uri, _, version)) = open else {
-            appended = true;
-            break;
-        };
-        // Into the open buffer as one edit at its end: one undo step, nothing overwritten.
-        if append_in_editor(session, client, &open_uri, &current, version, &addition).await {
-            appended = true;
-            break;
-        }
-    }
-    if !appended {
-        tracing::warn!(path = %path.display(), "the editor kept refusing the transcript edit");
-    }
+    session.conversations.set_transcript(
+        answer.key,
+        &answer.conversation.id,
+        path.clone(),
+        &conversation_key(&path),
+    );
 
     let as_message = || {
         let mut text = answer.text.trim().to_owned();
@@ -138,6 +144,17 @@ pub(super) async fn deliver(
         }
         format!("{text}\n\n(transcript: {})", path.display())
     };
+    {
+        let _appending = session.transcript_locks.lock(&path).await;
+        if let Err(problem) = append(session, client, &answer, &path, cancel).await {
+            if !cancel.is_cancelled() {
+                // Nothing the model wrote is lost: it is shown instead.
+                client.show_message(MessageType::INFO, as_message()).await;
+            }
+            return Err(problem);
+        }
+    }
+
     if settings.explain_output == ExplainOutput::Message || !facts.show_document {
         client.show_message(MessageType::INFO, as_message()).await;
         return Ok(format!("explanation shown (transcript {})", path.display()));
@@ -160,6 +177,71 @@ pub(super) async fn deliver(
             Ok(format!("explanation saved to {}", path.display()))
         }
     }
+}
+
+/// Adds the answer at the end of the transcript: in the editor's buffer when it is open
+/// there (it holds whatever the person typed, and wins over the disk), and on disk.
+async fn append(
+    session: &Session,
+    client: &Client,
+    answer: &Answer<'_>,
+    path: &Path,
+    cancel: &CancellationToken,
+) -> Result<(), String> {
+    let facts = session.facts();
+    let save = |current: &str| {
+        let addition = transcript::addition(
+            current,
+            &answer.input.display_path,
+            answer.you.as_deref(),
+            answer.model,
+            answer.text,
+        );
+        explain::save(path, &format!("{current}{addition}"))
+            .map_err(|error| format!("could not write the transcript {}: {error}", path.display()))
+            .map(|()| addition)
+    };
+    for _ in 0..3 {
+        let Some(open_uri) = session.open_uri(path) else {
+            let current = explain::read(path)
+                .map_err(|error| format!("could not read {}: {error}", path.display()))?;
+            save(&current)?;
+            return Ok(());
+        };
+        // An edit without a version lands wherever the client's buffer is by then: it waits
+        // for its turn and a quiet buffer, as code edits do (see `settle`), so the end it is
+        // computed for is the end the person sees.
+        let turn = if facts.document_changes {
+            None
+        } else {
+            Some(
+                session
+                    .edit_order
+                    .turn(&open_uri, cancel)
+                    .await
+                    .map_err(|reason| {
+                        format!("the answer was not added to the transcript: {reason}")
+                    })?,
+            )
+        };
+        let changes_seen = session.edit_order.change_count(&open_uri);
+        let Some((current, version)) = session.documents.with_document(&open_uri, |document| {
+            (document.contents(), document.version)
+        }) else {
+            // Closed meanwhile: the disk is the transcript again.
+            continue;
+        };
+        let addition = save(&current)?;
+        // Into the open buffer as one edit at its end: one undo step, nothing overwritten.
+        if append_in_editor(session, client, &open_uri, &current, version, &addition).await {
+            if let Some(turn) = turn {
+                turn.applied(changes_seen);
+            }
+            return Ok(());
+        }
+    }
+    tracing::warn!(path = %path.display(), "the editor kept refusing the transcript edit");
+    Ok(())
 }
 
 /// Inserts `addition` at the end of the open transcript; false when the editor refused it
