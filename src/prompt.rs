@@ -60,8 +60,8 @@ pub const MAX_PROMPT_BYTES: usize = 1024 * 1024;
 /// A row's template would fill to more than [`MAX_PROMPT_BYTES`]; nothing is sent.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "the prompt of the action `{row}` comes to {} KB once its placeholders are filled ({placeholders} of them, the selection {} KB), more than the {} KB chatls sends, so nothing was sent; select less code or use fewer placeholders in the row's `prompt`",
-    .bytes / 1024, .selection / 1024, MAX_PROMPT_BYTES / 1024
+    "the prompt of the action `{row}` comes to {} once its placeholders are filled ({placeholders} of them, the selection {}), more than the {} chatls sends, so nothing was sent; select less code or use fewer placeholders in the row's `prompt`",
+    size(*.bytes), size(*.selection), size(MAX_PROMPT_BYTES)
 )]
 pub struct PromptTooLarge {
     pub row: String,
@@ -70,11 +70,24 @@ pub struct PromptTooLarge {
     pub selection: usize,
 }
 
+/// "1 MB", "101.9 MB" or "104 KB".
+fn size(bytes: usize) -> String {
+    const MB: usize = 1024 * 1024;
+    if bytes >= MB && bytes.is_multiple_of(MB) {
+        format!("{} MB", bytes / MB)
+    } else if bytes >= MB {
+        format!("{:.1} MB", bytes as f64 / MB as f64)
+    } else {
+        format!("{} KB", bytes.div_ceil(1024))
+    }
+}
+
 /// Checks, without filling it, that the row's template stays within [`MAX_PROMPT_BYTES`]
 /// (the size counted is what [`render`] could produce at most).
 pub fn check_size(input: &ActionInput) -> Result<(), PromptTooLarge> {
     let language = language(input);
     let mut sizes: Vec<(&str, usize)> = Vec::new();
+    let mut selection = input.selection.len();
     let mut bytes = input.action.prompt.len();
     let mut count = 0;
     for name in placeholders(&input.action.prompt).filter(|name| PLACEHOLDERS.contains(name)) {
@@ -82,6 +95,9 @@ pub fn check_size(input: &ActionInput) -> Result<(), PromptTooLarge> {
             Some((_, size)) => *size,
             None => {
                 let size = placeholder_value(name, input, language).len();
+                if name == "selection" {
+                    selection = size;
+                }
                 sizes.push((name, size));
                 size
             }
@@ -96,7 +112,7 @@ pub fn check_size(input: &ActionInput) -> Result<(), PromptTooLarge> {
         row: input.action.id.clone(),
         bytes,
         placeholders: count,
-        selection: input.selection.len(),
+        selection,
     })
 }
 
@@ -432,5 +448,32 @@ mod tests {
     fn system_prompt_is_a_constant() {
         // The cache prefix depends on it: no formatting, no dates, no paths.
         assert!(!SYSTEM_PROMPT.contains('{'));
+    }
+
+    #[test]
+    fn a_template_that_multiplies_the_selection_is_refused_before_it_is_filled() {
+        let text = "let x = 1;\n".repeat(10_000);
+        let mut action = input("refactor", &text, 0..text.len());
+        assert_eq!(check_size(&action), Ok(()), "the built-in row on 110 KB");
+        action.action.prompt = "{selection}\n".repeat(9);
+        assert_eq!(
+            check_size(&action),
+            Ok(()),
+            "nine times 110 KB fits in 1 MB"
+        );
+        action.action.prompt = "{selection} {instruction}\n".repeat(1000);
+        let refused = check_size(&action).unwrap_err();
+        assert_eq!(refused.placeholders, 2000);
+        let message = refused.to_string();
+        assert!(
+            message.starts_with("the prompt of the action `refactor` comes to 104.9 MB"),
+            "{message}"
+        );
+        assert!(
+            message.contains(
+                "the selection 108 KB), more than the 1 MB chatls sends, so nothing was sent"
+            ),
+            "{message}"
+        );
     }
 }

@@ -744,6 +744,55 @@ async fn slow_response_head_is_a_first_byte_timeout_not_retried() {
     assert_eq!(fake.requests().len(), 1);
 }
 
+/// One SSE line that never ends, sent in 1 KB pieces: dropped past the event cap, before
+/// the body cap, and the connection closed.
+#[tokio::test]
+async fn an_endless_sse_line_is_dropped_at_the_event_cap() {
+    let piece = "z".repeat(1024);
+    let mut steps = vec![Step::Raw(
+        "data: {\"choices\": [{\"delta\": {\"content\": \"".to_owned(),
+    )];
+    steps.extend((0..3 * 1024).map(|_| Step::Raw(piece.clone())));
+    steps.push(Step::Stall);
+    let fake = FakeUpstream::start(vec![Reply::sse(steps)]).await.unwrap();
+    let mut endpoint = endpoint(&fake.base_url(), None);
+    endpoint.max_response_bytes = chatls::llm::DEFAULT_MAX_RESPONSE_BYTES;
+    let (result, _) = call(&LlmClient::new(), &endpoint, &request(true)).await;
+    let error = result.unwrap_err();
+    assert_eq!(
+        error,
+        LlmError::EventTooLarge {
+            limit: chatls::llm::client::MAX_SSE_EVENT_BYTES
+        }
+    );
+    assert!(error.to_string().contains("larger than 2 MB"), "{error}");
+    assert!(fake.wait_for_abort(Duration::from_secs(5)).await);
+}
+
+/// `GET /models` past its own cap is an error the picker ignores, read no further.
+#[tokio::test]
+async fn a_model_list_past_its_cap_is_dropped() {
+    let fake = FakeUpstream::start(vec![]).await.unwrap();
+    let padding = "p".repeat(chatls::llm::client::MAX_MODELS_BYTES);
+    fake.set_models(
+        Reply::status(
+            200,
+            &format!("{{\"data\": [{{\"id\": \"m\", \"note\": \"{padding}\"}}]}}"),
+        )
+        .with_header("content-type", "application/json"),
+    );
+    let result = LlmClient::new()
+        .models(&endpoint(&fake.base_url(), None), Duration::from_secs(10))
+        .await;
+    let error = result.unwrap_err().to_string();
+    assert!(error.contains("larger than 4 MB"), "{error}");
+    fake.set_models(FakeUpstream::models_reply(&["small-model"]));
+    let listed = LlmClient::new()
+        .models(&endpoint(&fake.base_url(), None), Duration::from_secs(10))
+        .await;
+    assert_eq!(listed.unwrap(), ["small-model"]);
+}
+
 #[tokio::test]
 async fn oversized_response_is_capped_and_dropped() {
     let big = "y".repeat(4096);

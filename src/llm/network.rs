@@ -638,4 +638,21 @@ mod tests {
         );
         assert_eq!(diagnose("tcp connect error", false), Diagnosis::Other);
     }
+
+    #[test]
+    fn a_ca_file_is_read_only_when_regular_and_small() {
+        let device = read_certificates(Path::new("/dev/zero"), "the `caFile` setting");
+        let Err(BuildError::CaFile { detail, .. }) = device else {
+            panic!("/dev/zero was read");
+        };
+        assert_eq!(detail, "it is not a regular file");
+        let dir = tempfile::tempdir().unwrap();
+        let huge = dir.path().join("huge.pem");
+        std::fs::write(&huge, vec![b'-'; MAX_CA_FILE_BYTES + 10]).unwrap();
+        let Err(BuildError::CaFile { detail, .. }) = read_certificates(&huge, "CHATLS_CA_FILE")
+        else {
+            panic!("a 16 MB file was read");
+        };
+        assert!(detail.contains("larger than 16 MB"), "{detail}");
+    }
 }
