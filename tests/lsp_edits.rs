@@ -443,6 +443,53 @@ async fn neovim_typing_while_the_answer_streams() {
     assert!(s.client.server_requests("workspace/applyEdit").is_empty());
 }
 
+/// A client that sends the whole text with every change (full sync; allowed with
+/// incremental sync too): typing above and below the selection while the answer streams
+/// keeps the edit, in an LF and a CRLF file, with an emoji before the selection (UTF-16
+/// positions); typing inside the selection still refuses and keeps the typing.
+#[tokio::test]
+async fn a_whole_document_change_elsewhere_keeps_the_edit() {
+    let answer = || Reply::text_with_delay(&["```python\n# one\nreturn 1\n```"], 500);
+    for eol in ["\n", "\r\n"] {
+        let text = TWO_FUNCTIONS.replace('\n', eol);
+        let s = setup(Editor::Versioned, "two.py", "python", &text, vec![answer()]).await;
+        let token = s
+            .client
+            .run_action(
+                "chatls.refactor",
+                json!({"uri": s.uri, "range": range(1, 0, 2, 0)}),
+            )
+            .await;
+        s.fake.wait_for_requests(1, Duration::from_secs(10)).await;
+        let above = text.replacen("def a():", "def a():  # 😀 a", 1);
+        s.client.change_full(&s.uri, &above).await;
+        let below = above.replacen("return 2", "return 2 + 0", 1);
+        s.client.change_full(&s.uri, &below).await;
+        let end = s.client.wait_progress_end(&token).await;
+        assert!(end.starts_with("applied"), "{eol:?}: {end}");
+        let expected = "def a():  # 😀 a\n    # one\n    return 1\n\ndef b():\n    return 2 + 0\n"
+            .replace('\n', eol);
+        assert_eq!(s.client.doc(&s.uri).text, expected, "{eol:?}");
+
+        // Inside the selection: nothing is applied, the typing stays.
+        let s = setup(Editor::Versioned, "two.py", "python", &text, vec![answer()]).await;
+        let token = s
+            .client
+            .run_action(
+                "chatls.refactor",
+                json!({"uri": s.uri, "range": range(1, 0, 2, 0)}),
+            )
+            .await;
+        s.fake.wait_for_requests(1, Duration::from_secs(10)).await;
+        let inside = text.replacen("return 1", "return 10", 1);
+        s.client.change_full(&s.uri, &inside).await;
+        let end = s.client.wait_progress_end(&token).await;
+        assert!(end.contains("selected code changed"), "{eol:?}: {end}");
+        assert_eq!(s.client.doc(&s.uri).text, inside);
+        assert!(s.client.server_requests("workspace/applyEdit").is_empty());
+    }
+}
+
 /// `chatls.cancel`, or `shutdown`, while an unversioned edit waits for the document to
 /// settle: nothing is applied.
 #[tokio::test]

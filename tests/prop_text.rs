@@ -377,8 +377,10 @@ proptest! {
             prop_assert!(moved.end <= document.text().len_chars());
             prop_assert_eq!(document.text().slice(moved).to_string(), selected);
         }
-        // A non-empty selection survives exactly when its chars are all still there, side
-        // by side (nothing deleted from it, nothing inserted inside it).
+        // A non-empty selection whose chars are all still there, side by side (nothing
+        // deleted from it, nothing inserted inside it), survives where they are. (It may
+        // survive more: a change is recorded in its smallest form, so replacing text with
+        // the same text changes nothing.)
         if !selection.is_empty() {
             let first = tagged.iter().position(|tag| *tag == Some(selection.start));
             let survives = first.is_some_and(|first| {
@@ -387,8 +389,42 @@ proptest! {
                     .enumerate()
                     .all(|(i, id)| tagged.get(first + i) == Some(&Some(id)))
             });
-            let expected = first.filter(|_| survives).map(|first| first..first + selection.len());
-            prop_assert_eq!(rebased, expected);
+            if let Some(first) = first.filter(|_| survives) {
+                prop_assert_eq!(rebased, Some(first..first + selection.len()));
+            }
+        }
+    }
+
+    /// A whole-document change (what full-sync clients send) that only changes text before
+    /// and after a selection keeps the selection, moved onto the same text.
+    #[test]
+    fn a_full_text_change_outside_a_selection_keeps_it(
+        before in text(20),
+        selected in text(12),
+        after in text(20),
+        new_before in text(20),
+        new_after in text(20),
+        enc in encoding(),
+    ) {
+        let old = format!("{before}{selected}{after}");
+        let mut document = Document::new(&old, 0, "text");
+        let start = before.chars().count();
+        let selection = start..start + selected.chars().count();
+        let new = format!("{new_before}{selected}{new_after}");
+        document
+            .apply_changes(1, &[TextChange::full(new.clone())], enc)
+            .map_err(|error| TestCaseError::fail(error.to_string()))?;
+        prop_assert_eq!(document.text().to_string(), new);
+        let edits = document.changes_since(0).expect("one step");
+        prop_assert!(edits.len() <= 1);
+        let rebased = rebase_range(selection.clone(), &edits);
+        if let Some(moved) = rebased.clone() {
+            prop_assert_eq!(document.text().slice(moved).to_string(), selected.clone());
+        }
+        // Text changed on one side only: the selection always survives.
+        if before == new_before || after == new_after {
+            let moved = rebased.expect("the selection survives");
+            prop_assert_eq!(moved.len(), selection.len());
         }
     }
 }

@@ -8,6 +8,7 @@ use std::sync::OnceLock;
 use ropey::Rope;
 
 use crate::text::encoding::{PositionEncoding, Range, range_to_chars};
+use crate::text::minimal;
 
 /// How many edits the change log keeps (an empty change counts as one). Older entries
 /// are dropped, and `changes_since` of a version that old answers `None`.
@@ -50,12 +51,16 @@ impl TextChange {
 }
 
 /// An edit as applied, in char offsets of the text just before it: `old_len` chars at
-/// `start` were replaced by `new_len` chars.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// `start` were replaced by `new_len` chars. A client's change is recorded in its smallest
+/// form (see `text::minimal`), so a whole-document `didChange` counts only what differs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct AppliedEdit {
     pub start: usize,
     pub old_len: usize,
     pub new_len: usize,
+    /// How many chars further left the same edit could sit with the same result (an
+    /// insertion or deletion in a run of repeated text; 0 otherwise).
+    pub slide: usize,
 }
 
 /// The edits of one `apply_changes` call, tagged with the version they produced.
@@ -224,16 +229,19 @@ fn apply_one(
         Some(range) => range_to_chars(text, range, enc)?,
         None => 0..text.len_chars(),
     };
-    if chars.start < chars.end {
-        text.remove(chars.clone());
+    let trimmed = minimal::trim(text.slice(chars.clone()), &change.text);
+    let start = chars.start + trimmed.start;
+    if trimmed.old_len > 0 {
+        text.remove(start..start + trimmed.old_len);
     }
-    if !change.text.is_empty() {
-        text.insert(chars.start, &change.text);
+    if trimmed.new_len > 0 {
+        text.insert(start, &change.text[trimmed.new_bytes]);
     }
     Ok(AppliedEdit {
-        start: chars.start,
-        old_len: chars.end - chars.start,
-        new_len: change.text.chars().count(),
+        start,
+        old_len: trimmed.old_len,
+        new_len: trimmed.new_len,
+        slide: trimmed.slide,
     })
 }
 
@@ -267,6 +275,10 @@ pub fn rebase_range(range: CharRange<usize>, edits: &[AppliedEdit]) -> Option<Ch
             end = (end - edit.old_len).checked_add(edit.new_len)?;
         } else if edit.start >= end {
             // Entirely after (including an insertion at the end): unchanged.
+        } else if edit_end - start <= edit.slide {
+            // The same edit moved left ends at the start: before, so shift.
+            start = start.checked_sub(edit.old_len)?.checked_add(edit.new_len)?;
+            end = end.checked_sub(edit.old_len)?.checked_add(edit.new_len)?;
         } else {
             return None;
         }
@@ -380,6 +392,7 @@ mod tests {
                     start,
                     old_len,
                     new_len,
+                    slide: 0,
                 })
                 .collect();
             assert_eq!(document.changes_since(1), Some(expected_edits));
@@ -470,6 +483,7 @@ mod tests {
             start,
             old_len: 0,
             new_len: 1,
+            slide: 0,
         };
         assert_eq!(document.changes_since(0), Some(vec![edit(0), edit(1)]));
         assert_eq!(document.changes_since(1), Some(vec![edit(1)]));
@@ -525,6 +539,7 @@ mod tests {
             start,
             old_len,
             new_len,
+            slide: 0,
         };
         // (range, edits, expected)
         type Case = (CharRange<usize>, Vec<AppliedEdit>, Option<CharRange<usize>>);
@@ -576,6 +591,79 @@ mod tests {
                 "{range:?} {edits:?}"
             );
         }
+    }
+
+    #[test]
+    fn an_edit_that_could_sit_before_the_range_moves_it() {
+        let slid = |start, old_len, new_len, slide| AppliedEdit {
+            start,
+            old_len,
+            new_len,
+            slide,
+        };
+        // (range, edit, expected)
+        let cases = [
+            (1..4, slid(3, 0, 1, 2), Some(2..5)),
+            (1..4, slid(3, 0, 1, 1), None),
+            (1..4, slid(3, 1, 0, 2), None),
+            (1..4, slid(2, 1, 0, 2), Some(0..3)),
+            (1..4, slid(2, 1, 1, 9), None), // a replacement never slides
+            (1..4, slid(2, 5, 0, 9), None), // nonsense never panics
+        ];
+        for (range, edit, expected) in cases {
+            let edit = if edit.old_len > 0 && edit.new_len > 0 {
+                AppliedEdit { slide: 0, ..edit }
+            } else {
+                edit
+            };
+            assert_eq!(
+                rebase_range(range.clone(), &[edit]),
+                expected,
+                "{range:?} {edit:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_whole_document_change_is_recorded_as_what_differs() {
+        // Typing `a` before a selection of `aab`: the change is placed inside the run but
+        // may slide out of it, so the selection holds.
+        let mut document = Document::new("xaab\r\nrest 😀\r\n", 1, "text");
+        document
+            .apply_changes(
+                2,
+                &[TextChange::full("xaaab\r\nrest 😀\r\n")],
+                PositionEncoding::Utf16,
+            )
+            .unwrap();
+        assert_eq!(document.text().to_string(), "xaaab\r\nrest 😀\r\n");
+        let edits = document.changes_since(1).unwrap();
+        assert_eq!(
+            edits,
+            [AppliedEdit {
+                start: 3,
+                old_len: 0,
+                new_len: 1,
+                slide: 2
+            }]
+        );
+        let moved = rebase_range(1..4, &edits).unwrap();
+        assert_eq!(document.text().slice(moved).to_string(), "aab");
+        // A full text that changes nothing is no edit at all.
+        document
+            .apply_changes(
+                3,
+                &[TextChange::full(document.contents())],
+                PositionEncoding::Utf16,
+            )
+            .unwrap();
+        assert_eq!(
+            document.changes_since(2),
+            Some(vec![AppliedEdit {
+                start: 15,
+                ..AppliedEdit::default()
+            }])
+        );
     }
 
     #[test]

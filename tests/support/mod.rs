@@ -786,6 +786,26 @@ impl Client {
         .await;
     }
 
+    /// A whole-document change, as full-sync clients send it (allowed with incremental sync
+    /// too): the client's copy becomes `text`.
+    pub async fn change_full(&self, uri: &str, text: &str) {
+        let version = {
+            let mut state = self.state.lock().unwrap();
+            let doc = state
+                .docs
+                .get_mut(uri)
+                .expect("document open in the client");
+            doc.text = text.to_owned();
+            doc.version += 1;
+            doc.version
+        };
+        self.notify(
+            "textDocument/didChange",
+            json!({"textDocument": {"uri": uri, "version": version}, "contentChanges": [{"text": text}]}),
+        )
+        .await;
+    }
+
     pub fn doc(&self, uri: &str) -> ClientDoc {
         self.state
             .lock()
