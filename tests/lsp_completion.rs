@@ -594,3 +594,174 @@ async fn completions_are_counted_in_the_usage_and_share_the_actions_connection()
         "one connection pool for both"
     );
 }
+
+/// Inserts the first item of a completion answer (a `textDocument/completion` list or an
+/// inline completion array) into `text`.
+fn apply_item(text: &str, response: &Value, encoding: &str) -> String {
+    let edit = match response["result"].get("items") {
+        Some(items) => items[0]["textEdit"].clone(),
+        None => {
+            let item = &response["result"][0];
+            json!({"range": item["range"], "newText": item["insertText"]})
+        }
+    };
+    assert!(edit.is_object(), "no item for {text:?}: {response}");
+    apply_text_edits(text, &[edit], encoding)
+}
+
+/// A completion right after an opening bracket typed before the cursor (`total = add(`):
+/// the answer that closes it is offered, for `(`, `[` and `{`, with a `(` in a string
+/// before it and a Rust lifetime, in a CRLF file with an emoji (UTF-16) and in UTF-8.
+#[tokio::test]
+async fn a_suggestion_may_close_a_bracket_typed_before_the_cursor() {
+    let cases: &[(&str, &str, &str, &str, &str)] = &[
+        // (file, text, typed before the cursor, answer, the line afterwards)
+        (
+            "a.py",
+            "def main():\n    total = add(\n    print(total)\n",
+            "total = add(",
+            "1, 2)\n    print(total)\n",
+            "    total = add(1, 2)\n",
+        ),
+        (
+            "b.py",
+            "xs = [\n",
+            "xs = [",
+            "1, 2, 3]\nys = []\n",
+            "xs = [1, 2, 3]\n",
+        ),
+        (
+            "c.rs",
+            "fn main() {\n    let s = \"(\"; let config = Config {\n}\n",
+            "Config {",
+            " name: s };\n    run(config);\n",
+            "    let s = \"(\"; let config = Config { name: s };\n",
+        ),
+        (
+            "d.rs",
+            "// 😀\r\nfn longest<'a>(\r\n",
+            "longest<'a>(",
+            "x: &'a str, y: &'a str) -> &'a str {\r\n    x\r\n}\r\n\r\nfn other() {}\r\n",
+            "fn longest<'a>(x: &'a str, y: &'a str) -> &'a str {\r\n    x\r\n}\r\n",
+        ),
+    ];
+    for (caps, encoding) in [(helix_caps(), "utf-8"), (vscode_caps(), "utf-16")] {
+        let files: Vec<(&str, &str)> = cases.iter().map(|case| (case.0, case.1)).collect();
+        let s = setup(
+            &files,
+            caps,
+            json!({"completion": {"debounceMs": 0}}),
+            Some(KEY),
+        )
+        .await;
+        for (file, text, typed, answer, expected) in cases {
+            let uri = s.uri(file);
+            let language = if file.ends_with(".py") {
+                "python"
+            } else {
+                "rust"
+            };
+            s.client.open(&uri, language, text).await;
+            s.fake.push(Reply::text(&[answer]));
+            let (line, character) = position_after(text, typed, encoding);
+            let response = if encoding == "utf-8" {
+                s.client
+                    .request("textDocument/completion", at(&uri, line, character))
+                    .await
+            } else {
+                s.client
+                    .request(
+                        "textDocument/inlineCompletion",
+                        inline_params(&uri, line, character),
+                    )
+                    .await
+            };
+            let applied = apply_item(text, &response, encoding);
+            assert!(
+                applied.contains(expected),
+                "{file} ({encoding}): {applied:?}"
+            );
+            assert_eq!(
+                applied.matches(expected).count(),
+                1,
+                "{file} ({encoding}): {applied:?}"
+            );
+        }
+    }
+}
+
+/// What repeats the code after the cursor is dropped only when it really repeats it:
+/// brackets inside strings do not count, and the spaces left are kept.
+#[tokio::test]
+async fn the_overlap_with_the_code_after_the_cursor_ignores_strings_and_keeps_spaces() {
+    let cases: &[(&str, &str, &str, &str, &str)] = &[
+        // (file, text, typed before the cursor, answer, the line afterwards)
+        (
+            "a.py",
+            "print()\n",
+            "print(",
+            "s.rstrip(\")\")",
+            "print(s.rstrip(\")\"))\n",
+        ),
+        (
+            "b.py",
+            "print()\n",
+            "print(",
+            "s.count(\"(\"))",
+            "print(s.count(\"(\"))\n",
+        ),
+        (
+            "c.py",
+            "total = add(1, 2)\n",
+            "add(",
+            "x, 1, 2)",
+            "total = add(x, 1, 2)\n",
+        ),
+        (
+            "d.rs",
+            "// 😀\r\nfn main() { let c = f(); }\r\n",
+            "f(",
+            "')')",
+            "fn main() { let c = f(')'); }\r\n",
+        ),
+        ("e.py", "d = {}\n", "d = {", "\"}\": 1}", "d = {\"}\": 1}\n"),
+    ];
+    for (caps, encoding) in [(helix_caps(), "utf-8"), (vscode_caps(), "utf-16")] {
+        let files: Vec<(&str, &str)> = cases.iter().map(|case| (case.0, case.1)).collect();
+        let s = setup(
+            &files,
+            caps,
+            json!({"completion": {"debounceMs": 0}}),
+            Some(KEY),
+        )
+        .await;
+        for (file, text, typed, answer, expected) in cases {
+            let uri = s.uri(file);
+            let language = if file.ends_with(".py") {
+                "python"
+            } else {
+                "rust"
+            };
+            s.client.open(&uri, language, text).await;
+            s.fake.push(Reply::text(&[answer]));
+            let (line, character) = position_after(text, typed, encoding);
+            let response = if encoding == "utf-8" {
+                s.client
+                    .request("textDocument/completion", at(&uri, line, character))
+                    .await
+            } else {
+                s.client
+                    .request(
+                        "textDocument/inlineCompletion",
+                        inline_params(&uri, line, character),
+                    )
+                    .await
+            };
+            let applied = apply_item(text, &response, encoding);
+            assert!(
+                applied.ends_with(expected),
+                "{file} ({encoding}): {applied:?}"
+            );
+        }
+    }
+}

@@ -2,8 +2,10 @@
 //! stripped, the suggestion ends at a sensible place (the end of the statement or block,
 //! never mid-token), and what repeats the text already after the cursor is dropped. The
 //! stop rule is also asked while the answer streams, so reading can stop as soon as the
-//! suggestion is complete. Pure: no I/O.
+//! suggestion is complete. Brackets are counted as the document's language writes strings
+//! and comments (see `brackets`), and a bracket typed before the cursor counts. Pure: no I/O.
 
+use super::brackets::{self, Lexicon, State};
 use super::prompt::CURSOR_MARKER;
 
 /// The most lines a suggestion has.
@@ -31,11 +33,36 @@ pub struct Surroundings<'a> {
     pub line_before: &'a str,
     /// Everything after the cursor that was sent (the rest of the line first).
     pub after: &'a str,
+    lexicon: Lexicon,
+    /// In a string or comment at the cursor, or in code.
+    at_cursor: State,
+    /// Brackets opened on the cursor's line before it that the code after it does not
+    /// close (`total = add(|`): the suggestion may close them.
+    still_open: usize,
 }
 
-impl Surroundings<'_> {
+impl<'a> Surroundings<'a> {
+    /// `language` is the document's LSP language id.
+    pub fn new(line_before: &'a str, after: &'a str, language: &str) -> Self {
+        let lexicon = brackets::lexicon(language);
+        let (open, at_cursor) = brackets::left_open(line_before, &lexicon);
+        let still_open = if open.is_empty() {
+            0
+        } else {
+            let indent = brackets::indent_of(line_before);
+            brackets::unclosed_after(&open, indent, after, &lexicon, at_cursor)
+        };
+        Surroundings {
+            line_before,
+            after,
+            lexicon,
+            at_cursor,
+            still_open,
+        }
+    }
+
     /// The rest of the cursor's line.
-    fn line_after(&self) -> &str {
+    fn line_after(&self) -> &'a str {
         self.after.split('\n').next().unwrap_or_default()
     }
 
@@ -45,7 +72,7 @@ impl Surroundings<'_> {
     }
 
     /// The first non-blank line below the cursor's line, trimmed.
-    fn next_line(&self) -> Option<&str> {
+    fn next_line(&self) -> Option<&'a str> {
         self.after
             .split('\n')
             .skip(1)
@@ -78,8 +105,9 @@ pub fn finish(raw: &str, around: Surroundings<'_>, truncated: bool) -> Option<St
         None if truncated && !closed => drop_partial(&body),
         None => body.as_str(),
     };
-    let text = drop_suffix_overlap(cap_chars(text, MAX_CHARS), around);
-    let text = text.trim_end();
+    // The answer's own trailing blanks go; what is left after dropping the overlap with
+    // the code after the cursor stays exactly (`x, |1, 2)` keeps its space).
+    let text = drop_suffix_overlap(cap_chars(text, MAX_CHARS).trim_end(), around);
     if text.trim().is_empty() {
         None
     } else {
@@ -125,13 +153,16 @@ fn strip_echo(body: &str, line_before: &str) -> String {
 }
 
 /// Where a complete suggestion ends in `body` (a byte offset), judged on whole lines only;
-/// `None` while it may go on.
+/// `None` while it may go on. Brackets left open before the cursor on its line and not
+/// closed after it count as open: `total = add(|` ends with the line that closes the `(`.
 fn stop_at(body: &str, around: Surroundings<'_>) -> Option<usize> {
     if around.single_line() {
         return body.find('\n');
     }
     let next_line = around.next_line();
-    let mut depth: i64 = 0;
+    let mut state = around.at_cursor;
+    let base = around.still_open as i64;
+    let mut depth = base;
     let mut opened = false;
     let mut offset: usize = 0;
     let mut lines = 0;
@@ -143,7 +174,7 @@ fn stop_at(body: &str, around: Surroundings<'_>) -> Option<usize> {
         let content = line.trim_end_matches(['\n', '\r']);
         let trimmed = content.trim();
         let end_before = offset.saturating_sub(1);
-        if trimmed.is_empty() {
+        if trimmed.is_empty() && !state.in_long_string() {
             if seen_content {
                 // A blank line after code ends the block.
                 return Some(end_before);
@@ -155,18 +186,18 @@ fn stop_at(body: &str, around: Surroundings<'_>) -> Option<usize> {
             // The model went on into the code that already follows.
             return Some(end_before);
         }
-        let change = bracket_balance(content);
+        let change = brackets::balance(line, &around.lexicon, &mut state);
         if depth + change < 0 && !opened {
             // This line closes a block that was open before the cursor.
             return Some(end_before);
         }
         depth += change;
-        opened |= depth > 0;
+        opened |= depth > base;
         seen_content = true;
         offset += line.len();
         lines += 1;
         let ends_statement = trimmed.ends_with([';', '}', ')', ']', ',']);
-        if depth <= 0 && (opened || ends_statement) {
+        if depth <= 0 && (opened || ends_statement) && !state.in_long_string() {
             return Some(offset - 1);
         }
         if lines >= MAX_LINES {
@@ -174,49 +205,6 @@ fn stop_at(body: &str, around: Surroundings<'_>) -> Option<usize> {
         }
     }
     None
-}
-
-/// Opening minus closing brackets, outside string literals (roughly: quotes toggle).
-fn bracket_balance(text: &str) -> i64 {
-    let mut balance = 0;
-    let mut quote: Option<char> = None;
-    let mut escaped = false;
-    for c in text.chars() {
-        if let Some(open) = quote {
-            if escaped {
-                escaped = false;
-            } else if c == '\\' {
-                escaped = true;
-            } else if c == open {
-                quote = None;
-            }
-            continue;
-        }
-        match c {
-            '"' | '\'' | '`' => quote = Some(c),
-            '(' | '[' | '{' => balance += 1,
-            ')' | ']' | '}' => balance -= 1,
-            _ => {}
-        }
-    }
-    balance
-}
-
-/// How far a line is from balanced: unclosed or extra brackets, and an odd quote count.
-fn imbalance(line: &str) -> i64 {
-    let quotes = line.chars().filter(|c| *c == '"').count() as i64;
-    bracket_balance_plain(line).abs() + quotes % 2
-}
-
-/// Brackets counted without quote tracking (for a line whose quotes may be unbalanced).
-fn bracket_balance_plain(text: &str) -> i64 {
-    text.chars()
-        .map(|c| match c {
-            '(' | '[' | '{' => 1,
-            ')' | ']' | '}' => -1,
-            _ => 0,
-        })
-        .sum()
 }
 
 /// The largest index `<= at` that is a char boundary of `text`.
@@ -254,8 +242,10 @@ fn drop_partial(body: &str) -> &str {
 }
 
 /// Drops the end of a suggestion that repeats the rest of the cursor's line (`foo(|)` with
-/// the answer `x, y)` inserts `x, y`), when that leaves the line better balanced or the same.
-fn drop_suffix_overlap(text: &str, around: Surroundings<'_>) -> String {
+/// the answer `x, y)` inserts `x, y`), when that leaves the line better balanced or the same
+/// — brackets inside strings and comments do not count, so `print(|)` with the answer
+/// `s.rstrip(")")` keeps its last `)`. The overlap must match exactly, whitespace included.
+fn drop_suffix_overlap<'t>(text: &'t str, around: Surroundings<'_>) -> &'t str {
     let line_after = around.line_after();
     let last_line_start = text.rfind('\n').map_or(0, |index| index + 1);
     let last_line = &text[last_line_start..];
@@ -264,9 +254,14 @@ fn drop_suffix_overlap(text: &str, around: Surroundings<'_>) -> String {
     } else {
         ""
     };
-    let whole = |middle: &str| format!("{first_line_before}{middle}{line_after}");
-    let keep = imbalance(&whole(last_line));
-    let mut best: Option<(usize, i64)> = None;
+    let score = |middle: &str| {
+        brackets::imbalance(
+            &format!("{first_line_before}{middle}{line_after}"),
+            &around.lexicon,
+        )
+    };
+    let keep = score(last_line);
+    let mut best: Option<(usize, usize)> = None;
     for (index, _) in line_after
         .char_indices()
         .skip(1)
@@ -277,14 +272,14 @@ fn drop_suffix_overlap(text: &str, around: Surroundings<'_>) -> String {
             continue;
         }
         let trimmed = &last_line[..last_line.len() - overlap.len()];
-        let score = imbalance(&whole(trimmed));
+        let score = score(trimmed);
         if score <= keep && best.is_none_or(|(_, best_score)| score <= best_score) {
             best = Some((overlap.len(), score));
         }
     }
     match best {
-        Some((len, _)) => text[..text.len() - len].to_owned(),
-        None => text.to_owned(),
+        Some((len, _)) => &text[..text.len() - len],
+        None => text,
     }
 }
 
@@ -293,7 +288,7 @@ mod tests {
     use super::*;
 
     fn around<'a>(line_before: &'a str, after: &'a str) -> Surroundings<'a> {
-        Surroundings { line_before, after }
+        Surroundings::new(line_before, after, "rust")
     }
 
     #[test]
@@ -403,6 +398,93 @@ mod tests {
         let wide = finish(&"é ".repeat(MAX_READ_BYTES), line, false);
         assert!(wide.is_some_and(|text| text.chars().count() <= MAX_CHARS));
         assert!(may_complete("a\nb") && may_complete("``") && !may_complete("abc(def"));
+    }
+
+    #[test]
+    fn the_overlap_is_judged_outside_strings_and_keeps_spaces() {
+        let python = |line_before, after| Surroundings::new(line_before, after, "python");
+        let cases: &[(Surroundings<'_>, &str, &str)] = &[
+            // A `)` inside a string is not the call's closing paren.
+            (
+                python("print(", ")\n"),
+                "s.rstrip(\")\")",
+                "s.rstrip(\")\")",
+            ),
+            (python("print(", ")\n"), "s.count(\"(\"))", "s.count(\"(\")"),
+            (python("print(", ")\n"), "f(')'))", "f(')')"),
+            // What is left after the overlap keeps its spaces.
+            (python("add(", "1, 2)\n"), "x, 1, 2)", "x, "),
+            (python("add(", " 1, 2)\r\n"), "x, 1, 2)", "x,"),
+            (python("d = {", "}\n"), "\"}\": 1}", "\"}\": 1"),
+            (python("xs[", "]\n"), "i + 1]", "i + 1"),
+            (python("f(", ")  # (\n"), "a)", "a"),
+            (around("f(", ")\r\n"), "')')", "')'"),
+            (around("f(", ")\n"), "'a', x)", "'a', x"),
+            (
+                Surroundings::new("log(", ")\n", "javascript"),
+                "`(${x}`)",
+                "`(${x}`",
+            ),
+            (
+                Surroundings::new("log(", ");\n", "typescript"),
+                "`)`);",
+                "`)`",
+            ),
+        ];
+        for (around, answer, expected) in cases {
+            assert_eq!(
+                finish(answer, *around, false).as_deref(),
+                Some(*expected),
+                "{around:?} {answer:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_bracket_typed_before_the_cursor_may_be_closed() {
+        let python = Surroundings::new("total = add(", "\nprint(total)\n", "python");
+        assert!(is_complete("1, 2)\n", python));
+        assert_eq!(finish("1, 2)\n", python, false).as_deref(), Some("1, 2)"));
+        assert_eq!(finish("1, 2)", python, false).as_deref(), Some("1, 2)"));
+        assert_eq!(
+            finish("1, 2)\nprint(total)\n", python, false).as_deref(),
+            Some("1, 2)")
+        );
+        // Arguments over several lines.
+        assert_eq!(
+            finish("\n    1,\n    2,\n)\nmore()\n", python, false).as_deref(),
+            Some("\n    1,\n    2,\n)")
+        );
+        // Inside a function whose `}` follows: the `(` is still open, the `}` is not.
+        let rust = around("    let total = add(", "\n}\n");
+        assert_eq!(
+            finish("1, 2);\n    more();\n", rust, false).as_deref(),
+            Some("1, 2);")
+        );
+        let list = around("    let xs = vec![", "\n}\n");
+        assert_eq!(finish("1, 2];\n", list, false).as_deref(), Some("1, 2];"));
+        // A lifetime is no quote.
+        let lifetime = around("fn longest<'a>(", "\n");
+        let function = "x: &'a str, y: &'a str) -> &'a str {\n    x\n}\n\nfn next() {}\n";
+        assert_eq!(
+            finish(function, lifetime, false).as_deref(),
+            Some("x: &'a str, y: &'a str) -> &'a str {\n    x\n}")
+        );
+        // A `(` inside a string before the cursor opens nothing.
+        let quoted = Surroundings::new("print(\"(\", ", "\n", "python");
+        assert_eq!(finish("x)\ny()\n", quoted, false).as_deref(), Some("x)"));
+        // A brace the code after the cursor closes is not closed again.
+        let body = around("fn main() {", "\n}\n");
+        assert_eq!(
+            finish("\n    run();\n}\n", body, false).as_deref(),
+            Some("\n    run();")
+        );
+        // Inside a string at the cursor: its `)` is text, the next one closes the call.
+        let in_string = Surroundings::new("print(\"hello (", "\n", "python");
+        assert_eq!(
+            finish("world)\")\nmore()\n", in_string, false).as_deref(),
+            Some("world)\")")
+        );
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //! supersedes the older at once) and the quiet gate for failures.
 
 pub mod answer;
+pub mod brackets;
 pub mod cache;
 pub mod prompt;
 pub mod state;
@@ -168,10 +169,7 @@ impl Completer {
         let line_start = text.line_to_char(text.char_to_line(window.cursor));
         let line_before = text.slice(line_start..window.cursor).to_string();
         let after = text.slice(window.cursor..window.end).to_string();
-        let around = Surroundings {
-            line_before: &line_before,
-            after: &after,
-        };
+        let around = Surroundings::new(&line_before, &after, request.language);
         let mut upstream = endpoint(settings);
         upstream.retry.max_retries = 0;
         upstream.timeouts.first_byte = upstream.timeouts.first_byte.min(FIRST_BYTE_CAP);
