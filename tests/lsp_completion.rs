@@ -765,3 +765,91 @@ async fn the_overlap_with_the_code_after_the_cursor_ignores_strings_and_keeps_sp
         }
     }
 }
+
+/// A settings change that changes what a completion would be (the completion model, the
+/// token cap, the upstream) is not answered from the suggestion the old settings made,
+/// though typing through under unchanged settings still is. `chatls.selectModel` picks the
+/// actions' model, not the completion's, so the suggestion stays valid across it.
+#[tokio::test]
+async fn a_settings_change_asks_afresh_instead_of_reusing_the_old_suggestion() {
+    let s = setup(
+        &[("src/main.rs", EMOJI_CODE)],
+        vscode_caps(),
+        json!({"completion": {"debounceMs": 0, "model": "fast-a"}}),
+        Some(KEY),
+    )
+    .await;
+    let uri = s.uri("src/main.rs");
+    s.client.open(&uri, "rust", EMOJI_CODE).await;
+    let (line, character) = position_after(EMOJI_CODE, "let v = ", "utf-16");
+    let ask = |character: u32| {
+        s.client.request(
+            "textDocument/inlineCompletion",
+            inline_params(&uri, line, character),
+        )
+    };
+    let configure = |options: Value| {
+        s.client.notify(
+            "workspace/didChangeConfiguration",
+            json!({"settings": {"chatls": options}}),
+        )
+    };
+    s.fake.push(Reply::text(&["first(1);\n"]));
+    let response = ask(character).await;
+    assert_eq!(
+        response["result"][0]["insertText"], "first(1);",
+        "{response}"
+    );
+
+    // Another completion model: asked again, of the new model.
+    configure(json!({"completion": {"debounceMs": 0, "model": "fast-b"}})).await;
+    s.fake.push(Reply::text(&["second(2);\n"]));
+    let response = ask(character).await;
+    assert_eq!(
+        response["result"][0]["insertText"], "second(2);",
+        "{response}"
+    );
+    let requests = s.fake.requests();
+    assert_eq!(requests.len(), 2);
+    assert_eq!(requests[1].body["model"], "fast-b");
+
+    // Typing through the new suggestion needs no upstream, and the actions' model choice
+    // does not touch completion.
+    s.client
+        .change(
+            &uri,
+            json!({"start": {"line": line, "character": character}, "end": {"line": line, "character": character}}),
+            "sec",
+        )
+        .await;
+    s.client
+        .request(
+            "workspace/executeCommand",
+            json!({"command": "chatls.selectModel", "arguments": [{"model": "big-model"}]}),
+        )
+        .await;
+    let response = ask(character + 3).await;
+    assert_eq!(response["result"][0]["insertText"], "ond(2);", "{response}");
+    assert_eq!(s.fake.requests().len(), 2);
+
+    // A new token cap, then a new upstream: asked again each time.
+    configure(json!({"completion": {"debounceMs": 0, "model": "fast-b", "maxTokens": 40}})).await;
+    s.fake.push(Reply::text(&["ond(3);\n"]));
+    let response = ask(character + 3).await;
+    assert_eq!(response["result"][0]["insertText"], "ond(3);", "{response}");
+    assert_eq!(s.fake.requests().len(), 3);
+    assert_eq!(s.fake.requests()[2].body["max_tokens"], 40);
+
+    let other = FakeUpstream::start(vec![Reply::text(&["ond(4);\n"])])
+        .await
+        .expect("a second fake upstream");
+    configure(json!({
+        "baseUrl": other.base_url(),
+        "completion": {"debounceMs": 0, "model": "fast-b", "maxTokens": 40},
+    }))
+    .await;
+    let response = ask(character + 3).await;
+    assert_eq!(response["result"][0]["insertText"], "ond(4);", "{response}");
+    assert_eq!(other.requests().len(), 1);
+    assert_eq!(s.fake.requests().len(), 3);
+}

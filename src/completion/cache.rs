@@ -1,9 +1,31 @@
 //! Typing through a suggestion: when the user types the first characters of the suggestion
 //! just shown, the next request is answered with the rest of it, without the upstream. A
 //! suggestion is remembered with a little of the text on both sides of where it was made,
-//! so an edit anywhere near it (or a jump elsewhere) makes it stale. Pure: no I/O.
+//! so an edit anywhere near it (or a jump elsewhere) makes it stale, and with the settings
+//! that made it, so a new model (or upstream, or token cap) is asked afresh. Pure: no I/O.
 
 use ropey::Rope;
+
+use crate::config::Settings;
+
+/// The settings a suggestion depends on: where it was asked, of which model, how long it
+/// could be. A suggestion made under others is not reused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MadeBy {
+    base_url: String,
+    model: String,
+    max_tokens: u32,
+}
+
+impl MadeBy {
+    pub fn of(settings: &Settings) -> Self {
+        MadeBy {
+            base_url: settings.base_url.clone(),
+            model: settings.completion.model.clone(),
+            max_tokens: settings.completion.max_tokens,
+        }
+    }
+}
 
 /// Characters of context kept on each side of the suggestion's anchor.
 const CONTEXT_CHARS: usize = 200;

@@ -29,7 +29,7 @@ use crate::tools::Sandbox;
 use crate::usage::{Estimate, UsageLedger};
 
 use self::answer::Surroundings;
-use self::cache::Shown;
+use self::cache::{MadeBy, Shown};
 use self::prompt::FileInfo;
 use self::state::{Documents, QuietGate};
 
@@ -134,7 +134,8 @@ impl Completer {
         let Some(ticket) = self.documents.begin(request.uri, request.arrival) else {
             return Outcome::Nothing;
         };
-        if let Some(shown) = self.documents.shown(request.uri)
+        let made_by = MadeBy::of(settings);
+        if let Some(shown) = self.documents.shown(request.uri, &made_by)
             && let Some(rest) = shown.rest(&request.text, request.cursor)
         {
             tracing::debug!(
@@ -251,7 +252,8 @@ impl Completer {
         let shown = suggestion
             .as_deref()
             .map(|text| Shown::new(&request.text, request.cursor, text));
-        self.documents.remember(request.uri, &ticket, shown);
+        self.documents
+            .remember(request.uri, &ticket, made_by, shown);
         if !self.documents.is_current(request.uri, &ticket) {
             return Outcome::Nothing;
         }

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use dashmap::DashMap;
 use tokio_util::sync::CancellationToken;
 
-use super::cache::Shown;
+use super::cache::{MadeBy, Shown};
 
 /// The latest request of a document.
 #[derive(Clone, Debug)]
@@ -26,7 +26,7 @@ struct DocState {
     generation: u64,
     cancel: CancellationToken,
     conversation_id: String,
-    shown: Option<Shown>,
+    shown: Option<(MadeBy, Shown)>,
 }
 
 /// Per-document completion state, keyed by URI, and the request in flight.
@@ -87,17 +87,22 @@ impl Documents {
             .is_some_and(|state| state.generation == ticket.generation)
     }
 
-    /// The suggestion last shown for `uri`.
-    pub fn shown(&self, uri: &str) -> Option<Shown> {
-        self.by_uri.get(uri).and_then(|state| state.shown.clone())
+    /// The suggestion last shown for `uri`, if the settings it was made under are `made_by`.
+    pub fn shown(&self, uri: &str, made_by: &MadeBy) -> Option<Shown> {
+        let state = self.by_uri.get(uri)?;
+        match &state.shown {
+            Some((made, shown)) if made == made_by => Some(shown.clone()),
+            _ => None,
+        }
     }
 
-    /// Remembers the suggestion shown for a request, if it is still the latest.
-    pub fn remember(&self, uri: &str, ticket: &Ticket, shown: Option<Shown>) {
+    /// Remembers the suggestion shown for a request, and the settings that made it, if the
+    /// request is still the latest.
+    pub fn remember(&self, uri: &str, ticket: &Ticket, made_by: MadeBy, shown: Option<Shown>) {
         if let Some(mut state) = self.by_uri.get_mut(uri)
             && state.generation == ticket.generation
         {
-            state.shown = shown;
+            state.shown = shown.map(|shown| (made_by, shown));
         }
     }
 
@@ -187,6 +192,48 @@ mod tests {
         );
         documents.cancel_all();
         assert!(other.cancel.is_cancelled());
+    }
+
+    #[test]
+    fn a_suggestion_is_reused_only_under_the_settings_that_made_it() {
+        let documents = Documents::default();
+        let mut settings =
+            crate::config::Settings::from_env(&crate::config::EnvSettings::default());
+        let made_by = MadeBy::of(&settings);
+        let ticket = documents
+            .begin("file:///a", documents.arrive())
+            .expect("the newest request");
+        let text = ropey::Rope::from_str("let x = ");
+        documents.remember(
+            "file:///a",
+            &ticket,
+            made_by.clone(),
+            Some(Shown::new(&text, 8, "1;")),
+        );
+        assert!(documents.shown("file:///a", &made_by).is_some());
+        for change in [
+            |settings: &mut crate::config::Settings| settings.completion.model = "other".into(),
+            |settings: &mut crate::config::Settings| settings.completion.max_tokens = 17,
+            |settings: &mut crate::config::Settings| {
+                settings.base_url = "http://elsewhere/v1".into()
+            },
+        ] {
+            let mut changed = settings.clone();
+            change(&mut changed);
+            assert!(
+                documents
+                    .shown("file:///a", &MadeBy::of(&changed))
+                    .is_none()
+            );
+        }
+        // What does not change the answer keeps it.
+        settings.completion.debounce_ms += 1;
+        settings.model = "the actions' model".into();
+        assert!(
+            documents
+                .shown("file:///a", &MadeBy::of(&settings))
+                .is_some()
+        );
     }
 
     #[test]
