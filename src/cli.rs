@@ -3,7 +3,7 @@
 //! streams the answer to stdout; `chatls models` lists the models to pick from;
 //! `chatls settings-schema` prints the settings table as JSON Schema.
 
-use std::io::{IsTerminal, Write};
+use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -18,6 +18,7 @@ use crate::conversation::Conversations;
 use crate::edits::apply_edits;
 use crate::engine::{Engine, EngineEvent, Workspace};
 use crate::text::Document;
+use crate::tools::sandbox::{Opened, real_path};
 use crate::tools::{FileDiagnostic, Limits, Sandbox, ToolBox, WorkspaceView};
 
 #[derive(Parser, Debug)]
@@ -238,6 +239,52 @@ fn workspace_root(file: &Path) -> PathBuf {
         .unwrap_or(directory)
 }
 
+/// The sandbox of the file's workspace (the nearest folder above it holding `.git`, else
+/// its own folder) and the file as that sandbox resolves it: the same secret, deny and
+/// link rules as the server's tools, so a link to `.env` or a key is refused, not sent.
+fn sandboxed(requested: &Path, deny: &[String]) -> Result<(Sandbox, PathBuf), String> {
+    let shown = requested.display();
+    let absolute =
+        std::path::absolute(requested).map_err(|error| format!("cannot open {shown}: {error}"))?;
+    let (Some(parent), Some(name)) = (absolute.parent(), absolute.file_name()) else {
+        return Err(format!("cannot open {shown}: it names no file"));
+    };
+    // The folder is resolved, the file's own name is not: a link is judged by where it
+    // leads, from inside the workspace it sits in.
+    let file = real_path(parent).join(name);
+    if let Err(error) = std::fs::symlink_metadata(&file) {
+        return Err(format!("cannot open {shown}: {error}"));
+    }
+    let sandbox = Sandbox::new(vec![workspace_root(&file)], deny);
+    let path = sandbox.resolve(&file.to_string_lossy()).map_err(|refusal| {
+        let real = real_path(&file);
+        let leads = if real != file {
+            format!(" ({shown} leads to {})", real.display())
+        } else {
+            String::new()
+        };
+        format!(
+            "{shown} was not sent{leads}: {refusal}; chatls sends no file that may hold secrets, that `tools.deny` names, or that a link leads out of its workspace"
+        )
+    })?;
+    Ok((sandbox, path))
+}
+
+/// The text of a file the sandbox resolved, read from what was opened at that path.
+fn read_through(sandbox: &Sandbox, path: &Path) -> Result<String, String> {
+    let shown = path.display();
+    match sandbox.open(path) {
+        Ok(Opened::File { mut file, .. }) => {
+            let mut text = String::new();
+            file.read_to_string(&mut text)
+                .map_err(|error| format!("cannot read {shown}: {error}"))?;
+            Ok(text)
+        }
+        Ok(Opened::Dir) => Err(format!("cannot read {shown}: it is a directory")),
+        Err(refusal) => Err(format!("{shown} was not sent: {refusal}")),
+    }
+}
+
 struct DiskOnly;
 
 impl WorkspaceView for DiskOnly {
@@ -354,11 +401,9 @@ async fn ask_inner(args: AskArgs) -> Result<(), String> {
     if let Some(model) = row.model.clone().filter(|_| args.model.is_none()) {
         settings.model = model;
     }
-    let (path, lines) = parse_target(&target)?;
-    let path = std::fs::canonicalize(&path)
-        .map_err(|error| format!("cannot open {}: {error}", path.display()))?;
-    let original = std::fs::read_to_string(&path)
-        .map_err(|error| format!("cannot read {}: {error}", path.display()))?;
+    let (requested, lines) = parse_target(&target)?;
+    let (sandbox, path) = sandboxed(&requested, &settings.tools_deny)?;
+    let original = read_through(&sandbox, &path)?;
     let text = Rope::from_str(&original);
     let selection = match lines {
         None => 0..text.len_chars(),
@@ -380,7 +425,7 @@ async fn ask_inner(args: AskArgs) -> Result<(), String> {
         }
     };
 
-    let root = workspace_root(&path);
+    let root = sandbox.roots().first().cloned().unwrap_or_default();
     let display_path = path
         .strip_prefix(&root)
         .unwrap_or(&path)
@@ -403,7 +448,6 @@ async fn ask_inner(args: AskArgs) -> Result<(), String> {
         with_context: true,
     };
     let limits = Limits::default();
-    let sandbox = Sandbox::new(vec![root], &settings.tools_deny);
     let workspace = Workspace {
         toolbox: ToolBox::new(sandbox.clone(), Arc::new(DiskOnly), limits.clone()),
         sandbox,

@@ -265,3 +265,76 @@ async fn hostile_model_ids_and_answers_reach_the_terminal_clean() {
         "It adds. Then <U+202E>divides\n\tand returns."
     );
 }
+
+/// Issue 19, item 10: the CLI reads through the same sandbox as the server. A link to
+/// `.env`, `.env` itself (also as `sub/../.env`, `.ENV.`), a link out of the workspace and a
+/// file `tools.deny` names are refused before anything is sent, saying why; the secret is
+/// in nothing the upstream received.
+#[tokio::test]
+async fn secrets_named_or_linked_are_refused_before_sending() {
+    const SECRET: &str = "API_TOKEN=canary-cli-secret-31\n";
+    let fake = FakeUpstream::start(vec![]).await.unwrap();
+    fake.set_default(Reply::text(&["It reads a token."]));
+    let base = tempfile::tempdir().unwrap();
+    let ws = base.path().join("ws");
+    let outside = base.path().join("outside");
+    std::fs::create_dir_all(ws.join(".git")).unwrap();
+    std::fs::create_dir_all(ws.join("sub")).unwrap();
+    std::fs::create_dir_all(ws.join("private")).unwrap();
+    std::fs::create_dir_all(&outside).unwrap();
+    std::fs::write(ws.join(".env"), SECRET).unwrap();
+    std::fs::write(ws.join(".ENV."), SECRET).unwrap();
+    std::fs::write(ws.join("private/notes.py"), SECRET).unwrap();
+    std::fs::write(outside.join("secret.py"), SECRET).unwrap();
+    std::os::unix::fs::symlink(ws.join(".env"), ws.join("notes.py")).unwrap();
+    std::os::unix::fs::symlink(outside.join("secret.py"), ws.join("sub/linked.py")).unwrap();
+    std::fs::write(ws.join("stats.py"), CODE).unwrap();
+    let settings = base.path().join("chatls.json");
+    std::fs::write(&settings, r#"{"tools": {"deny": ["private/**"]}}"#).unwrap();
+    let settings = settings.display().to_string();
+
+    let path = |relative: &str| ws.join(relative).display().to_string();
+    for (target, why) in [
+        (path("notes.py"), "may contain secrets"),
+        (path(".env"), "may contain secrets"),
+        (path("sub/../.env"), "may contain secrets"),
+        (path(".ENV."), "may contain secrets"),
+        (path("sub/linked.py"), "points outside the workspace"),
+        (path("private/notes.py"), "deny pattern `private/**`"),
+    ] {
+        let (ok, stdout, stderr) = ask(
+            &fake,
+            &["explain", &target, "--settings", &settings],
+            Some("k-cli"),
+        )
+        .await;
+        assert!(!ok, "{target}: {stdout}");
+        assert!(
+            stderr.contains("was not sent") && stderr.contains(why),
+            "{target}: {stderr}"
+        );
+    }
+    assert!(
+        fake.requests().is_empty(),
+        "sent: {:?}",
+        fake.requests()
+            .iter()
+            .map(|request| request.body.to_string())
+            .collect::<Vec<_>>()
+    );
+    // Not vacuous: the file beside them is explained.
+    let (ok, stdout, stderr) = ask(
+        &fake,
+        &["explain", &path("stats.py"), "--settings", &settings],
+        Some("k-cli"),
+    )
+    .await;
+    assert!(ok, "{stderr}");
+    assert_eq!(stdout.trim(), "It reads a token.");
+    assert!(
+        !fake.requests()[0]
+            .body
+            .to_string()
+            .contains("canary-cli-secret")
+    );
+}

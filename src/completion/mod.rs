@@ -14,7 +14,7 @@ pub mod cache;
 pub mod prompt;
 pub mod state;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -83,16 +83,6 @@ pub struct Completer {
 }
 
 type SandboxFor = (Vec<PathBuf>, Vec<String>, Arc<Sandbox>);
-
-/// Whether a document may be sent at all: a file must lie inside a workspace root and
-/// pass the sandbox's secret and `tools.deny` rules; an unsaved `untitled:` buffer has no
-/// path to refuse. Anything else (other schemes, no roots) is not sent.
-pub fn may_send(uri: &str, canonical_path: Option<&Path>, sandbox: &Sandbox) -> bool {
-    match canonical_path {
-        Some(path) => !sandbox.is_denied(path),
-        None => uri.starts_with("untitled:"),
-    }
-}
 
 /// The request body for a completion: the completion model and token cap, streaming, no tools.
 pub fn chat_request(settings: &Settings, messages: Vec<Message>) -> ChatRequest {

@@ -350,8 +350,21 @@ async fn start(
     you: Option<String>,
 ) -> Result<Option<Value>> {
     let settings = session.settings();
-    if let Err(error) = check_ready(&settings) {
-        let message = format!("chatls: {} not started: {error}", input.action.title);
+    // The document is sent whole as context: the secret and deny rules of the tools apply
+    // to it too (a transcript is chatls's own file).
+    let refused = if session.is_transcript(&input.uri) {
+        Ok(())
+    } else {
+        session
+            .completer
+            .sandbox(session.roots(), &settings.tools_deny)
+            .may_act_on(&convert::document_place(&input.uri))
+    };
+    let not_ready = refused
+        .map_err(|refusal| refusal.to_string())
+        .and_then(|()| check_ready(&settings).map_err(|error| error.to_string()));
+    if let Err(refusal) = not_ready {
+        let message = format!("chatls: {} not started: {refusal}", input.action.title);
         client.show_message(MessageType::ERROR, &message).await;
         return Err(Error {
             code: tower_lsp_server::jsonrpc::ErrorCode::InvalidRequest,

@@ -16,7 +16,7 @@ use tower_lsp_server::ls_types::{
     MessageType, TextEdit,
 };
 
-use crate::completion::{self, Outcome, Request};
+use crate::completion::{Outcome, Request};
 use crate::config::CompletionPopup;
 use crate::text::{PositionEncoding, char_to_position, position_to_char};
 
@@ -197,11 +197,10 @@ async fn suggest_detached(
     let sandbox = session
         .completer
         .sandbox(session.roots(), &settings.tools_deny);
-    if !completion::may_send(uri, path.as_deref(), &sandbox) {
-        tracing::debug!(
-            uri,
-            "completion refused: the file is outside the workspace or may hold secrets"
-        );
+    // A file must lie inside a root and pass the secret and deny rules; so must the path
+    // an unsaved buffer will be saved to. Other schemes are not sent.
+    if let Err(refusal) = sandbox.may_complete(&convert::document_place(uri)) {
+        tracing::debug!(uri, %refusal, "completion not sent");
         return None;
     }
     let encoding = session.facts().encoding;

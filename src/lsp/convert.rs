@@ -10,6 +10,7 @@ use tower_lsp_server::ls_types::{self as lsp, Uri};
 use crate::edits::CharEdit;
 use crate::text::{Position, PositionEncoding, Range, TextChange, char_to_position};
 use crate::tools::FileDiagnostic;
+use crate::tools::sandbox::{Place, real_path};
 
 use super::session::ClientFacts;
 
@@ -89,6 +90,33 @@ pub fn file_path(uri: &Uri) -> Option<PathBuf> {
         return None;
     }
     uri.to_file_path().map(|path| path.into_owned())
+}
+
+/// Where a document's URI says it lives, for the rules on what may be sent: a `file:`
+/// path, and the target path an unsaved (`untitled:`) buffer names (VS Code gives an
+/// unsaved file with a target path `untitled:/home/you/project/.env`), percent-decoded and
+/// resolved as the system would open it.
+pub fn document_place(uri: &str) -> Place {
+    let Ok(parsed) = Uri::from_str(uri) else {
+        return Place::Elsewhere(uri.to_owned());
+    };
+    let scheme = parsed.scheme().as_str();
+    if scheme.eq_ignore_ascii_case("file") {
+        return match file_path(&parsed) {
+            Some(path) => Place::Path(real_path(&path)),
+            None => Place::Elsewhere(uri.to_owned()),
+        };
+    }
+    let decoded = parsed.path().decode().to_string_lossy().into_owned();
+    if !scheme.eq_ignore_ascii_case("untitled") {
+        return Place::Elsewhere(decoded);
+    }
+    let path = Path::new(&decoded);
+    if path.is_absolute() {
+        Place::Path(real_path(path))
+    } else {
+        Place::Name(decoded)
+    }
 }
 
 /// The `file:` URI of an absolute path, as the client would write it.

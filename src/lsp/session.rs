@@ -290,10 +290,11 @@ impl Session {
         self.edit_order.touch(uri);
     }
 
-    /// The canonical path of a `file:` URI (symlinks resolved), when the file exists.
+    /// The real path of a `file:` URI: symlinks resolved, and `..` collapsed over the real
+    /// directories where the rest does not exist (see `tools::sandbox::real_path`).
     pub fn canonical_path(uri: &str) -> Option<PathBuf> {
         let path = super::convert::uri_path(uri)?;
-        Some(std::fs::canonicalize(&path).unwrap_or(path))
+        Some(crate::tools::sandbox::real_path(&path))
     }
 
     /// Remembers where an opened document lives on disk, for the tools.

@@ -366,11 +366,23 @@ impl Sandbox {
     }
 
     /// `None` when allowed, `Some(None)` for a secret, `Some(Some(pattern))` for a
-    /// configured deny glob.
+    /// configured deny glob. A path must pass the rules relative to every root that holds
+    /// it: a nested workspace folder (`ws/private` beside `ws`) does not lift a rule of the
+    /// outer one (`private/**`).
     fn denial(&self, abs: &Path) -> Option<Option<String>> {
-        let Some(root) = self.root_of(abs) else {
+        let mut holding = self
+            .roots
+            .iter()
+            .filter(|root| abs.starts_with(root))
+            .peekable();
+        if holding.peek().is_none() {
             return Some(None);
-        };
+        }
+        holding.find_map(|root| self.denial_below(root, abs))
+    }
+
+    /// The rules for `abs` relative to one root that holds it.
+    fn denial_below(&self, root: &Path, abs: &Path) -> Option<Option<String>> {
         let relative = abs.strip_prefix(root).unwrap_or(abs);
         let mut prefix = PathBuf::new();
         for component in relative.components() {
@@ -395,6 +407,95 @@ impl Sandbox {
         }
         None
     }
+}
+
+/// Where an open document lives, as far as the rules on what may be sent care.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Place {
+    /// A `file:` document, or an unsaved (`untitled:`) one that names the path it will be
+    /// saved to: the path as [`real_path`] resolves it.
+    Path(PathBuf),
+    /// An unsaved buffer with only a name (`untitled:Untitled-1`).
+    Name(String),
+    /// Another scheme (`vscode-vfs:`, `git:`, ...), with its decoded path: not a file here.
+    Elsewhere(String),
+}
+
+impl Sandbox {
+    /// Whether completion may send a document on its own accord: a path must lie inside a
+    /// root and pass the secret and deny rules, an unsaved buffer's name must not be a
+    /// secret's, and other schemes are not sent.
+    pub fn may_complete(&self, place: &Place) -> Result<(), Refusal> {
+        match place {
+            Place::Path(path) => {
+                let shown = self.display(path);
+                if is_system_path(path) {
+                    return Err(Refusal::SystemPath { path: shown });
+                }
+                if self.root_of(path).is_none() {
+                    return Err(Refusal::Outside { path: shown });
+                }
+                self.check_denied(path, &shown)
+            }
+            Place::Name(name) => check_names(name),
+            Place::Elsewhere(path) => Err(Refusal::Outside { path: quote(path) }),
+        }
+    }
+
+    /// Whether an action the person chose (Explain, Refactor, Ask) may send a document: the
+    /// same secret and deny rules as the tools, for a file inside a root; outside every root
+    /// (a file opened on its own) and for other schemes, the secret names along its path.
+    pub fn may_act_on(&self, place: &Place) -> Result<(), Refusal> {
+        match place {
+            Place::Path(path) if self.root_of(path).is_some() => {
+                self.check_denied(path, &self.display(path))
+            }
+            Place::Path(path) if is_system_path(path) => Err(Refusal::SystemPath {
+                path: self.display(path),
+            }),
+            Place::Path(path) => check_names(&path.to_string_lossy()),
+            Place::Name(name) | Place::Elsewhere(name) => check_names(name),
+        }
+    }
+}
+
+/// Refuses a path (as text) any of whose components is a secret's name.
+fn check_names(path: &str) -> Result<(), Refusal> {
+    if path
+        .split(['/', '\\'])
+        .any(|component| !component.is_empty() && secrets::is_secret_name(component))
+    {
+        return Err(Refusal::Secret { path: quote(path) });
+    }
+    Ok(())
+}
+
+/// The path the system would open for `path` (absolute): canonical where it exists, and
+/// for a part that does not exist yet, `.` and `..` collapsed over the real directories
+/// above it. `ws/nothere/../../outside/x` is `outside/x`, not a path inside `ws`.
+pub fn real_path(path: &Path) -> PathBuf {
+    if let Ok(canonical) = fs::canonicalize(path) {
+        return canonical;
+    }
+    let mut out = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::Normal(name) => {
+                out.push(name);
+                if fs::symlink_metadata(&out).is_ok()
+                    && let Ok(canonical) = fs::canonicalize(&out)
+                {
+                    out = canonical;
+                }
+            }
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
 }
 
 /// Why a workspace folder is not used as a root.

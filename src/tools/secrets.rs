@@ -101,8 +101,15 @@ static SECRET_SET: LazyLock<GlobSet> = LazyLock::new(|| {
     builder.build().unwrap_or_else(|_| GlobSet::empty())
 });
 
-/// True when a single file or directory name marks a secret, in any letter case.
+/// True when a single file or directory name marks a secret, in any letter case, and with
+/// the trailing dots and spaces that Windows (and SMB shares) drop from a name: `.env.` and
+/// `id_rsa ` open `.env` and `id_rsa` there.
 pub fn is_secret_name(name: &str) -> bool {
+    let trimmed = name.trim_end_matches(['.', ' ']);
+    matches_secret(name) || (trimmed.len() != name.len() && matches_secret(trimmed))
+}
+
+fn matches_secret(name: &str) -> bool {
     if name.bytes().any(|byte| byte.is_ascii_uppercase()) {
         SECRET_SET.is_match(name.to_ascii_lowercase())
     } else {
@@ -112,9 +119,10 @@ pub fn is_secret_name(name: &str) -> bool {
 
 /// True when a directory name is one whose whole content is secret (`.git`, `.ssh`, ...).
 pub fn is_secret_dir(name: &str) -> bool {
+    let trimmed = name.trim_end_matches(['.', ' ']);
     SECRET_DIRS
         .iter()
-        .any(|secret| secret.eq_ignore_ascii_case(name))
+        .any(|secret| secret.eq_ignore_ascii_case(name) || secret.eq_ignore_ascii_case(trimmed))
 }
 
 #[cfg(test)]
@@ -156,6 +164,11 @@ mod tests {
             ".git",
             ".SSH",
             ".aws",
+            ".env.",
+            "server.pem.",
+            "ID_RSA ",
+            ".git.",
+            "Credentials.JSON..",
         ] {
             assert!(is_secret_name(name), "{name} should be secret");
         }
