@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 use crate::llm::accumulate::{self, Accumulator};
 use crate::llm::error::{LlmError, clean};
 use crate::llm::network::{self, BuildError, Built, ClientKey, Diagnosis, Network};
-use crate::llm::secret::ApiKey;
+use crate::llm::secret::{ApiKey, Redactor};
 use crate::llm::sse::{SseEvent, SseParser};
 use crate::llm::types::{ChatChunk, ChatRequest, ChatResponse, ToolCall, Usage};
 
@@ -113,6 +113,25 @@ impl Endpoint {
         }
     }
 
+    /// What removes this endpoint's credentials from outside text: the API key, and the
+    /// user and password of the `proxy` setting and of every proxy variable (whichever
+    /// proxy a request took, its error text passes through here).
+    pub fn redactor(&self) -> Redactor {
+        let mut redactor = Redactor::new(self.api_key.as_ref());
+        if let network::ProxySetting::Url(url) = &self.network.proxy {
+            redactor = redactor.with_url(url.expose());
+        }
+        for name in network::PROXY_VARIABLES {
+            if let Some(url) = std::env::var(name)
+                .ok()
+                .and_then(|value| network::ProxyUrl::parse(&value).ok())
+            {
+                redactor = redactor.with_url(url.expose());
+            }
+        }
+        redactor
+    }
+
     /// `{base_url}/chat/completions`; a base URL that already names the endpoint is kept.
     pub fn chat_url(&self) -> String {
         let base = self.base_url.trim().trim_end_matches('/');
@@ -167,7 +186,7 @@ impl LlmClient {
     }
 
     fn http(&self, endpoint: &Endpoint, url: &str) -> Result<Built, LlmError> {
-        let key = endpoint.api_key.as_ref();
+        let key = &endpoint.redactor();
         let target = reqwest::Url::parse(url).map_err(|error| LlmError::Transport {
             url: clean(url, key),
             detail: format!("the baseUrl is not a valid URL: {error}"),
@@ -221,7 +240,7 @@ impl LlmClient {
         if cancel.is_cancelled() {
             return Err(LlmError::Cancelled);
         }
-        let key = endpoint.api_key.as_ref();
+        let key = &endpoint.redactor();
         let url = endpoint.chat_url();
         let body =
             Bytes::from(
@@ -313,7 +332,7 @@ impl LlmClient {
         let base = endpoint.base_url.trim().trim_end_matches('/');
         let base = base.strip_suffix("/chat/completions").unwrap_or(base);
         let url = format!("{base}/models");
-        let key = endpoint.api_key.as_ref();
+        let key = &endpoint.redactor();
         let failed = |detail: String| LlmError::Transport {
             url: clean(&url, key),
             detail: clean(&detail, key),
@@ -395,7 +414,7 @@ fn request_headers(
         let mut value =
             HeaderValue::from_str(&format!("Bearer {}", key.expose())).map_err(|_| {
                 LlmError::Transport {
-                    url: clean(&endpoint.base_url, Some(key)),
+                    url: clean(&endpoint.base_url, &endpoint.redactor()),
                     detail: "the API key contains characters that cannot be sent in an HTTP header"
                         .to_owned(),
                 }
@@ -404,7 +423,7 @@ fn request_headers(
         headers.insert(header::AUTHORIZATION, value);
     }
     let conversation = HeaderValue::from_str(conversation_id).map_err(|_| LlmError::Transport {
-        url: clean(&endpoint.base_url, endpoint.api_key.as_ref()),
+        url: clean(&endpoint.base_url, &endpoint.redactor()),
         detail: "the conversation id contains characters that cannot be sent in an HTTP header"
             .to_owned(),
     })?;
@@ -434,7 +453,7 @@ async fn attempt(
     cancel: &CancellationToken,
     on_event: &mut (dyn FnMut(StreamEvent<'_>) + Send),
 ) -> Result<Completion, Failure> {
-    let key = endpoint.api_key.as_ref();
+    let key = &endpoint.redactor();
     let first_content_deadline = tokio::time::Instant::now() + endpoint.timeouts.first_content;
     let response = send_once(http, url, headers, body, endpoint, cancel).await?;
     if !response.status().is_success() {
@@ -491,7 +510,7 @@ async fn send_once(
     endpoint: &Endpoint,
     cancel: &CancellationToken,
 ) -> Result<reqwest::Response, Failure> {
-    let key = endpoint.api_key.as_ref();
+    let key = &endpoint.redactor();
     // A cold start to an https upstream: one request opens the connection, the others of
     // the burst wait for it (and share it when it speaks HTTP/2).
     let opening = if url.starts_with("https://") {
@@ -531,7 +550,7 @@ async fn send_once(
             if error.is_builder() {
                 return Err(Failure::Final(LlmError::Transport {
                     url,
-                    detail: scrub_proxy(&clean(&error_chain(&error), key), built),
+                    detail: clean(&error_chain(&error), key),
                 }));
             }
             if error.is_connect() {
@@ -547,7 +566,7 @@ async fn send_once(
                 return Err(Failure::Retryable(
                     LlmError::Connect {
                         url,
-                        detail: scrub_proxy(&clean(&error_chain(&error), key), built),
+                        detail: clean(&error_chain(&error), key),
                     },
                     None,
                 ));
@@ -556,7 +575,7 @@ async fn send_once(
             Err(Failure::Retryable(
                 LlmError::Transport {
                     url,
-                    detail: scrub_proxy(&clean(&error_chain(&error), key), built),
+                    detail: clean(&error_chain(&error), key),
                 },
                 None,
             ))
@@ -575,13 +594,8 @@ fn network_error(error: &reqwest::Error, built: &Built, endpoint: &Endpoint) -> 
             .and_then(|url| url.host_str().map(str::to_owned))
             .unwrap_or_default()
     };
-    let scrubbed = |text: &str| {
-        let text = clean(text, endpoint.api_key.as_ref());
-        match proxy {
-            Some(proxy) => proxy.url.scrub(&text),
-            None => text,
-        }
-    };
+    let redactor = endpoint.redactor();
+    let scrubbed = |text: &str| clean(text, &redactor);
     Some(match network::diagnose(&chain, proxy.is_some()) {
         Diagnosis::Untrusted => Failure::Final(LlmError::UntrustedCertificate {
             host: host(),
@@ -637,14 +651,6 @@ fn network_error(error: &reqwest::Error, built: &Built, endpoint: &Endpoint) -> 
     })
 }
 
-/// `text` without the proxy's credentials.
-fn scrub_proxy(text: &str, built: &Built) -> String {
-    match &built.key.proxy {
-        Some(proxy) => proxy.url.scrub(text),
-        None => text.to_owned(),
-    }
-}
-
 fn is_retryable_status(status: u16) -> bool {
     matches!(status, 408 | 409 | 429 | 500 | 502 | 503 | 504)
 }
@@ -690,7 +696,7 @@ async fn status_error(
     url: &str,
     cancel: &CancellationToken,
 ) -> Result<LlmError, LlmError> {
-    let key = endpoint.api_key.as_ref();
+    let key = &endpoint.redactor();
     let status = response.status().as_u16();
     let retry_after = retry_after(response.headers());
     let content_type = content_type(&response);
@@ -895,7 +901,7 @@ fn is_answer(event: &StreamEvent<'_>) -> bool {
 }
 
 /// A stream cut off: retryable while nothing of the answer was passed on.
-fn cut_off(detail: Option<String>, key: Option<&ApiKey>, answer_started: bool) -> Failure {
+fn cut_off(detail: Option<String>, key: &Redactor, answer_started: bool) -> Failure {
     let error = LlmError::CutOff {
         detail: detail.map(|text| clean(&text, key)),
     };
@@ -909,7 +915,7 @@ fn cut_off(detail: Option<String>, key: Option<&ApiKey>, answer_started: bool) -
 /// Reads an SSE body to `[DONE]` (or to its end after a finish reason).
 async fn read_stream(
     body: &mut Body,
-    key: Option<&ApiKey>,
+    key: &Redactor,
     cancel: &CancellationToken,
     on_event: &mut (dyn FnMut(StreamEvent<'_>) + Send),
 ) -> Result<Completion, Failure> {
@@ -924,7 +930,7 @@ async fn read_stream(
             Ok(None) => break,
             // The answer is complete; only the trailer (usage, [DONE]) was lost.
             Err(LlmError::CutOff { detail }) if accumulator.has_finish_reason() => {
-                tracing::debug!(?detail, "stream ended abruptly after its finish reason");
+                tracing::debug!(detail = ?detail.map(|text| clean(&text, key)), "stream ended abruptly after its finish reason");
                 return Ok(accumulator.finish());
             }
             Err(LlmError::CutOff { detail }) => {
@@ -986,7 +992,7 @@ async fn read_stream(
 fn handle_event(
     event: SseEvent<'_>,
     accumulator: &mut Accumulator,
-    key: Option<&ApiKey>,
+    key: &Redactor,
     on_event: &mut (dyn FnMut(StreamEvent<'_>) + Send),
 ) -> Result<Flow, LlmError> {
     let data = event.data.trim();
@@ -1026,7 +1032,7 @@ fn handle_event(
 /// Reads a whole JSON body and takes its first choice.
 async fn read_json(
     body: &mut Body,
-    key: Option<&ApiKey>,
+    key: &Redactor,
     cancel: &CancellationToken,
 ) -> Result<Completion, LlmError> {
     let bytes = body.read_all(cancel).await.map_err(|error| match error {
@@ -1066,8 +1072,8 @@ async fn read_json(
 /// The first `max` characters of `text`, quoted, with an ellipsis when cut.
 /// The start of `text`, quoted, for error details. The key is scrubbed *before* the cut, so
 /// a key straddling the cut cannot leave its first half behind.
-fn excerpt(text: &str, max: usize, key: Option<&ApiKey>) -> String {
-    let text = super::secret::scrub(text, key);
+fn excerpt(text: &str, max: usize, key: &Redactor) -> String {
+    let text = key.redact(text);
     let text = text.as_str();
     match text.char_indices().nth(max) {
         Some((cut, _)) => format!("{:?}…", &text[..cut]),
@@ -1113,7 +1119,7 @@ mod tests {
     fn an_excerpt_never_keeps_half_a_key() {
         let key = ApiKey::new("sk-straddle-0123456789");
         let text = format!("{}{}{}", "x".repeat(110), key.expose(), "y".repeat(80));
-        let shown = excerpt(&text, 120, Some(&key));
+        let shown = excerpt(&text, 120, &Redactor::new(Some(&key)));
         assert!(!shown.contains("sk-straddle"), "{shown}");
         assert!(shown.contains("<redacted>"), "{shown}");
     }

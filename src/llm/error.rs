@@ -1,10 +1,10 @@
 //! What can go wrong talking to the upstream, each case worded for the person who has to fix
 //! it. Every text that came from outside (an upstream message, a transport error, a URL) is
-//! scrubbed of the API key and truncated before it is stored in an error.
+//! scrubbed of every credential chatls knows (see `secret::Redactor`) and truncated before it is stored in an error.
 
 use std::time::Duration;
 
-use crate::llm::secret::{ApiKey, scrub};
+use crate::llm::secret::Redactor;
 
 /// The longest upstream message kept in an error, in characters.
 pub const MAX_DETAIL_CHARS: usize = 300;
@@ -153,7 +153,7 @@ impl LlmError {
         upstream: Option<String>,
         retry_after: Option<Duration>,
         url: &str,
-        key: Option<&ApiKey>,
+        key: &Redactor,
     ) -> LlmError {
         let upstream = upstream.map(|text| clean(&text, key));
         match status {
@@ -175,8 +175,8 @@ impl LlmError {
 
 /// Scrubs the key out of `text`, flattens it to one line and truncates it to
 /// `MAX_DETAIL_CHARS` characters (an ellipsis marks a cut).
-pub(crate) fn clean(text: &str, key: Option<&ApiKey>) -> String {
-    let scrubbed = scrub(text, key);
+pub(crate) fn clean(text: &str, key: &Redactor) -> String {
+    let scrubbed = key.redact(text);
     let one_line = scrubbed.split_whitespace().collect::<Vec<_>>().join(" ");
     match one_line.char_indices().nth(MAX_DETAIL_CHARS) {
         Some((cut, _)) => format!("{}…", &one_line[..cut]),
@@ -234,6 +234,7 @@ fn after(retry_after_secs: &Option<u64>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::llm::secret::ApiKey;
 
     #[test]
     fn status_errors_read_as_sentences() {
@@ -243,27 +244,38 @@ mod tests {
             Some("invalid key sk-canary-abcdef".to_owned()),
             None,
             "http://x/v1",
-            Some(&key),
+            &Redactor::new(Some(&key)),
         );
         assert_eq!(
             unauthorized.to_string(),
             "the upstream rejected the API key (401): check CHATLS_API_KEY or the apiKey setting (upstream said: invalid key <redacted>)"
         );
-        let not_found = LlmError::from_status(404, None, None, "http://x/v1", None);
+        let not_found = LlmError::from_status(404, None, None, "http://x/v1", &Redactor::default());
         assert!(
             not_found
                 .to_string()
                 .starts_with("unknown model or wrong baseUrl (404)")
         );
-        let limited =
-            LlmError::from_status(429, None, Some(Duration::from_secs(60)), "http://x", None);
+        let limited = LlmError::from_status(
+            429,
+            None,
+            Some(Duration::from_secs(60)),
+            "http://x",
+            &Redactor::default(),
+        );
         assert_eq!(
             limited.to_string(),
             "the upstream is rate limiting requests (429) and asked to wait 60 s: wait a moment and try again"
         );
-        let bad_gateway = LlmError::from_status(502, None, None, "http://x", None);
+        let bad_gateway = LlmError::from_status(502, None, None, "http://x", &Redactor::default());
         assert!(bad_gateway.to_string().contains("having trouble (502)"));
-        let bad_request = LlmError::from_status(400, Some("bad".into()), None, "http://x", None);
+        let bad_request = LlmError::from_status(
+            400,
+            Some("bad".into()),
+            None,
+            "http://x",
+            &Redactor::default(),
+        );
         assert_eq!(
             bad_request.to_string(),
             "the upstream rejected the request (400) (upstream said: bad)"
@@ -273,10 +285,10 @@ mod tests {
     #[test]
     fn clean_truncates_long_text_on_a_char_boundary() {
         let long = "é".repeat(1000);
-        let cleaned = clean(&long, None);
+        let cleaned = clean(&long, &Redactor::default());
         assert_eq!(cleaned.chars().count(), MAX_DETAIL_CHARS + 1);
         assert!(cleaned.ends_with('…'));
-        assert_eq!(clean("a\n  b", None), "a b");
+        assert_eq!(clean("a\n  b", &Redactor::default()), "a b");
     }
 
     #[test]

@@ -13,4 +13,4 @@ pub use client::{
     Completion, DEFAULT_MAX_RESPONSE_BYTES, Endpoint, LlmClient, RetryPolicy, StreamEvent, Timeouts,
 };
 pub use error::LlmError;
-pub use secret::{ApiKey, scrub};
+pub use secret::{ApiKey, Redactor};

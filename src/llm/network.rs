@@ -14,7 +14,15 @@ use std::time::{Duration, SystemTime};
 use reqwest::Url;
 use tokio_util::sync::CancellationToken;
 
-use crate::llm::secret::REDACTED;
+/// The environment variables that may name a proxy.
+pub const PROXY_VARIABLES: &[&str] = &[
+    "https_proxy",
+    "HTTPS_PROXY",
+    "http_proxy",
+    "HTTP_PROXY",
+    "all_proxy",
+    "ALL_PROXY",
+];
 
 /// What the `proxy` setting says.
 #[derive(Clone, Default, PartialEq, Eq)]
@@ -97,29 +105,9 @@ impl ProxyUrl {
 
     /// `text` with this proxy's user name and password (raw and percent-encoded) replaced.
     pub fn scrub(&self, text: &str) -> String {
-        let mut out = text.to_owned();
-        let mut secrets: Vec<String> = Vec::new();
-        if let Some(password) = self.0.password() {
-            secrets.push(password.to_owned());
-            if let Ok(decoded) = urlencoding_decode(password) {
-                secrets.push(decoded);
-            }
-        }
-        let user = self.0.username();
-        if !user.is_empty() {
-            secrets.push(user.to_owned());
-            if let Ok(decoded) = urlencoding_decode(user) {
-                secrets.push(decoded);
-            }
-        }
-        // Longest first, so a password that contains the user name is removed whole.
-        secrets.sort_by_key(|secret| std::cmp::Reverse(secret.len()));
-        for secret in secrets {
-            if secret.len() >= 3 && out.contains(&secret) {
-                out = out.replace(&secret, REDACTED);
-            }
-        }
-        out
+        crate::llm::secret::Redactor::default()
+            .with_url(&self.0)
+            .redact(text)
     }
 }
 
@@ -133,14 +121,6 @@ impl fmt::Display for ProxyUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.shown())
     }
-}
-
-fn urlencoding_decode(text: &str) -> Result<String, ()> {
-    let decoded: Vec<u8> = url::form_urlencoded::parse(format!("x={text}").as_bytes())
-        .next()
-        .map(|(_, value)| value.into_owned().into_bytes())
-        .ok_or(())?;
-    String::from_utf8(decoded).map_err(|_| ())
 }
 
 /// A file of extra root certificates and who named it.
