@@ -98,12 +98,24 @@ pub struct Prepared {
     edits: Vec<CharEdit>,
 }
 
+impl Prepared {
+    /// The selected text as it was when the action began.
+    pub fn original(&self) -> &str {
+        &self.original
+    }
+
+    /// The whole replacement of the selection.
+    pub fn replacement(&self) -> String {
+        crate::edits::apply_edits(&self.original, &self.edits)
+    }
+}
+
 /// How many lines of the document are read for its line ending and indentation style.
 const LAYOUT_SAMPLE_LINES: usize = 2000;
 
 /// The line ending and indentation style of the document the selection is in (`\n` when it
 /// has no line break).
-fn document_layout(input: &ActionInput) -> (&'static str, Option<IndentStyle>) {
+pub fn document_layout(input: &ActionInput) -> (&'static str, Option<IndentStyle>) {
     let lines: Vec<String> = input
         .text
         .lines()

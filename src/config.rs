@@ -85,6 +85,8 @@ pub struct Settings {
     pub tools_deny: Vec<String>,
     pub explain_output: ExplainOutput,
     pub edits_review: ReviewMode,
+    /// `edits.stream`: write the replacement into the buffer as it streams (`lsp::stream`).
+    pub edits_stream: bool,
     pub completion: CompletionSettings,
     /// The action table: the built-ins with the `actions` setting applied (see `action_table`).
     pub actions: crate::action_table::ActionTable,
@@ -205,6 +207,7 @@ impl Settings {
             tools_deny: Vec::new(),
             explain_output: ExplainOutput::Document,
             edits_review: ReviewMode::Apply,
+            edits_stream: false,
             completion: CompletionSettings::default(),
             actions: crate::action_table::ActionTable::default(),
             tuning: env.tuning,
@@ -254,6 +257,12 @@ impl Settings {
                     message,
                 });
             }
+        }
+        if settings.edits_stream && settings.edits_review == ReviewMode::Confirm {
+            errors.push(SettingError {
+                key: "edits.stream".to_owned(),
+                message: "cannot be combined with edits.review \"confirm\": a streamed edit is in the buffer before there is anything to confirm; turn one of them off".to_owned(),
+            });
         }
         if errors.is_empty() {
             Ok(settings)
@@ -356,6 +365,7 @@ impl Settings {
                     _ => return Err(format!("must be \"apply\" or \"confirm\" (got {value})")),
                 }
             }
+            "edits.stream" => self.edits_stream = boolean(value)?,
             key if key.starts_with("completion.") => return self.completion.apply(key, value),
             "caFile" => {
                 let path = string(value)?;
@@ -535,6 +545,21 @@ mod tests {
 
     fn base() -> Settings {
         Settings::from_env(&EnvSettings::default())
+    }
+
+    #[test]
+    fn edits_stream_is_off_by_default_and_not_with_confirm() {
+        assert!(!base().edits_stream);
+        let settings = Settings::layered(&base(), &json!({"edits": {"stream": true}})).unwrap();
+        assert!(settings.edits_stream);
+        let errors = Settings::layered(
+            &base(),
+            &json!({"edits.stream": true, "edits.review": "confirm"}),
+        )
+        .unwrap_err();
+        assert_eq!(errors[0].key, "edits.stream");
+        assert!(errors[0].message.contains("edits.review"), "{}", errors[0]);
+        assert!(Settings::layered(&base(), &json!({"edits": {"stream": "yes"}})).is_err());
     }
 
     #[test]

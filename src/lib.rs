@@ -21,6 +21,7 @@ pub mod patch;
 pub mod prompt;
 pub mod review;
 pub mod settings_table;
+pub mod stream;
 pub mod text;
 pub mod tools;
 pub mod transcript;

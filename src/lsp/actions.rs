@@ -21,7 +21,7 @@ use crate::llm::error::LlmError;
 use crate::text::{Range, range_to_chars};
 
 use super::session::{Running, Session};
-use super::{convert, deliver, models, transcript};
+use super::{convert, models, stream, transcript};
 
 pub const RUN_COMMAND: &str = "chatls.run";
 pub const ASK_COMMAND: &str = "chatls.ask";
@@ -576,18 +576,29 @@ async fn run(
     let conversation = session.conversations.begin(key);
     let workspace = session.workspace(&settings);
     let mut retries = 0u32;
+    let streaming = stream::Stream::start(
+        session,
+        client,
+        &input,
+        settings.edits_stream,
+        &running.cancel,
+    );
     let result = {
         let mut answer_so_far = String::new();
         let mut on_event = |event: EngineEvent<'_>| {
             let line = match event {
                 EngineEvent::Requesting { round: 0 } => return,
-                EngineEvent::Requesting { round } => format!("thinking (tool round {round})"),
+                EngineEvent::Requesting { round } => {
+                    streaming.restart();
+                    format!("thinking (tool round {round})")
+                }
                 EngineEvent::Retrying {
                     attempt,
                     delay,
                     reason,
                 } => {
                     retries = attempt;
+                    streaming.restart();
                     format!(
                         "{}; retrying in {:.1} s (attempt {attempt})",
                         crate::display::line(reason),
@@ -595,6 +606,7 @@ async fn run(
                     )
                 }
                 EngineEvent::Token(text) => {
+                    streaming.token(text);
                     // Only the end is ever shown: keep a bounded tail, not a second copy of
                     // the whole answer.
                     answer_so_far.push_str(text);
@@ -625,14 +637,26 @@ async fn run(
             .await
     };
     drop(status);
+    let mut streamed = streaming.finish().await;
     let progress = match reporter.await {
         Ok(progress) => progress,
         Err(_) => super::progress::ActionProgress::hidden(client),
     };
+    // A failed or cancelled action that streamed into the buffer puts the original back
+    // first; `restored` says how that went.
+    let restored = match &result {
+        Ok(_) if !running.cancel.is_cancelled() => None,
+        _ => streamed.restore(session, client, &input).await,
+    };
+    let restored = restored.map(|note| format!("; {note}")).unwrap_or_default();
 
     let outcome = match result {
         Err(error) if error.is_cancelled() => {
-            progress.end("cancelled; nothing was changed").await;
+            if restored.is_empty() {
+                progress.end("cancelled; nothing was changed").await;
+            } else {
+                progress.end(&format!("cancelled{restored}")).await;
+            }
             return;
         }
         Err(error) => {
@@ -643,7 +667,7 @@ async fn run(
                 n => format!(" (gave up after {n} retries)"),
             };
             let message = format!(
-                "{title} failed: {}{tried}",
+                "{title} failed: {}{tried}{restored}",
                 crate::display::line(&explain_error(&error, &model))
             );
             progress.end(&message).await;
@@ -659,7 +683,16 @@ async fn run(
         crate::llm::types::Message::assistant(outcome.answer.clone()),
     );
     if running.cancel.is_cancelled() {
-        progress.end("cancelled; nothing was changed").await;
+        let restored = streamed
+            .restore(session, client, &input)
+            .await
+            .map(|note| format!("; {note}"))
+            .unwrap_or_default();
+        if restored.is_empty() {
+            progress.end("cancelled; nothing was changed").await;
+        } else {
+            progress.end(&format!("cancelled{restored}")).await;
+        }
         return;
     }
     let delivered = match input.action.kind {
@@ -683,15 +716,16 @@ async fn run(
             transcript::deliver(session, client, answer, &running.cancel).await
         }
         RowKind::Edit => {
-            deliver::apply_answer(
-                session,
-                client,
-                &input,
-                &outcome.answer,
-                outcome.truncated,
-                &running.cancel,
-            )
-            .await
+            streamed
+                .deliver(
+                    session,
+                    client,
+                    &input,
+                    &outcome.answer,
+                    outcome.truncated,
+                    &running.cancel,
+                )
+                .await
         }
     };
     // What the action cost, when the upstream said.

@@ -140,7 +140,12 @@ const SHOWN_ANSWER_CHARS: usize = 4000;
 
 /// Shows an answer that was not applied, so nothing the model wrote is lost: in a message,
 /// and, when it is too long for one, saved whole beside the explanations.
-async fn show_unapplied(session: &Session, client: &Client, input: &ActionInput, answer: &str) {
+pub(super) async fn show_unapplied(
+    session: &Session,
+    client: &Client,
+    input: &ActionInput,
+    answer: &str,
+) {
     let trimmed = answer.trim();
     let mut message = format!(
         "{}: the model's answer (not applied):\n\n",

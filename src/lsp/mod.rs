@@ -16,6 +16,7 @@ pub mod review;
 pub mod server;
 pub mod session;
 pub mod settle;
+pub mod stream;
 pub mod transcript;
 
 use std::sync::Arc;

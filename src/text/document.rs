@@ -209,6 +209,23 @@ impl Document {
         Ok(())
     }
 
+    /// The version the first change after `version` produced: how a server that sent an
+    /// edit for `version` learns which version holds it once the client has reported it.
+    /// `None` while nothing came after it, or when the log does not reach back that far.
+    pub fn version_after(&self, version: i32) -> Option<i32> {
+        let index = match self
+            .log
+            .steps
+            .iter()
+            .rposition(|step| step.version == version)
+        {
+            Some(index) => index + 1,
+            None if self.log.base_version == version => 0,
+            None => return None,
+        };
+        self.log.steps.get(index).map(|step| step.version)
+    }
+
     /// The edits made since the document was at `version`, oldest first: empty if
     /// `version` is the current one, `None` if the log no longer reaches back that far or
     /// the document never had that version.
@@ -479,6 +496,11 @@ mod tests {
         document
             .apply_changes(6, &insert(1), PositionEncoding::Utf16)
             .unwrap();
+        assert_eq!(document.version_after(0), Some(1));
+        assert_eq!(document.version_after(1), Some(5));
+        assert_eq!(document.version_after(5), Some(6));
+        assert_eq!(document.version_after(6), None);
+        assert_eq!(document.version_after(3), None);
         let edit = |start| AppliedEdit {
             start,
             old_len: 0,
