@@ -183,6 +183,12 @@ pub const SETTINGS: &[Setting] = &[
         "`apply`: a refactor or fix lands as soon as it is complete; `confirm`: you see the change first and apply or discard it.",
     ),
     setting(
+        "edits.stream",
+        SettingType::Bool,
+        DefaultValue::Bool(false),
+        "Write a refactor or fix into the buffer as it streams, whole lines; the original comes back on cancel or failure. Editors with versioned edits only (not Neovim); not with `edits.review: \"confirm\"`.",
+    ),
+    setting(
         "completion.enabled",
         SettingType::Bool,
         DefaultValue::Bool(true),
