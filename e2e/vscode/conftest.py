@@ -1,7 +1,8 @@
 """Fixtures of the real VS Code suite: the built binaries and `.vsix`, code-server from the
 machine's cache (scripts/install-vscode-e2e.sh puts it there), and one running workbench per
 module — a fresh HOME, TMPDIR, user-data and extensions dir, the extension installed from the
-`.vsix`, `chatls.serverPath` = the debug chatls, `chatls.baseUrl` = the fake upstream — in
+`.vsix` (which carries its own chatls: no `chatls.serverPath` is set and no `chatls` is on
+PATH), `chatls.baseUrl` = the fake upstream — in
 Debian's Chromium driven by Playwright. Starting VS Code is the slow part (tens of seconds on
 a busy machine), so scenarios share it; each scenario works on its own file.
 
@@ -70,7 +71,9 @@ FAILED = pytest.StashKey[bool]()
 
 @pytest.fixture(scope="session")
 def binaries() -> dict[str, Path]:
-    """`chatls` and `fake-upstream` (debug builds), built here unless CHATLS_E2E_NO_BUILD."""
+    """`chatls` and `fake-upstream` (debug builds), built here unless CHATLS_E2E_NO_BUILD. The
+    workbench runs the chatls inside the `.vsix`; this one is for scenarios that point
+    `chatls.serverPath` elsewhere."""
     if not os.environ.get("CHATLS_E2E_NO_BUILD"):
         subprocess.run(["cargo", "build", "--workspace", "--bins"], cwd=REPO, check=True, timeout=3600)
     target = _target_dir() / "debug"
@@ -151,9 +154,15 @@ def _isolated_env(installed: Installed, root: Path) -> dict[str, str]:
         XDG_CONFIG_HOME=str(root / "config"),
         XDG_DATA_HOME=str(root / "data"),
         CHATLS_LOG=os.environ.get("CHATLS_E2E_LOG", "chatls=debug"),
-        PATH=f"{installed.node_bin}{os.pathsep}{env.get('PATH', '')}",
+        PATH=os.pathsep.join([str(installed.node_bin), *_without_chatls(env.get("PATH", ""))]),
     )
     return env
+
+
+def _without_chatls(path: str) -> list[str]:
+    """The directories of PATH that hold no `chatls`: the extension must start the server it
+    carries."""
+    return [entry for entry in path.split(os.pathsep) if entry and not (Path(entry) / "chatls").exists()]
 
 
 # Settings written before VS Code starts (it does not notice a settings.json written from
@@ -182,6 +191,7 @@ class VSCode:
     workspace: Path
     root: Path
     user_settings: Path
+    extensions: Path
 
 
 def _wait_http(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float) -> None:
@@ -227,7 +237,7 @@ def vscode(
     user_settings = user_data / "User" / "settings.json"
     user_settings.write_text(
         json.dumps(
-            {**BASE_SETTINGS, "chatls.serverPath": str(binaries["chatls"]), "chatls.baseUrl": fake.base_url},
+            {**BASE_SETTINGS, "chatls.baseUrl": fake.base_url},
             indent=2,
         )
     )
@@ -276,7 +286,9 @@ def vscode(
         fake.close()
         raise
     try:
-        yield VSCode(bench=bench, fake=fake, workspace=workspace, root=root, user_settings=user_settings)
+        yield VSCode(
+            bench=bench, fake=fake, workspace=workspace, root=root, user_settings=user_settings, extensions=extensions
+        )
     finally:
         if context is not None:
             context.close()

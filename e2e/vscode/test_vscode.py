@@ -10,6 +10,8 @@ workbench and run in file order; one that breaks the server puts it back before 
 
 from __future__ import annotations
 
+import os
+import re
 import stat
 from pathlib import Path
 
@@ -62,9 +64,38 @@ def explain(vs: VSCode, first: int, last: int, marker: str):
     return request
 
 
-def test_status_bar_shows_the_server_running(vs: VSCode):
-    vs.bench.wait_until("chatls is running in the status bar", lambda: (vs.bench.status() or "").startswith("chatls is running"))
+def running(vs: VSCode) -> bool:
+    return (vs.bench.status() or "").startswith("chatls is running")
+
+
+def bundled_servers(vs: VSCode) -> list[str]:
+    """The executables of the running chatls processes that live in the installed extension."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            exe = os.readlink(f"/proc/{pid}/exe")
+        except OSError:
+            continue
+        if exe.endswith("/server/chatls") and exe.startswith(str(vs.extensions)):
+            found.append(exe)
+    return found
+
+
+def settings_json(vs: VSCode, changes: dict) -> None:
+    """Edits settings.json and waits until the extension has pushed the new settings to the
+    server (it then asks the server for its model, which asks the fake for its list)."""
+    before = vs.fake.stats().get("model_requests", 0)
+    vs.bench.write_user_settings(changes)
+    wait_for("the new settings pushed to chatls", lambda: vs.fake.stats().get("model_requests", 0) > before, 60)
+
+
+def test_the_server_inside_the_vsix_starts_with_nothing_on_path(vs: VSCode):
+    """No `chatls.serverPath`, no chatls on code-server's PATH: the extension runs the
+    stripped chatls its .vsix carries."""
+    vs.bench.wait_until("chatls is running in the status bar", lambda: running(vs))
     assert not [text for text in vs.bench.notifications() if "chatls" in text.lower()], vs.bench.notifications()
+    assert vs.bench.user_setting("chatls.serverPath") is None
+    assert bundled_servers(vs), "no chatls from the extension's server/ directory is running"
 
 
 def test_refactor_from_the_light_bulb_is_one_undo_step(vs: VSCode):
@@ -182,7 +213,8 @@ def test_a_server_that_cannot_start_is_reported_in_its_own_words(vs: VSCode, bin
         vs.bench.wait_until("chatls did not start, in the status bar", lambda: vs.bench.status() == "chatls did not start")
     finally:
         vs.bench.clear_notifications()
-        vs.bench.set_setting("chatls.serverPath", str(binaries["chatls"]))
+        # Back to the server inside the extension.
+        vs.bench.write_user_settings({"chatls.serverPath": None})
         vs.bench.wait_until("chatls running again", lambda: (vs.bench.status() or "").startswith("chatls is running"), 90)
 
 
@@ -190,3 +222,178 @@ def test_settings_people_type_have_an_input_box(vs: VSCode):
     for key in ("chatls.baseUrl", "chatls.model", "chatls.serverPath"):
         assert vs.bench.setting_input_value(key) is not None, f"{key} has no input box in the Settings UI"
 
+
+
+COMPLETE_ME = "def grow(values):\n    \n    return values\n"
+
+
+def type_until_completion(vs: VSCode, seen: int, model: str | None = None) -> list:
+    """Types `values.` on line 2 and waits for a completion request (of `model`); retypes the
+    dot while none comes (the workbench may still be settling after a settings change)."""
+    vs.bench.go_to_line(2)
+    vs.bench.page.keyboard.press("End")
+    vs.bench.type_text("values.")
+
+    def arrived() -> list:
+        requests = vs.fake.completion_requests()[seen:]
+        return [request for request in requests if model is None or request.model == model]
+
+    for _ in range(6):
+        try:
+            return wait_for(f"a completion request ({model or 'any model'})", arrived, 15)
+        except AssertionError:
+            vs.bench.page.keyboard.press("Backspace")
+            vs.bench.type_text(".")
+    return wait_for(f"a completion request ({model or 'any model'})", arrived, 15)
+
+
+def test_ghost_text_after_typing_and_tab_accepts_it(vs: VSCode):
+    vs.fake.set_completion_default(text_reply("append(0)", pieces=2))
+    path = scenario_file(vs, "complete_me.py", COMPLETE_ME)
+    vs.bench.open_file(path)
+    seen = len(vs.fake.completion_requests())
+    type_until_completion(vs, seen)
+    vs.bench.wait_until("the ghost text", lambda: "append(0)" in vs.bench.ghost_text(), 60)
+    vs.bench.shot("ghost text")
+    vs.bench.page.keyboard.press("Tab")
+    vs.bench.wait_until("the suggestion accepted", lambda: "values.append(0)" in vs.bench.editor_text())
+    assert not vs.bench.ghost_text()
+    vs.bench.save()
+    wait_for("the accepted line on disk", lambda: "    values.append(0)\n" in path.read_text())
+
+
+def test_completion_model_in_settings_json_reaches_the_next_completion(vs: VSCode):
+    vs.fake.set_completion_default(text_reply("append(1)", pieces=1))
+    settings_json(vs, {"chatls.completion.model": "completion-model-from-settings-json"})
+    try:
+        path = scenario_file(vs, "complete_model.py", COMPLETE_ME)
+        vs.bench.open_file(path)
+        seen = len(vs.fake.completion_requests())
+        requests = type_until_completion(vs, seen, "completion-model-from-settings-json")
+        assert requests[0].model == "completion-model-from-settings-json"
+        assert not [r for r in vs.fake.chat_requests() if r.model == "completion-model-from-settings-json"]
+    finally:
+        settings_json(vs, {"chatls.completion.model": None})
+
+
+SHOUTED = MEDIAN.upper()
+
+
+def test_an_action_row_in_settings_json_is_in_ctrl_dot_and_runs(vs: VSCode):
+    row = {
+        "id": "shout",
+        "title": "Shout with AI",
+        "kind": "edit",
+        "prompt": "Upper-case every letter of this code (shout-row-marker):\n{selection}",
+    }
+    settings_json(vs, {"chatls.actions": [row]})
+    try:
+        path = scenario_file(vs, "shout.py", "def quiet():\n    return 'calm-words'\n")
+        vs.bench.open_file(path)
+        vs.fake.set_default(text_reply(fenced("def quiet():\n    return 'CALM-WORDS'\n", "python")))
+        seen = len(vs.fake.chat_requests())
+        vs.bench.select_lines(1, 2)
+        vs.bench.code_action("Shout with AI")
+        request = chat_requests_after(vs, seen)[0]
+        assert "shout-row-marker" in request.text()
+        vs.bench.wait_until("the row's edit in the editor", lambda: "CALM-WORDS" in vs.bench.editor_text(), 90)
+    finally:
+        settings_json(vs, {"chatls.actions": None})
+
+
+def test_ask_about_selection_then_its_link_then_a_follow_up(vs: VSCode):
+    """Ask About Selection: the answer in the transcript preview beside the code; its link
+    goes back to the selection; Send Follow-up continues the same conversation and the
+    preview shows both turns."""
+    path = scenario_file(vs, "ask_me.py")
+    vs.bench.open_file(path)
+    vs.fake.set_default(text_reply("It sorts a copy: first-answer-marker.\n"))
+    seen = len(vs.fake.chat_requests())
+    vs.bench.select_lines(7, 13)
+    vs.bench.palette("chatls: Ask About Selection")
+    vs.bench.type_into_input_box("why sort the values?")
+    first = chat_requests_after(vs, seen)[0]
+    assert "why sort the values?" in first.text()
+    vs.bench.wait_until(
+        "the answer in the preview", lambda: any("first-answer-marker" in t for t in vs.bench.webview_texts()), 90
+    )
+    assert any(tab.startswith("[Preview]") and tab.endswith("Editor Group 2") for tab in vs.bench.tabs()), vs.bench.tabs()
+
+    # The selection link is a link VS Code's preview opens: back to the code, at line 7.
+    vs.bench.go_to_line(1)
+    vs.bench.click_link_in_webview(re.compile(r"ask_me\.py:7"))
+    vs.bench.wait_until(
+        "the code at line 7",
+        lambda: any(tab.startswith("ask_me.py") for tab in vs.bench.active_tabs())
+        and vs.bench.cursor_position().startswith("Ln 7,"),
+    )
+    vs.bench.shot("back at the selection")
+
+    vs.fake.set_default(text_reply("Then it returns nothing: second-answer-marker.\n"))
+    vs.bench.palette("chatls: Send Follow-up")
+    vs.bench.type_into_input_box("and for an empty list?")
+    second = chat_requests_after(vs, seen + 1)[0]
+    assert second.headers.get("x-conversation-id") == first.headers.get("x-conversation-id") is not None
+    assert "and for an empty list?" in second.text() and "first-answer-marker" in second.text()
+    vs.bench.wait_until(
+        "both turns in the preview",
+        lambda: any("first-answer-marker" in t and "second-answer-marker" in t for t in vs.bench.webview_texts()),
+        90,
+    )
+
+
+def test_select_model_is_used_next_and_shown_in_the_status_bar(vs: VSCode):
+    vs.bench.palette("chatls: Select Model")
+    vs.bench.wait_until("the model list", lambda: any("claude-opus-4-7" in row for row in vs.bench.quick_pick_rows()), 30)
+    assert any("(current)" in row for row in vs.bench.quick_pick_rows()), vs.bench.quick_pick_rows()
+    vs.bench.pick("claude-opus-4-7")
+    vs.bench.wait_until("the model in the status bar", lambda: "claude-opus-4-7" in (vs.bench.status() or ""))
+    path = scenario_file(vs, "model.py")
+    vs.bench.open_file(path)
+    request = explain(vs, 7, 13, "explained-by-the-chosen-model")
+    assert request.body["model"] == "claude-opus-4-7"
+
+
+def test_review_confirm_opens_the_refactor_preview_apply_and_discard(vs: VSCode):
+    settings_json(vs, {"chatls.edits.review": "confirm"})
+    try:
+        path = scenario_file(vs, "review_me.py")
+        vs.bench.open_file(path)
+        vs.fake.set_default(text_reply(fenced(FIXED_MEDIAN, "python")))
+        vs.bench.select_lines(7, 13)
+        vs.bench.code_action("Refactor with AI")
+        vs.bench.click_button("Discard")
+        vs.bench.shot("discarded")
+        vs.bench.focus_first_group()
+        assert "fixed-in-vscode" not in vs.bench.editor_text()
+
+        vs.bench.select_lines(7, 13)
+        vs.bench.code_action("Refactor with AI")
+        vs.bench.click_button("Apply")
+        vs.bench.wait_until("the reviewed change applied", lambda: "fixed-in-vscode" in vs.bench.editor_text(), 60)
+        vs.bench.save()
+        wait_for("the change on disk", lambda: "fixed-in-vscode" in path.read_text())
+    finally:
+        settings_json(vs, {"chatls.edits.review": None})
+
+
+def test_show_usage_counts_the_sessions_tokens(vs: VSCode):
+    path = scenario_file(vs, "usage.py")
+    vs.bench.open_file(path)
+    vs.fake.set_default(text_reply("## Explanation\n\nusage-marker\n", usage=(1234, 56)))
+    seen = len(vs.fake.chat_requests())
+    vs.bench.select_lines(7, 13)
+    vs.bench.code_action("Explain with AI")
+    chat_requests_after(vs, seen)
+    vs.bench.wait_until("usage-marker rendered", lambda: any("usage-marker" in t for t in vs.bench.webview_texts()), 90)
+    vs.bench.focus_first_group()
+    vs.bench.clear_notifications()
+    vs.bench.palette("chatls: Show Usage")
+    shown = vs.bench.wait_until(
+        "the usage notification", lambda: [t for t in vs.bench.notifications() if "chatls usage this session" in t]
+    )
+    vs.bench.shot("usage")
+    match = re.search(r"this session: ([\d,]+) requests?, ([\d,]+) prompt", shown[0])
+    assert match, shown[0]
+    assert int(match.group(1).replace(",", "")) > 0 and int(match.group(2).replace(",", "")) >= 1234, shown[0]
+    assert ": actions " in shown[0], shown[0]

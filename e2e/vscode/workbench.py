@@ -29,6 +29,8 @@ EDITOR_LINES = ".editor-instance .monaco-editor .view-lines"
 STATUS_ITEM = "[id='chatls.chatls.chatls.status']"
 TOASTS = ".notifications-toasts .notification-list-item"
 TABS = ".tabs-container .tab"
+GHOST_TEXT = ".editor-instance .monaco-editor [class*='ghost-text']"
+CURSOR_POSITION = "[id='status.editor.selection']"
 
 
 class WorkbenchTimeout(AssertionError):
@@ -95,6 +97,10 @@ class Workbench:
         """The accessible labels of all editor tabs, in every group."""
         return self.page.eval_on_selector_all(TABS, "els => els.map(e => e.getAttribute('aria-label') ?? '')")
 
+    def active_tabs(self) -> list[str]:
+        """The accessible labels of the active tab of each editor group."""
+        return self.page.eval_on_selector_all(f"{TABS}.active", "els => els.map(e => e.getAttribute('aria-label') ?? '')")
+
     def editor_text(self) -> str:
         """The text the active editor renders (fine for files that fit on screen)."""
         return self.page.evaluate(
@@ -123,7 +129,83 @@ class Workbench:
                 texts.append(text)
         return texts
 
+    def ghost_text(self) -> str:
+        """The inline suggestion the active editor shows (ghost text), "" when none."""
+        return "".join(
+            self.page.eval_on_selector_all(GHOST_TEXT, "els => els.map(e => e.textContent ?? '')")
+        ).replace("\u00a0", " ")
+
+    def cursor_position(self) -> str:
+        """The status bar's "Ln 7, Col 1" of the active editor."""
+        element = self.page.query_selector(CURSOR_POSITION)
+        return element.inner_text().strip() if element else ""
+
+    def quick_pick_rows(self) -> list[str]:
+        """The labels of the rows of the open QuickPick."""
+        return self._quick_pick_rows()
+
     # --- moves --------------------------------------------------------------------------
+
+    def pick(self, label: str) -> None:
+        """In the open QuickPick: type `label` to filter, wait for its row, Enter on it."""
+        self.wait_until("a quick pick", lambda: self._visible(QUICK_INPUT_BOX))
+        self.page.keyboard.type(label)
+
+        def row() -> int | None:
+            for index, text in enumerate(self._quick_pick_rows()):
+                if text == label or text.startswith(label + ",") or text.startswith(label + " "):
+                    return index + 1
+            return None
+
+        wanted = self.wait_until(f"the quick pick row {label!r}", row) - 1
+        focused = self.page.eval_on_selector_all(
+            f"{QUICK_INPUT} .monaco-list-row", "els => els.findIndex(e => e.classList.contains('focused'))"
+        )
+        for _ in range(wanted - max(focused, 0)):
+            self.page.keyboard.press("ArrowDown")
+        self.shot(f"picked {label}")
+        self.page.keyboard.press("Enter")
+
+    def type_text(self, text: str) -> None:
+        """Types into the focused editor, key by key, as a person does."""
+        self.page.keyboard.type(text, delay=30)
+
+    def click_link_in_webview(self, text: "str | re.Pattern[str]") -> None:
+        """Clicks the link showing `text` in a webview (a markdown preview)."""
+
+        def click() -> bool:
+            for frame in self.page.frames:
+                if frame == self.page.main_frame:
+                    continue
+                try:
+                    link = frame.get_by_role("link", name=text)
+                    if link.count() > 0:
+                        link.first.click()
+                        return True
+                except PlaywrightError:
+                    continue
+            return False
+
+        self.wait_until(f"the link {text!r} in a preview", click)
+
+    def click_button(self, name: str) -> None:
+        """Clicks the workbench button named `name` (the refactor preview's Apply, Discard)."""
+        button = self.page.get_by_role("button", name=name, exact=True)
+        self.wait_until(f"the {name} button", lambda: button.count() > 0 and button.first.is_visible(), 90)
+        self.shot(f"before {name}")
+        button.first.click()
+
+    def write_user_settings(self, changes: dict[str, Any]) -> None:
+        """Edits the user's settings.json on disk as a person does in an editor (a value of
+        None removes the key); VS Code notices the file change."""
+        settings = json.loads(self.user_settings.read_text())
+        for key, value in changes.items():
+            if value is None:
+                settings.pop(key, None)
+            else:
+                settings[key] = value
+        self.user_settings.write_text(json.dumps(settings, indent=2))
+
 
     def _open_quick_input(self, key: str) -> None:
         """Presses `key` until the quick input shows (a key pressed while the workbench is

@@ -9,7 +9,7 @@
 //!
 //! Control endpoints (also used by the `fake-upstream` binary): `GET /__requests` (the
 //! recorded requests as JSON), `POST /__push` (a reply to queue), `POST /__default` (the
-//! reply used when the queue is empty), `GET /__stats` (`{"connections", "aborted_streams"}`),
+//! reply used when the queue is empty), `GET /__stats` (`{"connections", "aborted_streams", "model_requests"}`),
 //! `POST /__models` (the reply to `GET …/models`, which never takes a chat reply; 404 by default).
 //!
 //! Completion requests (a chat request whose last message ends with the cursor marker
@@ -913,7 +913,7 @@ async fn control(stream: &mut TcpStream, request: &Request, shared: &Shared) -> 
             let state = shared.lock();
             (
                 200,
-                json!({ "connections": state.connections, "aborted_streams": state.aborted })
+                json!({ "connections": state.connections, "aborted_streams": state.aborted, "model_requests": state.model_requests })
                     .to_string(),
             )
         }
