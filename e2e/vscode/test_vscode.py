@@ -311,7 +311,7 @@ def test_ask_about_selection_then_its_link_then_a_follow_up(vs: VSCode):
     seen = len(vs.fake.chat_requests())
     vs.bench.select_lines(7, 13)
     vs.bench.palette("chatls: Ask About Selection")
-    vs.bench.type_into_input_box("why sort the values?")
+    vs.bench.type_into_input_box("why sort the values?", title="Your question about the selected code")
     first = chat_requests_after(vs, seen)[0]
     assert "why sort the values?" in first.text()
     vs.bench.wait_until(
@@ -331,7 +331,7 @@ def test_ask_about_selection_then_its_link_then_a_follow_up(vs: VSCode):
 
     vs.fake.set_default(text_reply("Then it returns nothing: second-answer-marker.\n"))
     vs.bench.palette("chatls: Send Follow-up")
-    vs.bench.type_into_input_box("and for an empty list?")
+    vs.bench.type_into_input_box("and for an empty list?", title="Your follow-up, in the same conversation")
     second = chat_requests_after(vs, seen + 1)[0]
     assert second.headers.get("x-conversation-id") == first.headers.get("x-conversation-id") is not None
     assert "and for an empty list?" in second.text() and "first-answer-marker" in second.text()
@@ -369,6 +369,7 @@ def test_review_confirm_opens_the_refactor_preview_apply_and_discard(vs: VSCode)
 
         vs.bench.select_lines(7, 13)
         vs.bench.code_action("Refactor with AI")
+        vs.bench.tick_refactor_preview()
         vs.bench.click_button("Apply")
         vs.bench.wait_until("the reviewed change applied", lambda: "fixed-in-vscode" in vs.bench.editor_text(), 60)
         vs.bench.save()

@@ -195,16 +195,43 @@ class Workbench:
         self.shot(f"before {name}")
         button.first.click()
 
+    def tick_refactor_preview(self) -> None:
+        """Ticks the first entry of the Refactor Preview (VS Code lists changes that need
+        confirmation unticked)."""
+        box = self.page.locator(".monaco-pane-view .monaco-list-row .monaco-checkbox:visible, .monaco-pane-view .monaco-list-row [role='checkbox']:visible").first
+        self.wait_until("a checkbox in the refactor preview", lambda: box.count() > 0, 60)
+        box.click()
+        self.shot("ticked")
+
     def write_user_settings(self, changes: dict[str, Any]) -> None:
-        """Edits the user's settings.json on disk as a person does in an editor (a value of
-        None removes the key); VS Code notices the file change."""
+        """Edits the user's settings.json in VS Code's own editor, as a person does (a value
+        of None removes the key): "Preferences: Open User Settings (JSON)", the whole new text
+        typed in, Ctrl+S. (VS Code does not notice a settings.json written from outside.)"""
         settings = json.loads(self.user_settings.read_text())
         for key, value in changes.items():
             if value is None:
                 settings.pop(key, None)
             else:
                 settings[key] = value
-        self.user_settings.write_text(json.dumps(settings, indent=2))
+        self.palette("Preferences: Open User Settings (JSON)")
+        self.wait_until(
+            "settings.json in the active tab",
+            lambda: (tab := self.page.query_selector(f"{TABS}.active")) and "settings.json" in (tab.get_attribute("aria-label") or ""),
+        )
+        self.page.click(f"{EDITOR_LINES}")
+        self.page.keyboard.press("Control+a")
+        self.page.keyboard.press("Delete")
+        self.page.keyboard.insert_text(json.dumps(settings))
+        self.save()
+        self.wait_until("settings.json saved with the change", lambda: self._settings_are(settings))
+        self.shot("settings.json edited")
+        self.close_editor()
+
+    def _settings_are(self, wanted: dict[str, Any]) -> bool:
+        try:
+            return json.loads(self.user_settings.read_text()) == wanted
+        except (OSError, ValueError):
+            return False
 
 
     def _open_quick_input(self, key: str) -> None:
@@ -310,10 +337,18 @@ class Workbench:
         self.shot(f"picked {title}")
         self.page.keyboard.press("Enter")
 
-    def type_into_input_box(self, text: str, *, password: bool = False) -> None:
-        """Types `text` into the open input box (showInputBox) and presses Enter."""
+    def type_into_input_box(self, text: str, *, password: bool = False, title: str | None = None) -> None:
+        """Types `text` into the open input box (showInputBox) and presses Enter; with
+        `title` (its prompt), first waits for that box, empty (the palette's own box may still
+        show)."""
         selector = f"{QUICK_INPUT_BOX}[type=password]" if password else QUICK_INPUT_BOX
         self.wait_until("an input box", lambda: self._visible(selector))
+        if title is not None:
+            self.wait_until(
+                f"the input box {title!r}",
+                lambda: title in (self.page.eval_on_selector(QUICK_INPUT, "e => e.innerText") or "")
+                and self.page.eval_on_selector(QUICK_INPUT_BOX, "e => e.value") == "",
+            )
         self.page.keyboard.type(text)
         self.shot("input box filled")
         self.page.keyboard.press("Enter")
