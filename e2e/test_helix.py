@@ -189,6 +189,31 @@ def test_helix_cancel_with_the_documented_command(open_helix: OpenHelix, fake: F
     assert "(ordered[middle - 1]" not in editor.screen.text()
 
 
+def test_helix_streamed_edit_shows_while_it_streams_and_a_cancel_puts_the_original_back(
+        open_helix: OpenHelix, fake: FakeUpstream, workspace: Path):
+    """With `edits.stream = true` the complete lines of the answer replace the selection
+    while the stream is still open; `chatls.cancel` puts the original back, so `:w` writes
+    the file byte for byte as it was."""
+    path = workspace / "median.py"
+    original = path.read_text()
+    fake.push(stalled_reply('Corrected:\n```python\ndef median(values):\n    """STREAMED so far."""\n    ordered'))
+    editor = open_helix(chatls_config="[language-server.chatls.config.edits]\nstream = true\n")
+    editor.select_lines(7, 13)
+    editor.code_action("Refactor with AI")
+    editor.wait_for_text('"""STREAMED so far."""')
+    assert "return ordered[middle]" not in editor.screen.text(), "the selection should be replaced so far"
+    assert "applied" not in editor.message()
+    assert "[+]" in editor.statusline()
+
+    editor.command("lsp-workspace-command chatls.cancel")
+    editor.wait_for_message("put back")
+    editor.wait_for_text("        return ordered[middle]")
+    assert "STREAMED" not in editor.screen.text()
+    editor.wait_until(lambda: fake.aborted_streams() >= 1, "the upstream stream to be dropped", 10)
+    editor.command("w")
+    editor.wait_until(lambda: disk_text(path) == original, "`:w` to write the original back")
+
+
 def test_helix_typing_elsewhere_while_it_streams(open_helix: OpenHelix, fake: FakeUpstream, workspace: Path):
     """Typing above the selection while the answer streams moves the range: the edit lands
     on the function (Helix refuses an edit at a stale version, so chatls must send the
