@@ -371,7 +371,8 @@ proptest! {
                 .map_err(|error| TestCaseError::fail(error.to_string()))?;
         }
         let edits = document.changes_since(0).expect("the log holds every edit");
-        prop_assert_eq!(edits.len(), seeds.len());
+        // One edit per change, or more when a change differs in separate places.
+        prop_assert!(edits.len() >= seeds.len());
         let rebased = rebase_range(selection.clone(), &edits);
         if let Some(moved) = rebased.clone() {
             prop_assert!(moved.end <= document.text().len_chars());
@@ -416,7 +417,6 @@ proptest! {
             .map_err(|error| TestCaseError::fail(error.to_string()))?;
         prop_assert_eq!(document.text().to_string(), new);
         let edits = document.changes_since(0).expect("one step");
-        prop_assert!(edits.len() <= 1);
         let rebased = rebase_range(selection.clone(), &edits);
         if let Some(moved) = rebased.clone() {
             prop_assert_eq!(document.text().slice(moved).to_string(), selected.clone());

@@ -195,12 +195,9 @@ impl Document {
         let backup = (changes.len() > 1).then(|| text.clone());
         let mut edits = Vec::with_capacity(changes.len());
         for change in changes {
-            match apply_one(&mut text, change, enc) {
-                Ok(edit) => edits.push(edit),
-                Err(error) => {
-                    self.rope = OnceLock::from(backup.unwrap_or(text));
-                    return Err(error);
-                }
+            if let Err(error) = apply_one(&mut text, change, enc, &mut edits) {
+                self.rope = OnceLock::from(backup.unwrap_or(text));
+                return Err(error);
             }
         }
         self.rope = OnceLock::from(text);
@@ -237,29 +234,76 @@ impl Document {
     }
 }
 
+/// The most chars (old and new together) a change may differ in and still be split into
+/// the places that really changed: a line diff of that much takes a few milliseconds, and
+/// `didChange` runs on the message loop.
+const SPLIT_LIMIT_CHARS: usize = 64 * 1024;
+
+/// The most places one change is split into; past that (a reformatted file) it stays one
+/// edit, so one change cannot flood the change log.
+const SPLIT_MAX_PIECES: usize = 64;
+
+/// Applies one change and records it in its smallest form: the text shared at both ends is
+/// kept, and a whole-text change that differs in a few separate places (two edits a
+/// full-sync client sent at once) becomes one edit per place.
 fn apply_one(
     text: &mut Rope,
     change: &TextChange,
     enc: PositionEncoding,
-) -> Result<AppliedEdit, TextError> {
+    edits: &mut Vec<AppliedEdit>,
+) -> Result<(), TextError> {
     let chars = match change.range {
         Some(range) => range_to_chars(text, range, enc)?,
         None => 0..text.len_chars(),
     };
     let trimmed = minimal::trim(text.slice(chars.clone()), &change.text);
     let start = chars.start + trimmed.start;
+    let inserted = &change.text[trimmed.new_bytes];
+    if trimmed.old_len > 0
+        && trimmed.new_len > 0
+        && trimmed.old_len + trimmed.new_len <= SPLIT_LIMIT_CHARS
+    {
+        let old = text.slice(start..start + trimmed.old_len).to_string();
+        let pieces = crate::edits::minimal_edits(&old, inserted);
+        if (2..=SPLIT_MAX_PIECES).contains(&pieces.len()) {
+            // Recorded left to right, each in the text the ones before it left; applied
+            // right to left, so the offsets of the text as it was hold.
+            let (mut added, mut removed) = (0, 0);
+            for piece in &pieces {
+                let new_len = piece.new_text.chars().count();
+                edits.push(AppliedEdit {
+                    start: start + piece.start + added - removed,
+                    old_len: piece.end - piece.start,
+                    new_len,
+                    slide: 0,
+                });
+                added += new_len;
+                removed += piece.end - piece.start;
+            }
+            for piece in pieces.iter().rev() {
+                if piece.start < piece.end {
+                    text.remove(start + piece.start..start + piece.end);
+                }
+                if !piece.new_text.is_empty() {
+                    text.insert(start + piece.start, &piece.new_text);
+                }
+            }
+            return Ok(());
+        }
+    }
     if trimmed.old_len > 0 {
         text.remove(start..start + trimmed.old_len);
     }
     if trimmed.new_len > 0 {
-        text.insert(start, &change.text[trimmed.new_bytes]);
+        text.insert(start, inserted);
     }
-    Ok(AppliedEdit {
+    edits.push(AppliedEdit {
         start,
         old_len: trimmed.old_len,
         new_len: trimmed.new_len,
         slide: trimmed.slide,
-    })
+    });
+    Ok(())
 }
 
 /// Moves a char range through later edits, applied in order. Returns `None` when an edit
@@ -686,6 +730,27 @@ mod tests {
                 ..AppliedEdit::default()
             }])
         );
+    }
+
+    #[test]
+    fn a_whole_text_change_in_two_places_keeps_what_lies_between() {
+        // A full-sync client sends two edits at once, above and below a selection.
+        let old = "fn a() {\r\n    one();\r\n}\r\n\r\nfn b() {\r\n    two();\r\n}\r\n";
+        let new = "fn a() {\r\n    one(1);\r\n}\r\n\r\nfn b() {\r\n    two(2);\r\n}\r\n";
+        let mut document = Document::new(old, 1, "rust");
+        let selection = 22..31; // "}\r\n\r\nfn b"
+        assert_eq!(
+            document.text().slice(selection.clone()).to_string(),
+            "}\r\n\r\nfn b"
+        );
+        document
+            .apply_changes(2, &[TextChange::full(new)], PositionEncoding::Utf16)
+            .unwrap();
+        assert_eq!(document.text().to_string(), new);
+        let edits = document.changes_since(1).unwrap();
+        assert_eq!(edits.len(), 2, "{edits:?}");
+        let moved = rebase_range(selection, &edits).expect("the selection survives");
+        assert_eq!(document.text().slice(moved).to_string(), "}\r\n\r\nfn b");
     }
 
     #[test]
