@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO, VSCode
-from fake import fenced, text_reply
+from fake import fenced, stalled_reply, text_reply
 from workbench import wait_for
 
 pytestmark = pytest.mark.vscode
@@ -376,6 +376,32 @@ def test_review_confirm_opens_the_refactor_preview_apply_and_discard(vs: VSCode)
         wait_for("the change on disk", lambda: "fixed-in-vscode" in path.read_text())
     finally:
         settings_json(vs, {"chatls.edits.review": None})
+
+
+def test_streamed_edit_shows_while_it_streams_and_cancel_puts_the_original_back(vs: VSCode):
+    """`chatls.edits.stream`: the complete lines of the answer replace the selection while
+    the stream is still open; "chatls: Cancel" puts the original back, byte for byte on disk."""
+    settings_json(vs, {"chatls.edits.stream": True})
+    try:
+        path = scenario_file(vs, "stream_me.py")
+        vs.bench.open_file(path)
+        vs.fake.set_default(
+            stalled_reply('Corrected:\n```python\ndef median(values):\n    """streamed-in-vscode"""\n    ordered')
+        )
+        vs.bench.select_lines(7, 13)
+        vs.bench.code_action("Refactor with AI")
+        vs.bench.wait_until("the streamed lines in the editor", lambda: "streamed-in-vscode" in vs.bench.editor_text(), 90)
+        assert "return ordered[middle]" not in vs.bench.editor_text()
+        vs.bench.shot("streaming")
+
+        vs.bench.palette("chatls: Cancel")
+        vs.bench.wait_until("the original back", lambda: "streamed-in-vscode" not in vs.bench.editor_text(), 60)
+        vs.bench.save()
+        wait_for("the original on disk", lambda: path.read_text() == MEDIAN)
+        vs.bench.shot("restored")
+    finally:
+        vs.fake.set_default(text_reply("ok"))
+        settings_json(vs, {"chatls.edits.stream": None})
 
 
 def test_show_usage_counts_the_sessions_tokens(vs: VSCode):
