@@ -214,6 +214,30 @@ def test_helix_streamed_edit_shows_while_it_streams_and_a_cancel_puts_the_origin
     editor.wait_until(lambda: disk_text(path) == original, "`:w` to write the original back")
 
 
+def test_helix_undo_after_a_streamed_edit_walks_back_through_the_streamed_states(
+        open_helix: OpenHelix, fake: FakeUpstream, workspace: Path):
+    """Measured: in Helix every streamed edit is its own undo step, so one `u` after a
+    streamed refactor shows the last streamed state and `u` again walks back to the
+    original (the README says so)."""
+    path = workspace / "median.py"
+    original = path.read_text()
+    fake.push(text_reply("Corrected:\n\n" + fenced(FIXED_FUNCTION, "python"), pieces=8, delay_ms=400))
+    editor = open_helix(chatls_config="[language-server.chatls.config.edits]\nstream = true\n")
+    editor.select_lines(7, 13)
+    editor.code_action("Refactor with AI")
+    editor.wait_for_message("applied", 40)
+    steps = []
+    for _ in range(12):
+        editor.screen.type("u")
+        editor.command("w")
+        editor.wait_until(lambda: "[+]" not in editor.statusline(), "the undone state saved")
+        steps.append(disk_text(path))
+        if steps[-1] == original:
+            break
+    assert steps[-1] == original, "undo never reached the original"
+    assert len(steps) > 1, "one undo step: the streamed edits were not separate steps"
+
+
 def test_helix_typing_elsewhere_while_it_streams(open_helix: OpenHelix, fake: FakeUpstream, workspace: Path):
     """Typing above the selection while the answer streams moves the range: the edit lands
     on the function (Helix refuses an edit at a stale version, so chatls must send the

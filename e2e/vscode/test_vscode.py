@@ -404,6 +404,38 @@ def test_streamed_edit_shows_while_it_streams_and_cancel_puts_the_original_back(
         settings_json(vs, {"chatls.edits.stream": None})
 
 
+def test_undo_after_a_streamed_edit(vs: VSCode):
+    """Measured: every streamed edit is its own undo step in VS Code, so one Ctrl+Z after a
+    streamed refactor shows the last streamed state and more walk back to the original (the
+    README says so)."""
+    settings_json(vs, {"chatls.edits.stream": True})
+    try:
+        path = scenario_file(vs, "stream_undo.py")
+        vs.bench.open_file(path)
+        vs.fake.set_default(text_reply("Here is the fix:\n\n" + fenced(FIXED_MEDIAN, "python"), pieces=8, delay_ms=400))
+        vs.bench.select_lines(7, 13)
+        vs.bench.code_action("Refactor with AI")
+        vs.bench.wait_until("the refactored code in the editor", lambda: "fixed-in-vscode" in vs.bench.editor_text(), 90)
+        vs.bench.save()
+        expected = replace_lines(MEDIAN, 7, 13, FIXED_MEDIAN)
+        wait_for("the refactor saved to disk", lambda: path.read_text() == expected)
+        undos = 0
+        while path.read_text() != MEDIAN and undos < 12:
+            before = path.read_text()
+            vs.bench.undo()
+            vs.bench.save()
+            undos += 1
+            try:
+                wait_for("the undo saved", lambda: path.read_text() != before, 10)
+            except Exception:
+                break
+        assert path.read_text() == MEDIAN, f"after {undos} undos: {path.read_text()!r}"
+        assert undos > 1, "one undo step: the streamed edits were not separate steps"
+    finally:
+        vs.fake.set_default(text_reply("ok"))
+        settings_json(vs, {"chatls.edits.stream": None})
+
+
 def test_show_usage_counts_the_sessions_tokens(vs: VSCode):
     path = scenario_file(vs, "usage.py")
     vs.bench.open_file(path)
