@@ -165,6 +165,8 @@ class Workbench:
             self.page.keyboard.press("ArrowDown")
         self.shot(f"picked {label}")
         self.page.keyboard.press("Enter")
+        # The next move's keys must not reach the closing picker.
+        self.wait_until("the quick pick closed", lambda: not self._visible(QUICK_INPUT_BOX), 10)
 
     def type_text(self, text: str) -> None:
         """Types into the focused editor, key by key, as a person does."""
