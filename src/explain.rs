@@ -39,10 +39,10 @@ pub fn write(dir: &Path, input: &ActionInput, answer: &str) -> io::Result<PathBu
     Ok(path)
 }
 
-/// The transcript file of a conversation: named after the code's file and the
-/// conversation id, so each conversation has one file and a reset starts another.
-pub fn transcript_path(dir: &Path, display_path: &str, conversation_id: &str) -> PathBuf {
-    let stem: String = Path::new(display_path)
+/// The code file's name made safe for a file name of chatls's own (transcripts, review
+/// diffs): letters, digits, `.`, `-` and `_` kept, anything else `_`.
+pub fn file_stem(display_path: &str) -> String {
+    Path::new(display_path)
         .file_name()
         .map(|name| name.to_string_lossy().into_owned())
         .unwrap_or_else(|| "selection".to_owned())
@@ -54,7 +54,13 @@ pub fn transcript_path(dir: &Path, display_path: &str, conversation_id: &str) ->
                 '_'
             }
         })
-        .collect();
+        .collect()
+}
+
+/// The transcript file of a conversation: named after the code's file and the
+/// conversation id, so each conversation has one file and a reset starts another.
+pub fn transcript_path(dir: &Path, display_path: &str, conversation_id: &str) -> PathBuf {
+    let stem = file_stem(display_path);
     let short: String = conversation_id.chars().take(12).collect();
     dir.join(format!("{stem}-{short}.md"))
 }

@@ -30,19 +30,7 @@ pub fn unified_diff(display_path: &str, before: &str, edits: &[CharEdit]) -> Str
 /// ends in `.diff` so editors highlight it.
 pub fn write_diff(dir: &Path, display_path: &str, diff: &str) -> io::Result<PathBuf> {
     fs::create_dir_all(dir)?;
-    let stem: String = Path::new(display_path)
-        .file_name()
-        .map(|name| name.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "selection".to_owned())
-        .chars()
-        .map(|c| {
-            if c.is_alphanumeric() || c == '.' || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
+    let stem = crate::explain::file_stem(display_path);
     let stamp = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|elapsed| elapsed.as_millis())

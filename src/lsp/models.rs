@@ -32,13 +32,7 @@ pub(super) async fn select(
                     "chatls.selectModel takes no argument (to pick from a list) or {\"model\": NAME} (one line of at most 200 characters, no control characters)",
                 )
             })?;
-        session.select_model(model);
-        client
-            .show_message(
-                MessageType::INFO,
-                format!("chatls: using the model {model}"),
-            )
-            .await;
+        use_model(session, client, model).await;
         return Ok(Some(json!({ "model": model })));
     }
     let (session, client) = (Arc::clone(session), client.clone());
@@ -106,15 +100,20 @@ async fn pick(session: &Session, client: &Client) {
             if model.is_empty() {
                 return;
             }
-            session.select_model(model);
-            client
-                .show_message(
-                    MessageType::INFO,
-                    format!("chatls: using the model {model}"),
-                )
-                .await;
+            use_model(session, client, model).await;
         }
         Ok(None) => {}
         Err(error) => tracing::debug!(%error, "the model picker was not answered"),
     }
+}
+
+/// Makes `model` the session's model for actions and tells the person so.
+async fn use_model(session: &Session, client: &Client, model: &str) {
+    session.select_model(model);
+    client
+        .show_message(
+            MessageType::INFO,
+            format!("chatls: using the model {model}"),
+        )
+        .await;
 }
