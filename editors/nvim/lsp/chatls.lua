@@ -4,9 +4,11 @@
 --- Override anything with `vim.lsp.config('chatls', { ... })`, e.g. `cmd`, `cmd_env` or
 --- `settings = { chatls = { model = '...', baseUrl = '...' } }`: Neovim sends `settings` as
 --- `workspace/didChangeConfiguration` right after start-up and answers
---- `workspace/configuration` from it. Keys (all optional; see DESIGN.md): baseUrl, model,
---- apiKey (prefer the CHATLS_API_KEY environment variable), temperature, topP, maxTokens,
---- reasoningEffort, stream, tools = { enabled, maxRounds }, explain = { output }.
+--- `workspace/configuration` from it. Every key of the server's settings table is accepted
+--- (all optional; the API key is better left to the CHATLS_API_KEY environment variable):
+--- the README's "Settings" table lists them with defaults and ranges, and `chatls
+--- settings-schema` prints the same table as JSON Schema. Dotted keys nest:
+--- `completion.model` is `completion = { model = '...' }`.
 
 ---@type vim.lsp.Config
 return {
