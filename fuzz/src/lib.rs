@@ -23,10 +23,15 @@ pub mod text_document;
 #[path = "../../src/text/encoding.rs"]
 pub mod text_encoding;
 
+#[doc(hidden)]
+#[path = "../../src/text/minimal.rs"]
+pub mod text_minimal;
+
 /// The same paths as in chatls (`crate::text::document`, `crate::text::encoding`).
 pub mod text {
     pub use crate::text_document as document;
     pub use crate::text_document::*;
     pub use crate::text_encoding as encoding;
     pub use crate::text_encoding::*;
+    pub use crate::text_minimal as minimal;
 }
