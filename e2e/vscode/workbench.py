@@ -278,16 +278,34 @@ class Workbench:
 
     def open_file(self, path: Path) -> None:
         """Ctrl+P, type the file's absolute path (quick open resolves it even before its
-        file index has seen a new file), Enter; waits until its tab is active."""
+        file index has seen a new file), Enter on the row of that very name; waits until its
+        tab is active. Quick open may still be refreshing its list when Enter lands (then
+        nothing opens), so a second and third try start over."""
         name = path.name
-        self._open_quick_input("Control+p")
-        self.page.keyboard.type(str(path))
-        self.wait_until(f"quick open to list {name}", lambda: any(name in row for row in self._quick_pick_rows()))
-        self.page.keyboard.press("Enter")
-        self.wait_until(
-            f"{name} in the active tab",
-            lambda: (tab := self.page.query_selector(f"{TABS}.active")) and name in (tab.get_attribute("aria-label") or ""),
-        )
+
+        # The name as a whole: `model.py` must not be taken for `complete_model.py`.
+        whole = re.compile(rf"(?:^|[^\w.-]){re.escape(name)}(?:$|[^\w.-])")
+
+        def is_row(row: str) -> bool:
+            return bool(whole.search(row))
+
+        for attempt in range(3):
+            self._open_quick_input("Control+p")
+            self.page.keyboard.type(str(path))
+            self.wait_until(f"quick open to list {name}", lambda: any(is_row(row) for row in self._quick_pick_rows()))
+            self.page.keyboard.press("Enter")
+            try:
+                self.wait_until(
+                    f"{name} in the active tab",
+                    lambda: (tab := self.page.query_selector(f"{TABS}.active"))
+                    and name in (tab.get_attribute("aria-label") or ""),
+                    10 if attempt < 2 else 30,
+                )
+                break
+            except WorkbenchTimeout:
+                if attempt == 2:
+                    raise
+                self.page.keyboard.press("Escape")
         self.wait_until(f"{name} rendered", lambda: self.editor_text().strip())
 
     def go_to_line(self, line: int) -> None:
