@@ -51,6 +51,9 @@ pub struct ActionRow {
     pub model: Option<String>,
     /// The LSP code-action kind.
     pub code_action_kind: String,
+    /// `stream` on an edit row: write its answer into the buffer as it streams
+    /// (`lsp::stream`); `None` follows the `edits.stream` setting.
+    pub stream: Option<bool>,
 }
 
 impl ActionRow {
@@ -83,6 +86,7 @@ impl ActionRow {
             prompt: "Answer this question about the selected code: {instruction}\n\nSelected code:\n{selection}".to_owned(),
             model: None,
             code_action_kind: DEFAULT_ANSWER_KIND.to_owned(),
+            stream: None,
         }
     }
 
@@ -95,6 +99,7 @@ impl ActionRow {
             prompt: "{instruction}".to_owned(),
             model: None,
             code_action_kind: DEFAULT_ANSWER_KIND.to_owned(),
+            stream: None,
         }
     }
 }
@@ -109,6 +114,7 @@ pub fn builtin_rows() -> Vec<ActionRow> {
             prompt: prompt.to_owned(),
             model: None,
             code_action_kind: code_action_kind.to_owned(),
+            stream: None,
         };
     vec![
         row(
@@ -189,15 +195,54 @@ impl std::fmt::Display for TableError {
     }
 }
 
-const KEYS: [&str; 7] = [
-    "id",
-    "title",
-    "kind",
-    "prompt",
-    "model",
-    "codeActionKind",
-    "enabled",
+/// The keys of a row, each with its JSON Schema: the one list the settings schema (and so
+/// VS Code's package.json) and the README's row description are made from or checked against.
+pub const ROW_KEYS: [(&str, &str); 8] = [
+    (
+        "id",
+        r#"{"type": "string", "pattern": "^[a-z0-9_-]+$", "description": "Lowercase letters, digits, - and _; a built-in id replaces that row."}"#,
+    ),
+    (
+        "title",
+        r#"{"type": "string", "description": "The code action's title."}"#,
+    ),
+    (
+        "kind",
+        r#"{"type": "string", "enum": ["edit", "answer"], "description": "edit: the answer's code replaces the selection; answer: the answer goes to the transcript."}"#,
+    ),
+    (
+        "prompt",
+        r#"{"type": "string", "description": "The task, with {selection}, {language}, {path}, {instruction}, {diagnostics}."}"#,
+    ),
+    (
+        "model",
+        r#"{"type": "string", "description": "The model for this row."}"#,
+    ),
+    (
+        "codeActionKind",
+        r#"{"type": "string", "description": "The LSP code-action kind."}"#,
+    ),
+    (
+        "stream",
+        r#"{"type": "boolean", "description": "edit rows: true writes the answer into the buffer as it streams, false never does; left out, edits.stream decides. Not with edits.review \"confirm\"."}"#,
+    ),
+    (
+        "enabled",
+        r#"{"type": "boolean", "description": "false removes the row."}"#,
+    ),
 ];
+
+fn is_key(key: &str) -> bool {
+    ROW_KEYS.iter().any(|(name, _)| *name == key)
+}
+
+fn key_names() -> String {
+    ROW_KEYS
+        .iter()
+        .map(|(name, _)| *name)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
 
 impl ActionTable {
     /// The built-ins with the `actions` setting (a list of rows) applied.
@@ -242,13 +287,10 @@ impl ActionTable {
                 return Err(fail("id", "appears twice in the list".to_owned()));
             }
             seen.push(id.clone());
-            if let Some(unknown) = object.keys().find(|key| !KEYS.contains(&key.as_str())) {
+            if let Some(unknown) = object.keys().find(|key| !is_key(key)) {
                 return Err(fail(
                     unknown,
-                    format!(
-                        "is not a key of an action; the keys are {}",
-                        KEYS.join(", ")
-                    ),
+                    format!("is not a key of an action; the keys are {}", key_names()),
                 ));
             }
             let enabled = match object.get("enabled") {
@@ -295,6 +337,11 @@ impl ActionTable {
 
     pub fn rows(&self) -> &[ActionRow] {
         &self.rows
+    }
+
+    /// The first row that asks to stream (`"stream": true`).
+    pub fn streamed_row(&self) -> Option<&ActionRow> {
+        self.rows.iter().find(|row| row.stream == Some(true))
     }
 
     pub fn get(&self, id: &str) -> Option<&ActionRow> {
@@ -412,6 +459,18 @@ fn parse_row(
             },
         },
     };
+    let stream = match object.get("stream") {
+        None | Some(Value::Null) => base.and_then(|row| row.stream),
+        Some(Value::Bool(stream)) => Some(*stream),
+        Some(other) => return Err(("stream", format!("must be true or false (got {other})"))),
+    };
+    if stream.is_some() && kind != RowKind::Edit {
+        return Err((
+            "stream",
+            "is for edit rows only: an answer goes to the transcript, not into the buffer"
+                .to_owned(),
+        ));
+    }
     Ok(ActionRow {
         id: id.to_owned(),
         title,
@@ -419,6 +478,7 @@ fn parse_row(
         prompt,
         model,
         code_action_kind,
+        stream,
     })
 }
 
@@ -480,6 +540,29 @@ mod tests {
     }
 
     #[test]
+    fn a_row_may_stream_or_not_and_left_out_follows_the_setting() {
+        let table = ActionTable::from_setting(&json!([
+            {"id": "tidy", "title": "Tidy", "kind": "edit", "prompt": "Tidy {selection}", "stream": true},
+            {"id": "refactor", "stream": false},
+            {"id": "fix", "prompt": "Fix {selection}"},
+        ]))
+        .unwrap();
+        assert_eq!(table.get("tidy").unwrap().stream, Some(true));
+        assert_eq!(table.get("refactor").unwrap().stream, Some(false));
+        assert_eq!(table.get("fix").unwrap().stream, None);
+        assert_eq!(
+            table.streamed_row().map(|row| row.id.as_str()),
+            Some("tidy")
+        );
+        assert_eq!(ActionTable::default().streamed_row(), None);
+        // Every row key has a schema with a description.
+        for (key, schema) in ROW_KEYS {
+            let schema: Value = serde_json::from_str(schema).unwrap();
+            assert!(schema["description"].is_string(), "{key}");
+        }
+    }
+
+    #[test]
     fn a_bad_row_names_the_row_and_the_key() {
         let cases = [
             (json!({"actions": 1}), "actions", "list"),
@@ -519,6 +602,16 @@ mod tests {
                 json!([{"id": "t", "title": "T", "kind": "edit", "prompt": "x", "codeActionKind": "a..b"}]),
                 "codeActionKind",
                 "dotted",
+            ),
+            (
+                json!([{"id": "t", "title": "T", "kind": "edit", "prompt": "x", "stream": "yes"}]),
+                "stream",
+                "true or false",
+            ),
+            (
+                json!([{"id": "explain", "stream": true}]),
+                "stream",
+                "edit rows only",
             ),
             (
                 json!([{"id": "fixx", "enabled": false}]),

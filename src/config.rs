@@ -264,6 +264,17 @@ impl Settings {
                 message: "cannot be combined with edits.review \"confirm\": a streamed edit is in the buffer before there is anything to confirm; turn one of them off".to_owned(),
             });
         }
+        if settings.edits_review == ReviewMode::Confirm
+            && let Some(row) = settings.actions.streamed_row()
+        {
+            errors.push(SettingError {
+                key: "actions".to_owned(),
+                message: format!(
+                    "row \"{}\": `stream` cannot be combined with edits.review \"confirm\": a streamed edit is in the buffer before there is anything to confirm; turn one of them off",
+                    row.id
+                ),
+            });
+        }
         if errors.is_empty() {
             Ok(settings)
         } else {
@@ -560,6 +571,24 @@ mod tests {
         assert_eq!(errors[0].key, "edits.stream");
         assert!(errors[0].message.contains("edits.review"), "{}", errors[0]);
         assert!(Settings::layered(&base(), &json!({"edits": {"stream": "yes"}})).is_err());
+        // A row that streams is refused beside confirm too; one that does not stream is not.
+        let row = |stream: bool| json!({"id": "tidy", "title": "Tidy", "kind": "edit", "prompt": "x", "stream": stream});
+        let errors = Settings::layered(
+            &base(),
+            &json!({"edits.review": "confirm", "actions": [row(true)]}),
+        )
+        .unwrap_err();
+        assert_eq!(errors[0].key, "actions");
+        assert!(errors[0].message.contains("`stream`"), "{}", errors[0]);
+        assert!(errors[0].message.contains("\"tidy\""), "{}", errors[0]);
+        assert!(errors[0].message.contains("edits.review"), "{}", errors[0]);
+        assert!(
+            Settings::layered(
+                &base(),
+                &json!({"edits.review": "confirm", "actions": [row(false)]})
+            )
+            .is_ok()
+        );
     }
 
     #[test]

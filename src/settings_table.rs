@@ -304,21 +304,20 @@ fn number(value: f64) -> Value {
     }
 }
 
-/// One row of the `actions` setting.
-fn row_schema() -> Value {
+/// One row of the `actions` setting, from the action table's list of row keys.
+pub fn row_schema() -> Value {
+    let properties: Map<String, Value> = crate::action_table::ROW_KEYS
+        .iter()
+        .map(|(key, schema)| {
+            let schema = serde_json::from_str(schema).unwrap_or_else(|_| json!({}));
+            ((*key).to_owned(), schema)
+        })
+        .collect();
     json!({
         "type": "object",
         "required": ["id"],
         "additionalProperties": false,
-        "properties": {
-            "id": {"type": "string", "pattern": "^[a-z0-9_-]+$", "description": "Lowercase letters, digits, - and _; a built-in id replaces that row."},
-            "title": {"type": "string", "description": "The code action's title."},
-            "kind": {"type": "string", "enum": ["edit", "answer"], "description": "edit: the answer's code replaces the selection; answer: the answer goes to the transcript."},
-            "prompt": {"type": "string", "description": "The task, with {selection}, {language}, {path}, {instruction}, {diagnostics}."},
-            "model": {"type": "string", "description": "The model for this row."},
-            "codeActionKind": {"type": "string", "description": "The LSP code-action kind."},
-            "enabled": {"type": "boolean", "description": "false removes the row."}
-        }
+        "properties": properties,
     })
 }
 

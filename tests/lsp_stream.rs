@@ -303,3 +303,60 @@ async fn stream_with_confirm_is_a_settings_error_naming_both() {
     assert!(messages.contains("edits.review"), "{messages}");
     assert!(messages.contains("confirm"), "{messages}");
 }
+
+/// A row of the table may stream on its own: `"stream": true` streams while `edits.stream` is
+/// off, and `"stream": false` keeps a row whole while it is on.
+#[tokio::test]
+async fn a_row_streams_or_not_whatever_the_setting_says() {
+    let s = setup(
+        vec![slow(&NEW_LINES, finish())],
+        json!({"edits": {"stream": false}, "actions": [{"id": "refactor", "stream": true}]}),
+    )
+    .await;
+    let token = refactor(&s).await;
+    wait_text(&s, "the first streamed line", |text| {
+        text.contains("\tlet mut sum = 0;\r\n") && !text.contains("\tfor x in xs")
+    })
+    .await;
+    assert!(!ended(&s, &token), "shown only at the end");
+    let end = s.client.wait_progress_end(&token).await;
+    assert!(end.contains("applied"), "{end}");
+    assert!(s.client.server_requests("workspace/applyEdit").len() >= 3);
+
+    let s = setup(
+        vec![slow(&NEW_LINES, finish())],
+        json!({"edits": {"stream": true}, "actions": [{"id": "refactor", "stream": false}]}),
+    )
+    .await;
+    let token = refactor(&s).await;
+    let end = s.client.wait_progress_end(&token).await;
+    assert!(end.contains("applied"), "{end}");
+    assert_eq!(
+        s.client.server_requests("workspace/applyEdit").len(),
+        1,
+        "the row said not to stream"
+    );
+    assert!(text(&s).contains("\tfor x in doubled {\r\n"));
+}
+
+/// A row with `"stream": true` beside `edits.review: "confirm"` is a settings error naming
+/// both.
+#[tokio::test]
+async fn a_streamed_row_with_confirm_is_a_settings_error_naming_both() {
+    let s = setup(
+        Vec::new(),
+        json!({"edits": {"review": "confirm"}, "actions": [{"id": "refactor", "stream": true}]}),
+    )
+    .await;
+    s.client
+        .wait_until("the settings error", |client| {
+            client
+                .shown_messages()
+                .iter()
+                .any(|message| message.contains("`stream`"))
+        })
+        .await;
+    let messages = s.client.shown_messages().join("\n");
+    assert!(messages.contains("edits.review"), "{messages}");
+    assert!(messages.contains("refactor"), "{messages}");
+}

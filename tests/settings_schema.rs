@@ -120,3 +120,32 @@ fn the_readme_settings_table_lists_every_key() {
         );
     }
 }
+
+/// An action row's keys are one list (`action_table::ROW_KEYS`): the schema's row (and so
+/// package.json's) is made from it, and the README's description of a row names each key.
+#[test]
+fn every_row_key_is_in_the_schema_and_the_readme() {
+    let schema = schema_from_the_binary(&[]);
+    let row = &schema["properties"]["actions"]["items"]["properties"];
+    let manifest = read_json("editors/vscode/package.json");
+    let in_package = &manifest["contributes"]["configuration"]["properties"]["chatls.actions"]["items"]
+        ["properties"];
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let described = readme
+        .split("A row\nis `{")
+        .nth(1)
+        .and_then(|rest| rest.split("}`").next())
+        .expect("README describes a row as `{\"id\", …}`");
+    for (key, _) in chatls::action_table::ROW_KEYS {
+        assert!(row.get(key).is_some(), "{key} not in the schema's row");
+        assert!(
+            in_package.get(key).is_some(),
+            "{key} not in package.json's row"
+        );
+        assert!(
+            described.contains(&format!("\"{key}\"")),
+            "README's row description does not name {key}: {described}"
+        );
+    }
+    assert_eq!(row["stream"]["type"], "boolean");
+}

@@ -580,7 +580,7 @@ async fn run(
         session,
         client,
         &input,
-        settings.edits_stream,
+        input.action.stream.unwrap_or(settings.edits_stream),
         &running.cancel,
     );
     let result = {
