@@ -87,6 +87,8 @@ pub struct Settings {
     pub edits_review: ReviewMode,
     /// `edits.stream`: write the replacement into the buffer as it streams (`lsp::stream`).
     pub edits_stream: bool,
+    /// `change.maxFiles`: the most files one change across files may touch.
+    pub change_max_files: u32,
     pub completion: CompletionSettings,
     /// The action table: the built-ins with the `actions` setting applied (see `action_table`).
     pub actions: crate::action_table::ActionTable,
@@ -204,6 +206,7 @@ impl Settings {
             stream: true,
             tools_enabled: true,
             tools_max_rounds: 8,
+            change_max_files: 20,
             tools_deny: Vec::new(),
             explain_output: ExplainOutput::Document,
             edits_review: ReviewMode::Apply,
@@ -345,6 +348,13 @@ impl Settings {
                     .filter(|rounds| *rounds <= 50)
                     .ok_or_else(|| format!("must be a whole number from 0 to 50 (got {value})"))?;
                 self.tools_max_rounds = rounds as u32;
+            }
+            "change.maxFiles" => {
+                let files = value
+                    .as_u64()
+                    .filter(|files| (1..=200).contains(files))
+                    .ok_or_else(|| format!("must be a whole number from 1 to 200 (got {value})"))?;
+                self.change_max_files = files as u32;
             }
             "tools.deny" => {
                 let globs = value
@@ -489,7 +499,7 @@ fn section(options: &Value) -> Option<&Map<String, Value>> {
 }
 
 /// Keys whose object value holds nested settings (`tools.enabled` and so on).
-const GROUPS: &[&str] = &["tools", "explain", "completion", "edits"];
+const GROUPS: &[&str] = &["tools", "explain", "completion", "edits", "change"];
 
 /// `{"tools": {"enabled": false}}` and `{"tools.enabled": false}` both become `tools.enabled`.
 fn flatten(object: &Map<String, Value>) -> Vec<(String, Value)> {
@@ -618,6 +628,7 @@ mod tests {
         assert!(settings.api_key.is_none());
         assert!(settings.stream && settings.tools_enabled);
         assert_eq!(settings.tools_max_rounds, 8);
+        assert_eq!(settings.change_max_files, 20);
         assert_eq!(settings.explain_output, ExplainOutput::Document);
     }
 
@@ -679,6 +690,11 @@ mod tests {
                 "document",
             ),
             (json!({"tools.deny": ["a{"]}), "tools.deny", "invalid glob"),
+            (
+                json!({"change": {"maxFiles": 0}}),
+                "change.maxFiles",
+                "1 to 200",
+            ),
         ];
         for (options, key, allowed) in cases {
             let errors = Settings::layered(&base(), &options).unwrap_err();

@@ -189,6 +189,12 @@ pub const SETTINGS: &[Setting] = &[
         "Write a refactor or fix into the buffer as it streams, whole lines; the original comes back on cancel or failure. Editors with versioned edits only (not Neovim); not with `edits.review: \"confirm\"`.",
     ),
     setting(
+        "change.maxFiles",
+        SettingType::Integer { min: 1, max: 200 },
+        DefaultValue::Integer(20),
+        "Most files one \"Change with AI\" may edit or create, 1 to 200.",
+    ),
+    setting(
         "completion.enabled",
         SettingType::Bool,
         DefaultValue::Bool(true),

@@ -177,6 +177,25 @@ pub(crate) fn run(context: &Context, args: Args, deadline: Instant) -> ToolOutpu
         }
         entries.push(shown);
     }
+    // Files this change created exist only in the overlay.
+    if let Some(staging) = &context.staging {
+        for (path, _) in staging.new_files() {
+            let inside = dirs.iter().any(|dir| path.starts_with(dir));
+            let depth_ok = depth.is_none_or(|depth| {
+                dirs.iter().any(|dir| {
+                    path.strip_prefix(dir)
+                        .is_ok_and(|rest| rest.components().count() <= depth)
+                })
+            });
+            let glob_ok = glob
+                .as_ref()
+                .is_none_or(|glob| glob_matches(sandbox, glob, &path));
+            let shown = sandbox.display(&path);
+            if inside && depth_ok && glob_ok && !entries.contains(&shown) {
+                entries.push(shown);
+            }
+        }
+    }
     entries.sort();
 
     if entries.is_empty() {

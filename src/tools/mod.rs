@@ -12,6 +12,7 @@ pub mod read_file;
 pub mod sandbox;
 pub mod search;
 pub mod secrets;
+pub mod staging;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -23,6 +24,7 @@ use serde_json::{Value, json};
 
 use crate::llm::types::ToolDef;
 pub use sandbox::{Refusal, Sandbox};
+pub use staging::Staging;
 
 /// One diagnostic the editor reported for a file.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -41,6 +43,10 @@ pub struct FileDiagnostic {
 pub trait WorkspaceView: Send + Sync {
     /// The unsaved editor buffer text for an absolute path, if the file is open.
     fn open_buffer(&self, path: &Path) -> Option<String>;
+    /// The open buffer and its version, read together (a change stages against them).
+    fn open_document(&self, path: &Path) -> Option<(String, Option<i32>)> {
+        self.open_buffer(path).map(|text| (text, None))
+    }
     /// Diagnostics for one file, or for every file when `path` is `None`.
     fn diagnostics(&self, path: Option<&Path>) -> Vec<FileDiagnostic>;
 }
@@ -114,6 +120,8 @@ pub(crate) struct Context {
     pub(crate) sandbox: Sandbox,
     pub(crate) view: Arc<dyn WorkspaceView>,
     pub(crate) limits: Limits,
+    /// The overlay of a change (`edit_file`, `create_file`); `None` for read-only actions.
+    pub(crate) staging: Option<Arc<Staging>>,
 }
 
 /// Runs tool calls inside the sandbox.
@@ -125,6 +133,8 @@ pub const READ_FILE: &str = "read_file";
 pub const LIST_FILES: &str = "list_files";
 pub const SEARCH_WORKSPACE: &str = "search_workspace";
 pub const GET_DIAGNOSTICS: &str = "get_diagnostics";
+pub const EDIT_FILE: &str = "edit_file";
+pub const CREATE_FILE: &str = "create_file";
 
 impl ToolBox {
     pub fn new(sandbox: Sandbox, view: Arc<dyn WorkspaceView>, limits: Limits) -> Self {
@@ -133,6 +143,24 @@ impl ToolBox {
                 sandbox,
                 view,
                 limits,
+                staging: None,
+            }),
+        }
+    }
+
+    /// The same tools over a change's overlay: `edit_file` and `create_file` stage into it,
+    /// and the read tools see what is staged.
+    pub fn with_staging(self, staging: Arc<Staging>) -> Self {
+        let view: Arc<dyn WorkspaceView> = Arc::new(staging::StagedView {
+            inner: Arc::clone(&self.context.view),
+            staging: Arc::clone(&staging),
+        });
+        ToolBox {
+            context: Arc::new(Context {
+                sandbox: self.context.sandbox.clone(),
+                view,
+                limits: self.context.limits.clone(),
+                staging: Some(staging),
             }),
         }
     }
@@ -144,7 +172,7 @@ impl ToolBox {
     pub async fn run(&self, name: &str, arguments: &str) -> ToolOutput {
         let context = Arc::clone(&self.context);
         let limits = &self.context.limits;
-        let call = match Call::parse(name, arguments) {
+        let call = match Call::parse(name, arguments, self.context.staging.is_some()) {
             Ok(call) => call,
             Err(output) => {
                 tracing::debug!(tool = %name, content = %output.content, "tool call rejected");
@@ -222,11 +250,15 @@ enum Call {
     ListFiles(list_files::Args),
     Search(search::Args),
     Diagnostics(diagnostics::Args),
+    EditFile(staging::EditArgs),
+    CreateFile(staging::CreateArgs),
 }
 
 impl Call {
-    fn parse(name: &str, arguments: &str) -> Result<Call, ToolOutput> {
+    fn parse(name: &str, arguments: &str, staging: bool) -> Result<Call, ToolOutput> {
         match name {
+            EDIT_FILE if staging => parse_args(name, arguments).map(Call::EditFile),
+            CREATE_FILE if staging => parse_args(name, arguments).map(Call::CreateFile),
             READ_FILE => parse_args(name, arguments).map(Call::ReadFile),
             LIST_FILES => parse_args(name, arguments).map(Call::ListFiles),
             SEARCH_WORKSPACE => parse_args(name, arguments).map(Call::Search),
@@ -244,6 +276,14 @@ impl Call {
             Call::ListFiles(args) => list_files::run(context, args, deadline),
             Call::Search(args) => search::run(context, args, deadline),
             Call::Diagnostics(args) => diagnostics::run(context, args),
+            Call::EditFile(args) => match &context.staging {
+                Some(staging) => staging::edit(context, staging, args),
+                None => ToolOutput::error(format!("unknown tool `{EDIT_FILE}`")),
+            },
+            Call::CreateFile(args) => match &context.staging {
+                Some(staging) => staging::create(context, staging, args),
+                None => ToolOutput::error(format!("unknown tool `{CREATE_FILE}`")),
+            },
         }
     }
 }
@@ -417,6 +457,60 @@ pub fn definitions() -> Vec<ToolDef> {
     ]
 }
 
+/// The tools of a change (a `workspace` row): the read tools, then `edit_file` and
+/// `create_file`, byte-identical on every call.
+pub fn change_definitions() -> Vec<ToolDef> {
+    let mut tools = definitions();
+    tools.push(ToolDef::function(
+        EDIT_FILE,
+        "Change a file of the workspace: replace old_text, which must occur exactly once in \
+         the file as it stands now (with your earlier edits), by new_text. Quote enough \
+         surrounding text to make old_text unique, whitespace included. Nothing is written \
+         until the person accepts the whole change; later reads show your edits.",
+        json!({
+            "type": "object",
+            "properties": {
+                "path": {
+                    "type": "string",
+                    "description": "File path relative to the workspace root"
+                },
+                "old_text": {
+                    "type": "string",
+                    "description": "The exact text to replace; it must occur exactly once"
+                },
+                "new_text": {
+                    "type": "string",
+                    "description": "The text to put in its place"
+                }
+            },
+            "required": ["path", "old_text", "new_text"],
+            "additionalProperties": false
+        }),
+    ));
+    tools.push(ToolDef::function(
+        CREATE_FILE,
+        "Create a new text file in the workspace with the given content. The file must not \
+         exist yet (use edit_file to change one that does). Nothing is written until the \
+         person accepts the whole change.",
+        json!({
+            "type": "object",
+            "properties": {
+                "path": {
+                    "type": "string",
+                    "description": "Path of the new file, relative to the workspace root"
+                },
+                "content": {
+                    "type": "string",
+                    "description": "The whole text of the new file"
+                }
+            },
+            "required": ["path", "content"],
+            "additionalProperties": false
+        }),
+    ));
+    tools
+}
+
 /// Short progress text shown before a call runs; tolerant of malformed arguments.
 pub fn label(name: &str, arguments: &str) -> String {
     let args: Value = serde_json::from_str(arguments).unwrap_or(Value::Null);
@@ -459,6 +553,14 @@ pub fn label(name: &str, arguments: &str) -> String {
             }
             label
         }
+        EDIT_FILE => format!(
+            "staging an edit of {}",
+            text("path").unwrap_or_else(|| "a file".to_owned())
+        ),
+        CREATE_FILE => format!(
+            "staging a new file {}",
+            text("path").unwrap_or_else(|| "a file".to_owned())
+        ),
         GET_DIAGNOSTICS => match text("path") {
             Some(path) => format!("checking diagnostics of {path}"),
             None => "checking diagnostics".to_owned(),

@@ -40,6 +40,15 @@ pub(crate) fn run(context: &Context, args: Args) -> ToolOutput {
     let sandbox = &context.sandbox;
     let path = match sandbox.resolve(&args.path) {
         Ok(path) => path,
+        // A file this change created exists only in the overlay.
+        Err(refusal @ super::Refusal::NotFound { .. }) => match context
+            .staging
+            .as_deref()
+            .and_then(|staging| super::staging::staged_new(sandbox, staging, &args.path))
+        {
+            Some(path) => path,
+            None => return ToolOutput::error(refusal.to_string()),
+        },
         Err(refusal) => return ToolOutput::error(refusal.to_string()),
     };
     let shown = sandbox.display(&path);
@@ -136,7 +145,7 @@ fn read_disk(
 }
 
 /// The bytes as text, or a refusal for binary files.
-fn text_of(bytes: Vec<u8>, shown: &str) -> Result<String, String> {
+pub(crate) fn text_of(bytes: Vec<u8>, shown: &str) -> Result<String, String> {
     if bytes.contains(&0) {
         return Err(format!(
             "`{shown}` looks like a binary file (it contains NUL bytes), so it is not shown"

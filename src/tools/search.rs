@@ -178,6 +178,39 @@ pub(crate) fn run(context: &Context, args: Args, deadline: Instant) -> ToolOutpu
     let mut hits = hits
         .into_inner()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
+    // Files this change created exist only in the overlay.
+    if let Some(staging) = &context.staging {
+        let mut searcher = SearcherBuilder::new()
+            .binary_detection(BinaryDetection::quit(b'\x00'))
+            .line_number(true)
+            .heap_limit(Some(MAX_LINE_BYTES))
+            .build();
+        for (path, text) in staging.new_files() {
+            if glob
+                .as_ref()
+                .is_some_and(|glob| !glob_matches(sandbox, glob, &path))
+            {
+                continue;
+            }
+            let mut sink = FileSink {
+                matcher: &matcher,
+                hits: Vec::new(),
+                limit: max + 1,
+                binary: false,
+                deadline,
+            };
+            if searcher
+                .search_slice(&matcher, text.as_bytes(), &mut sink)
+                .is_ok()
+            {
+                hits.extend(sink.hits.into_iter().map(|(line, text)| Hit {
+                    path: path.clone(),
+                    line,
+                    text,
+                }));
+            }
+        }
+    }
     hits.sort_by(|a, b| a.path.cmp(&b.path).then(a.line.cmp(&b.line)));
     let pattern = super::one_line(&args.pattern, 200);
     let mut notes = String::new();
