@@ -14,8 +14,6 @@ use crate::text::{Document, rebase_range};
 /// Why an answer is not applied.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum NotApplied {
-    #[error("the document was closed before the answer arrived; nothing was changed")]
-    DocumentClosed,
     #[error("the selected code changed while the model was answering, so nothing was applied")]
     SelectionChanged,
     #[error("too many edits happened while the model was answering, so nothing was applied")]
@@ -44,14 +42,6 @@ pub enum NotApplied {
         "the answer stopped at the token limit before the code was complete, so nothing was applied; raise maxTokens or select less"
     )]
     Truncated,
-    #[error(
-        "the editor has not reported the previous edit to this document yet, so nothing was applied; run the action again"
-    )]
-    Unsynced,
-    #[error("the document kept changing for 10 s, so nothing was applied; run the action again")]
-    KeptChanging,
-    #[error("cancelled; nothing was changed")]
-    Cancelled,
 }
 
 impl NotApplied {

@@ -151,6 +151,10 @@ pub fn client_facts(capabilities: &lsp::ClientCapabilities) -> ClientFacts {
         change_annotations: workspace
             .and_then(|workspace| workspace.workspace_edit.as_ref())
             .is_some_and(|edit| edit.change_annotation_support.is_some()),
+        create_files: workspace
+            .and_then(|workspace| workspace.workspace_edit.as_ref())
+            .and_then(|edit| edit.resource_operations.as_ref())
+            .is_some_and(|operations| operations.contains(&lsp::ResourceOperationKind::Create)),
         inline_completion: capabilities
             .text_document
             .as_ref()

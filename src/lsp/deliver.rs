@@ -2,21 +2,16 @@
 //! `workspace/applyEdit`, computed on the document as it is now, after the editor settles.
 //! (Answers go to the conversation's transcript: see `transcript`.)
 
-use std::collections::HashMap;
-
 use tokio_util::sync::CancellationToken;
 use tower_lsp_server::Client;
-use tower_lsp_server::ls_types::{
-    self as lsp, AnnotatedTextEdit, ApplyWorkspaceEditParams, DocumentChanges, OneOf,
-    OptionalVersionedTextDocumentIdentifier, TextDocumentEdit, WorkspaceEdit,
-};
 
 use crate::action::ActionInput;
-use crate::apply::{NotApplied, place, prepare};
+use crate::apply::{place, prepare};
 
 use super::convert;
 use super::review::{ANNOTATION_ID, Cleared};
 use super::session::Session;
+use super::workspace_edit::{DeliveryError, EditBuilder, FileEdit, send};
 
 /// Applies a refactor/fix answer as a workspace edit; the text says what happened. An
 /// answer with nothing to apply is shown to the person (see [`show_unapplied`]).
@@ -57,81 +52,54 @@ pub(super) async fn apply_answer(
         )
     };
     if cancel.is_cancelled() {
-        return Err(NotApplied::Cancelled.to_string());
+        return Err(DeliveryError::Cancelled.to_string());
     }
     let changes_seen = session.edit_order.change_count(&input.uri);
     let planned = session
         .documents
         .with_document(&input.uri, |document| {
-            place(document, input, &prepared).map(|plan| {
-                (
-                    plan.version,
-                    convert::text_edits(document.text(), &plan.edits, facts.encoding),
-                )
-            })
+            place(document, input, &prepared)
+                .map(|plan| {
+                    (
+                        plan.version,
+                        convert::text_edits(document.text(), &plan.edits, facts.encoding),
+                    )
+                })
+                .map_err(DeliveryError::from)
         })
-        .ok_or(NotApplied::DocumentClosed)
-        .and_then(|planned| planned)
+        .unwrap_or(Err(DeliveryError::DocumentClosed))
         .map_err(|reason| reason.to_string())?;
     let (version, edits) = planned;
-    let uri =
-        convert::parse_uri(&input.uri).ok_or_else(|| format!("cannot address {}", input.uri))?;
+    let uri = convert::parse_uri(&input.uri)
+        .ok_or_else(|| DeliveryError::BadUri(input.uri.clone()).to_string())?;
     let count = edits.len();
-    let edit = if facts.document_changes {
-        WorkspaceEdit {
-            document_changes: Some(DocumentChanges::Edits(vec![TextDocumentEdit {
-                text_document: OptionalVersionedTextDocumentIdentifier {
-                    uri,
-                    version: Some(version),
-                },
-                edits: edits
-                    .into_iter()
-                    .map(|edit| match &cleared {
-                        Cleared::Plain => OneOf::Left(edit),
-                        Cleared::Annotated(_) => OneOf::Right(AnnotatedTextEdit {
-                            text_edit: edit,
-                            annotation_id: ANNOTATION_ID.to_owned(),
-                        }),
-                    })
-                    .collect(),
-            }])),
-            change_annotations: match cleared {
-                Cleared::Plain => None,
-                Cleared::Annotated(annotation) => {
-                    Some(HashMap::from([(ANNOTATION_ID.to_owned(), annotation)]))
-                }
-            },
-            ..WorkspaceEdit::default()
-        }
-    } else {
-        WorkspaceEdit {
-            changes: Some(HashMap::from([(uri, edits)])),
-            ..WorkspaceEdit::default()
+    let mut builder = EditBuilder::new();
+    let annotation = match cleared {
+        Cleared::Plain => None,
+        Cleared::Annotated(annotation) => {
+            builder.annotation(ANNOTATION_ID, annotation);
+            Some(ANNOTATION_ID.to_owned())
         }
     };
-    let response = client
-        .send_request::<lsp::request::ApplyWorkspaceEdit>(ApplyWorkspaceEditParams {
-            label: Some(input.action.label()),
-            edit,
-        })
-        .await
-        .map_err(|error| format!("the editor could not apply the edit: {}", error.message))?;
-    if response.applied {
-        if let Some(turn) = turn {
-            turn.applied(changes_seen);
+    builder.file(FileEdit {
+        uri,
+        version: Some(version),
+        edits,
+        create: false,
+        annotation,
+    });
+    let edit = builder.build(&facts).map_err(|reason| reason.to_string())?;
+    match send(client, input.action.label(), edit).await {
+        Ok(()) => {
+            if let Some(turn) = turn {
+                turn.applied(changes_seen);
+            }
+            Ok(format!(
+                "applied {count} edit{}",
+                if count == 1 { "" } else { "s" }
+            ))
         }
-        Ok(format!(
-            "applied {count} edit{}",
-            if count == 1 { "" } else { "s" }
-        ))
-    } else {
-        let reason = response
-            .failure_reason
-            .map(|reason| format!(" ({reason})"))
-            .unwrap_or_default();
-        Err(format!(
-            "the editor refused the edit{reason}; the document probably changed meanwhile — run the action again"
-        ))
+        Err(reason) => Err(reason.to_string()),
     }
 }
 

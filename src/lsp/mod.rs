@@ -18,6 +18,7 @@ pub mod session;
 pub mod settle;
 pub mod stream;
 pub mod transcript;
+pub mod workspace_edit;
 
 use std::sync::Arc;
 

@@ -12,12 +12,13 @@ use tower_lsp_server::ls_types::{
 };
 
 use crate::action::ActionInput;
-use crate::apply::{NotApplied, Prepared, place};
+use crate::apply::{Prepared, place};
 use crate::config::ReviewMode;
 use crate::review::{unified_diff, write_diff};
 
 use super::convert;
 use super::session::Session;
+use super::workspace_edit::DeliveryError;
 
 /// The one annotation id chatls uses; it is always in the edit's `changeAnnotations` map.
 pub const ANNOTATION_ID: &str = "chatls.review";
@@ -82,16 +83,17 @@ async fn ask(
     let diff = session
         .documents
         .with_document(&input.uri, |document| {
-            place(document, input, prepared).map(|plan| {
-                unified_diff(
-                    &input.display_path,
-                    &document.text().to_string(),
-                    &plan.edits,
-                )
-            })
+            place(document, input, prepared)
+                .map_err(DeliveryError::from)
+                .map(|plan| {
+                    unified_diff(
+                        &input.display_path,
+                        &document.text().to_string(),
+                        &plan.edits,
+                    )
+                })
         })
-        .ok_or(NotApplied::DocumentClosed)
-        .and_then(|diff| diff)
+        .unwrap_or(Err(DeliveryError::DocumentClosed))
         .map_err(|reason| reason.to_string())?;
     // Registered before anything is shown: a newer action on the same code replaces this one.
     let ticket = session.reviews.begin(&input.uri, input.selection.clone());
@@ -143,7 +145,7 @@ async fn ask(
         () = ticket.replaced.cancelled() => {
             return Err("replaced by a newer action on the same code; nothing was changed".to_owned());
         }
-        () = cancel.cancelled() => return Err(NotApplied::Cancelled.to_string()),
+        () = cancel.cancelled() => return Err(DeliveryError::Cancelled.to_string()),
     };
     match choice {
         Ok(Some(item)) if item.title == APPLY => Ok(Cleared::Plain),

@@ -31,6 +31,8 @@ pub struct ClientFacts {
     pub inline_completion: bool,
     /// The client declares `workspace.workspaceEdit.changeAnnotationSupport`.
     pub change_annotations: bool,
+    /// The client declares `workspace.workspaceEdit.resourceOperations` with `create`.
+    pub create_files: bool,
 }
 
 /// Where the effective settings come from: the environment, then one settings object —

@@ -26,7 +26,7 @@ use tokio::sync::{Mutex, Notify, OwnedMutexGuard};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::apply::NotApplied;
+use super::workspace_edit::DeliveryError;
 
 /// How long the document must have been quiet before an unversioned edit is computed: more
 /// than Neovim's 150 ms `didChange` debounce.
@@ -134,15 +134,15 @@ impl EditOrder {
         &self,
         uri: &str,
         cancel: &CancellationToken,
-    ) -> Result<EditTurn, NotApplied> {
+    ) -> Result<EditTurn, DeliveryError> {
         let queue = Arc::clone(self.turns.entry(uri.to_owned()).or_default().value());
         let mut guard = tokio::select! {
             guard = queue.lock_owned() => guard,
-            () = cancel.cancelled() => return Err(NotApplied::Cancelled),
+            () = cancel.cancelled() => return Err(DeliveryError::Cancelled),
         };
         if let Some(count) = guard.awaiting_report_after {
             let deadline = Instant::now() + REPORT_TIMEOUT;
-            self.wait_for(cancel, deadline, NotApplied::Unsynced, || {
+            self.wait_for(cancel, deadline, DeliveryError::Unsynced, || {
                 self.change_count(uri) > count
             })
             .await?;
@@ -162,11 +162,11 @@ impl EditOrder {
                 break;
             };
             if now >= deadline {
-                return Err(NotApplied::KeptChanging);
+                return Err(DeliveryError::KeptChanging);
             }
             tokio::select! {
                 () = tokio::time::sleep(left.min(deadline - now)) => {}
-                () = cancel.cancelled() => return Err(NotApplied::Cancelled),
+                () = cancel.cancelled() => return Err(DeliveryError::Cancelled),
             }
         }
         Ok(EditTurn { guard })
@@ -190,9 +190,9 @@ impl EditOrder {
         &self,
         cancel: &CancellationToken,
         deadline: Instant,
-        timed_out: NotApplied,
+        timed_out: DeliveryError,
         ready: impl Fn() -> bool,
-    ) -> Result<(), NotApplied> {
+    ) -> Result<(), DeliveryError> {
         loop {
             let notified = self.changed.notified();
             tokio::pin!(notified);
@@ -207,7 +207,7 @@ impl EditOrder {
                 () = tokio::time::sleep_until(deadline) => {
                     return if ready() { Ok(()) } else { Err(timed_out) };
                 }
-                () = cancel.cancelled() => return Err(NotApplied::Cancelled),
+                () = cancel.cancelled() => return Err(DeliveryError::Cancelled),
             }
         }
     }
@@ -278,7 +278,7 @@ mod tests {
 
         // No report: refused after the timeout.
         let refused = order.turn(uri, &cancel).await;
-        assert!(matches!(refused, Err(NotApplied::Unsynced)));
+        assert!(matches!(refused, Err(DeliveryError::Unsynced)));
 
         // The report arrives while the next edit waits: it goes ahead.
         let first = order.turn(uri, &cancel).await;
@@ -304,7 +304,7 @@ mod tests {
         cancel.cancel();
         assert!(matches!(
             cancelled.await.unwrap(),
-            Err(NotApplied::Cancelled)
+            Err(DeliveryError::Cancelled)
         ));
     }
 
@@ -322,7 +322,7 @@ mod tests {
             })
         };
         let result = order.turn(uri, &CancellationToken::new()).await;
-        assert!(matches!(result, Err(NotApplied::KeptChanging)));
+        assert!(matches!(result, Err(DeliveryError::KeptChanging)));
         typing.abort();
     }
 }

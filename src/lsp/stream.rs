@@ -24,10 +24,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tower_lsp_server::Client;
-use tower_lsp_server::ls_types::{
-    self as lsp, ApplyWorkspaceEditParams, DocumentChanges, OneOf,
-    OptionalVersionedTextDocumentIdentifier, TextDocumentEdit, WorkspaceEdit,
-};
+use tower_lsp_server::ls_types as lsp;
 
 use crate::action::{ActionInput, RowKind};
 use crate::apply::{NotApplied, document_layout, prepare};
@@ -36,7 +33,8 @@ use crate::stream::{MIN_INTERVAL, replacement_so_far};
 use crate::text::rebase_range;
 
 use super::convert;
-use super::session::Session;
+use super::session::{ClientFacts, Session};
+use super::workspace_edit::DeliveryError;
 
 /// How long the client may take to report a streamed edit it applied.
 const REPORT_TIMEOUT: Duration = Duration::from_secs(3);
@@ -187,15 +185,15 @@ impl Streamed {
         };
         let original = input.selected_text();
         let (target, refused) = if cancel.is_cancelled() {
-            (original, Some(NotApplied::Cancelled))
+            (original, Some(DeliveryError::Cancelled))
         } else {
             match prepare(input, answer, truncated) {
                 Ok(prepared) => (prepared.replacement(), None),
                 Err(NotApplied::Unchanged) => (original, None),
-                Err(reason) => (original, Some(reason)),
+                Err(reason) => (original, Some(DeliveryError::Answer(reason))),
             }
         };
-        if let Some(reason) = &refused
+        if let Some(DeliveryError::Answer(reason)) = &refused
             && reason.shows_answer()
         {
             super::deliver::show_unapplied(session, client, input, answer).await;
@@ -337,24 +335,17 @@ async fn send(
 ) -> Result<bool, String> {
     let uri =
         convert::parse_uri(&input.uri).ok_or_else(|| format!("cannot address {}", input.uri))?;
-    let edit = WorkspaceEdit {
-        document_changes: Some(DocumentChanges::Edits(vec![TextDocumentEdit {
-            text_document: OptionalVersionedTextDocumentIdentifier {
-                uri,
-                version: Some(version),
-            },
-            edits: edits.into_iter().map(OneOf::Left).collect(),
-        }])),
-        ..WorkspaceEdit::default()
-    };
-    let response = client
-        .send_request::<lsp::request::ApplyWorkspaceEdit>(ApplyWorkspaceEditParams {
-            label: Some(input.action.label()),
-            edit,
+    let edit = super::workspace_edit::single(uri, Some(version), edits)
+        .build(&ClientFacts {
+            document_changes: true,
+            ..ClientFacts::default()
         })
-        .await
-        .map_err(|error| format!("the editor could not apply the edit: {}", error.message))?;
-    Ok(response.applied)
+        .map_err(|error| error.to_string())?;
+    match super::workspace_edit::send(client, input.action.label(), edit).await {
+        Ok(()) => Ok(true),
+        Err(super::workspace_edit::DeliveryError::Refused(_)) => Ok(false),
+        Err(error) => Err(error.to_string()),
+    }
 }
 
 /// One streamed edit: `Ok(None)` when the client refused it (the document moved on).

@@ -3,7 +3,6 @@
 //! `workspace/applyEdit` at its end), then opened with `window/showDocument` — or shown as a
 //! message when the client cannot open documents or `explain.output` is `"message"`.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -11,11 +10,7 @@ use dashmap::DashMap;
 use tokio_util::sync::CancellationToken;
 
 use tower_lsp_server::Client;
-use tower_lsp_server::ls_types::{
-    self as lsp, ApplyWorkspaceEditParams, DocumentChanges, MessageType, OneOf,
-    OptionalVersionedTextDocumentIdentifier, ShowDocumentParams, TextDocumentEdit, TextEdit,
-    WorkspaceEdit,
-};
+use tower_lsp_server::ls_types::{self as lsp, MessageType, ShowDocumentParams, TextEdit};
 
 use crate::action::ActionInput;
 use crate::config::ExplainOutput;
@@ -264,31 +259,17 @@ async fn append_in_editor(
         range: lsp::Range { start: end, end },
         new_text: addition.to_owned(),
     };
-    let edit = if facts.document_changes {
-        WorkspaceEdit {
-            document_changes: Some(DocumentChanges::Edits(vec![TextDocumentEdit {
-                text_document: OptionalVersionedTextDocumentIdentifier {
-                    uri: target,
-                    version: Some(version),
-                },
-                edits: vec![OneOf::Left(edit)],
-            }])),
-            ..WorkspaceEdit::default()
-        }
-    } else {
-        WorkspaceEdit {
-            changes: Some(HashMap::from([(target, vec![edit])])),
-            ..WorkspaceEdit::default()
+    let edit = match super::workspace_edit::single(target, Some(version), vec![edit]).build(&facts)
+    {
+        Ok(edit) => edit,
+        Err(error) => {
+            tracing::debug!(%error, "no edit for the transcript");
+            return true;
         }
     };
-    match client
-        .send_request::<lsp::request::ApplyWorkspaceEdit>(ApplyWorkspaceEditParams {
-            label: Some("chatls: answer".to_owned()),
-            edit,
-        })
-        .await
-    {
-        Ok(response) => response.applied,
+    match super::workspace_edit::send(client, "chatls: answer".to_owned(), edit).await {
+        Ok(()) => true,
+        Err(super::workspace_edit::DeliveryError::Refused(_)) => false,
         Err(error) => {
             tracing::debug!(%error, "applyEdit for the transcript failed");
             // The file on disk has the answer; the editor can reload it.
