@@ -8,34 +8,23 @@ use std::time::Duration;
 use chatls_fake_upstream::{FakeUpstream, Reply, Step};
 use serde_json::{Value, json};
 
-use support::{ApplyPolicy, Client, answer_with, capabilities, env, file_uri, range, workspace};
+use support::fixture::{Fixture, Session};
+use support::{ApplyPolicy, Client, answer_with, capabilities, env, file_uri, range};
 
 const KEY: &str = "sk-test-canary-7f3a";
 const CODE: &str = "fn total(xs: &[i32]) -> i32 {\n    let mut sum = 0;\n    for x in xs {\n        sum += x;\n    }\n    sum\n}\n";
 
-struct Setup {
-    fake: FakeUpstream,
-    client: Client,
-    dir: tempfile::TempDir,
-    explain_dir: tempfile::TempDir,
-    uri: String,
-}
-
-async fn setup(replies: Vec<Reply>, caps: Value, options: Value) -> Setup {
-    let fake = FakeUpstream::start(replies).await.expect("fake upstream");
-    let dir = workspace(&[("src/lib.rs", CODE)]);
-    let explain_dir = tempfile::tempdir().unwrap();
-    let client = Client::in_process(env(&fake.base_url(), Some(KEY), explain_dir.path()));
-    client.initialize(caps, options, Some(dir.path())).await;
-    let uri = file_uri(&dir.path().join("src/lib.rs"));
-    client.open(&uri, "rust", CODE).await;
-    Setup {
-        fake,
-        client,
-        dir,
-        explain_dir,
-        uri,
-    }
+/// `src/lib.rs` = [`CODE`] open in a client with these capabilities and settings.
+async fn setup(replies: Vec<Reply>, caps: Value, options: Value) -> Session {
+    Fixture::new()
+        .key(Some(KEY))
+        .capabilities(caps)
+        .settings(options)
+        .file("src/lib.rs", CODE)
+        .open("src/lib.rs")
+        .replies(replies)
+        .start()
+        .await
 }
 
 const LOOP_LINES: (u32, u32) = (2, 5); // "    for x in xs {" .. "    }\n"
@@ -905,29 +894,16 @@ async fn sync_with_crlf_and_surrogate_pairs_in_all_encodings() {
 
 #[tokio::test]
 async fn the_binary_serves_stdio_and_exits_on_shutdown_and_exit() {
-    let fake = FakeUpstream::start(vec![answer_with("sum = xs.iter().sum();\n")])
-        .await
-        .unwrap();
-    let dir = workspace(&[("src/lib.rs", CODE)]);
-    let explain_dir = tempfile::tempdir().unwrap();
-    let client = Client::binary(&[
-        ("CHATLS_BASE_URL", fake.base_url()),
-        ("CHATLS_API_KEY", KEY.to_owned()),
-        (
-            "CHATLS_EXPLAIN_DIR",
-            explain_dir.path().display().to_string(),
-        ),
-        ("CHATLS_LOG", "debug".to_owned()),
-    ]);
-    client
-        .initialize(
-            capabilities(&["utf-8", "utf-16"], true),
-            Value::Null,
-            Some(dir.path()),
-        )
+    let s = Fixture::new()
+        .key(Some(KEY))
+        .binary(&[], &[("CHATLS_LOG", "debug".to_owned())])
+        .bare(&["utf-8", "utf-16"], true)
+        .file("src/lib.rs", CODE)
+        .open("src/lib.rs")
+        .reply(answer_with("sum = xs.iter().sum();\n"))
+        .start()
         .await;
-    let uri = file_uri(&dir.path().join("src/lib.rs"));
-    client.open(&uri, "rust", CODE).await;
+    let (client, uri) = (&s.client, &s.uri);
     let token = client
         .run_action(
             "chatls.refactor",
@@ -936,22 +912,14 @@ async fn the_binary_serves_stdio_and_exits_on_shutdown_and_exit() {
         .await;
     let end = client.wait_progress_end(&token).await;
     assert!(end.starts_with("applied 1 edit ("), "{end}");
-    assert!(client.doc(&uri).text.contains("sum = xs.iter().sum();"));
+    assert!(client.doc(uri).text.contains("sum = xs.iter().sum();"));
     client.shutdown_and_exit().await;
-    let child = client.child.clone().unwrap();
-    let status = tokio::time::timeout(Duration::from_secs(5), async {
-        loop {
-            if let Some(status) = child.lock().unwrap().try_wait().unwrap() {
-                return status;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    })
-    .await
-    .expect("chatls exits after shutdown + exit");
+    let (status, _) = client
+        .wait_exit(Duration::from_secs(5))
+        .await
+        .expect("chatls exits after shutdown + exit");
     assert!(status.success());
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    let stderr = client.stderr.lock().unwrap().clone();
+    let stderr = client.stderr_to_end().await;
     assert!(!stderr.contains(KEY), "the key leaked into the log");
     assert!(
         stderr.contains("DEBUG") || stderr.contains("INFO"),

@@ -10,7 +10,8 @@ use std::time::Duration;
 use chatls_fake_upstream::{FakeUpstream, RecordedRequest, Reply, Step};
 use serde_json::{Value, json};
 
-use support::{Client, apply_text_edits, env, file_uri, workspace};
+use support::fixture::{Editor, Fixture, Session};
+use support::{Client, apply_text_edits, file_uri, workspace};
 
 const KEY: &str = "sk-test-canary-c0mp";
 /// An emoji (two UTF-16 units, four bytes) and a CJK character (one unit, three bytes)
@@ -18,49 +19,27 @@ const KEY: &str = "sk-test-canary-c0mp";
 const EMOJI_CODE: &str = "fn main() {\n    let s = \"😀中\"; let v = \n}\n";
 const ACCENT_CODE: &str = "fn main() {\n    let café = fo\n    call()\n}\n";
 
-fn vscode_caps() -> Value {
-    json!({
-        "general": {"positionEncodings": ["utf-16"]},
-        "window": {"workDoneProgress": true, "showDocument": {"support": true}},
-        "workspace": {"workspaceEdit": {"documentChanges": true}, "configuration": false},
-        "textDocument": {"inlineCompletion": {"dynamicRegistration": true}, "completion": {}},
-    })
+/// VS Code with the chatls extension (it asks for inline completions).
+fn vscode() -> Fixture {
+    Fixture::new().client(Editor::VsCode).inline_completion()
 }
 
-fn helix_caps() -> Value {
-    json!({
-        "general": {"positionEncodings": ["utf-8", "utf-32", "utf-16"]},
-        "window": {"workDoneProgress": true},
-        "workspace": {"workspaceEdit": {"documentChanges": true}, "configuration": false},
-        "textDocument": {"completion": {"completionItem": {"snippetSupport": true}}},
-    })
+fn helix() -> Fixture {
+    Fixture::new().client(Editor::Helix)
 }
 
-struct Setup {
-    fake: FakeUpstream,
-    client: Client,
-    dir: tempfile::TempDir,
-    _explain: tempfile::TempDir,
-}
-
-async fn setup(files: &[(&str, &str)], caps: Value, options: Value, key: Option<&str>) -> Setup {
-    let fake = FakeUpstream::start(vec![]).await.expect("fake upstream");
-    let dir = workspace(files);
-    let explain = tempfile::tempdir().unwrap();
-    let client = Client::in_process(env(&fake.base_url(), key, explain.path()));
-    client.initialize(caps, options, Some(dir.path())).await;
-    Setup {
-        fake,
-        client,
-        dir,
-        _explain: explain,
+/// `editor` on a workspace of `files` (none open yet).
+async fn setup(
+    files: &[(&str, &str)],
+    editor: Fixture,
+    options: Value,
+    key: Option<&str>,
+) -> Session {
+    let mut fixture = editor.settings(options).key(key);
+    for (path, text) in files {
+        fixture = fixture.file(path, text);
     }
-}
-
-impl Setup {
-    fn uri(&self, name: &str) -> String {
-        file_uri(&self.dir.path().join(name))
-    }
+    fixture.start().await
 }
 
 fn at(uri: &str, line: u32, character: u32) -> Value {
@@ -121,12 +100,12 @@ fn check_shape(request: &RecordedRequest, model: &str, max_tokens: u64) {
 async fn vscode_profile_gets_ghost_text_in_utf16_and_typing_through_needs_no_upstream() {
     let s = setup(
         &[("src/main.rs", EMOJI_CODE)],
-        vscode_caps(),
+        vscode(),
         json!({"completion": {"debounceMs": 0}}),
         Some(KEY),
     )
     .await;
-    let uri = s.uri("src/main.rs");
+    let uri = s.uri_of("src/main.rs");
     s.client.open(&uri, "rust", EMOJI_CODE).await;
     // Fenced, chatty, and more than one statement: only the statement is inserted, and the
     // stream is left as soon as it is complete.
@@ -202,12 +181,12 @@ async fn vscode_profile_gets_ghost_text_in_utf16_and_typing_through_needs_no_ups
 async fn helix_profile_gets_completion_items_in_utf8_without_suffix_overlap() {
     let s = setup(
         &[("src/main.rs", ACCENT_CODE)],
-        helix_caps(),
+        helix(),
         json!({"completion": {"debounceMs": 0}}),
         Some(KEY),
     )
     .await;
-    let uri = s.uri("src/main.rs");
+    let uri = s.uri_of("src/main.rs");
     s.client.open(&uri, "rust", ACCENT_CODE).await;
     s.fake.push(Reply::text(&["o(1", ");\n", "extra();\n"]));
     let (line, character) = position_after(ACCENT_CODE, "let café = fo", "utf-8");
@@ -257,20 +236,19 @@ async fn helix_profile_gets_completion_items_in_utf8_without_suffix_overlap() {
 #[tokio::test]
 async fn capabilities_follow_the_client_and_the_popup_setting() {
     let cases = [
-        (vscode_caps(), json!({}), false),
-        (helix_caps(), json!({}), true),
-        (
-            vscode_caps(),
-            json!({"completion": {"popup": "always"}}),
-            true,
-        ),
-        (helix_caps(), json!({"completion.popup": "never"}), false),
+        (vscode(), json!({}), false),
+        (helix(), json!({}), true),
+        (vscode(), json!({"completion": {"popup": "always"}}), true),
+        (helix(), json!({"completion.popup": "never"}), false),
     ];
-    for (caps, options, popup) in cases {
-        let fake = FakeUpstream::start(vec![]).await.unwrap();
-        let explain = tempfile::tempdir().unwrap();
-        let client = Client::in_process(env(&fake.base_url(), Some(KEY), explain.path()));
-        let response = client.initialize(caps, options.clone(), None).await;
+    for (editor, options, popup) in cases {
+        let s = editor
+            .settings(options.clone())
+            .key(Some(KEY))
+            .no_root()
+            .start()
+            .await;
+        let response = &s.initialized;
         let capabilities = &response["result"]["capabilities"];
         assert_eq!(capabilities["inlineCompletionProvider"], true);
         assert_eq!(
@@ -285,12 +263,12 @@ async fn capabilities_follow_the_client_and_the_popup_setting() {
 async fn five_quick_requests_reach_the_upstream_at_most_twice_and_close_superseded_streams() {
     let s = setup(
         &[("src/main.rs", ACCENT_CODE)],
-        helix_caps(),
+        helix(),
         json!({"completion": {"debounceMs": 50}}),
         Some(KEY),
     )
     .await;
-    let uri = s.uri("src/main.rs");
+    let uri = s.uri_of("src/main.rs");
     s.client.open(&uri, "rust", ACCENT_CODE).await;
     s.fake.push(Reply::sse(vec![Step::Stall]));
     s.fake.set_default(Reply::text(&["o(2);\n"]));
@@ -334,12 +312,12 @@ async fn five_quick_requests_reach_the_upstream_at_most_twice_and_close_supersed
 async fn cancel_request_closes_the_upstream_connection() {
     let s = setup(
         &[("src/main.rs", EMOJI_CODE)],
-        vscode_caps(),
+        vscode(),
         json!({"completion": {"debounceMs": 0}}),
         Some(KEY),
     )
     .await;
-    let uri = s.uri("src/main.rs");
+    let uri = s.uri_of("src/main.rs");
     s.client.open(&uri, "rust", EMOJI_CODE).await;
     s.fake.push(Reply::sse(vec![Step::Stall]));
     let (id, response) = s
@@ -357,12 +335,12 @@ async fn cancel_request_closes_the_upstream_connection() {
 async fn model_tokens_and_conversation_ids_are_the_completions_own() {
     let s = setup(
         &[("a.rs", EMOJI_CODE), ("b.rs", EMOJI_CODE)],
-        vscode_caps(),
+        vscode(),
         json!({"completion": {"debounceMs": 0, "model": "fast-model", "maxTokens": 32}}),
         Some(KEY),
     )
     .await;
-    let (a, b) = (s.uri("a.rs"), s.uri("b.rs"));
+    let (a, b) = (s.uri_of("a.rs"), s.uri_of("b.rs"));
     s.client.open(&a, "rust", EMOJI_CODE).await;
     s.client.open(&b, "rust", EMOJI_CODE).await;
     s.fake.set_default(Reply::text(&["x();\n"]));
@@ -406,7 +384,7 @@ async fn disabled_secret_denied_and_outside_files_send_nothing() {
             (".env", "API_TOKEN=\n"),
             ("private/notes.rs", EMOJI_CODE),
         ],
-        vscode_caps(),
+        vscode(),
         json!({"completion": {"debounceMs": 0}, "tools": {"deny": ["private/**"]}}),
         Some(KEY),
     )
@@ -415,8 +393,8 @@ async fn disabled_secret_denied_and_outside_files_send_nothing() {
     let outside = file_uri(&outside_dir.path().join("elsewhere.rs"));
     s.fake.set_default(Reply::text(&["LEAKED();\n"]));
     for (uri, text) in [
-        (s.uri(".env"), "API_TOKEN=\n"),
-        (s.uri("private/notes.rs"), EMOJI_CODE),
+        (s.uri_of(".env"), "API_TOKEN=\n"),
+        (s.uri_of("private/notes.rs"), EMOJI_CODE),
         (outside, EMOJI_CODE),
     ] {
         s.client.open(&uri, "rust", text).await;
@@ -427,7 +405,7 @@ async fn disabled_secret_denied_and_outside_files_send_nothing() {
         assert_eq!(response["result"], json!([]), "{uri}: {response}");
     }
     // Disabled: nothing is sent even for an allowed file.
-    let main = s.uri("src/main.rs");
+    let main = s.uri_of("src/main.rs");
     s.client.open(&main, "rust", EMOJI_CODE).await;
     s.client
         .notify(
@@ -462,12 +440,12 @@ async fn disabled_secret_denied_and_outside_files_send_nothing() {
 async fn a_failing_upstream_shows_one_message_until_the_settings_change() {
     let s = setup(
         &[("src/main.rs", EMOJI_CODE)],
-        helix_caps(),
+        helix(),
         json!({"completion": {"debounceMs": 0}}),
         Some(KEY),
     )
     .await;
-    let uri = s.uri("src/main.rs");
+    let uri = s.uri_of("src/main.rs");
     s.client.open(&uri, "rust", EMOJI_CODE).await;
     s.fake.set_default(Reply::status(
         401,
@@ -533,12 +511,12 @@ fn completion_with_usage(text: &str, prompt: u64, completion: u64) -> Reply {
 async fn completions_are_counted_in_the_usage_and_share_the_actions_connection() {
     let s = setup(
         &[("a.rs", EMOJI_CODE)],
-        vscode_caps(),
+        vscode(),
         json!({"completion": {"debounceMs": 0, "model": "fast-model"}}),
         Some(KEY),
     )
     .await;
-    let a = s.uri("a.rs");
+    let a = s.uri_of("a.rs");
     s.client.open(&a, "rust", EMOJI_CODE).await;
     // An action first, then two completions through the same pool: one read to its end
     // (the upstream's usage arrives), one stopped once its line is complete (no usage
@@ -645,7 +623,7 @@ async fn a_suggestion_may_close_a_bracket_typed_before_the_cursor() {
             "fn longest<'a>(x: &'a str, y: &'a str) -> &'a str {\r\n    x\r\n}\r\n",
         ),
     ];
-    for (caps, encoding) in [(helix_caps(), "utf-8"), (vscode_caps(), "utf-16")] {
+    for (caps, encoding) in [(helix(), "utf-8"), (vscode(), "utf-16")] {
         let files: Vec<(&str, &str)> = cases.iter().map(|case| (case.0, case.1)).collect();
         let s = setup(
             &files,
@@ -655,7 +633,7 @@ async fn a_suggestion_may_close_a_bracket_typed_before_the_cursor() {
         )
         .await;
         for (file, text, typed, answer, expected) in cases {
-            let uri = s.uri(file);
+            let uri = s.uri_of(file);
             let language = if file.ends_with(".py") {
                 "python"
             } else {
@@ -726,7 +704,7 @@ async fn the_overlap_with_the_code_after_the_cursor_ignores_strings_and_keeps_sp
         ),
         ("e.py", "d = {}\n", "d = {", "\"}\": 1}", "d = {\"}\": 1}\n"),
     ];
-    for (caps, encoding) in [(helix_caps(), "utf-8"), (vscode_caps(), "utf-16")] {
+    for (caps, encoding) in [(helix(), "utf-8"), (vscode(), "utf-16")] {
         let files: Vec<(&str, &str)> = cases.iter().map(|case| (case.0, case.1)).collect();
         let s = setup(
             &files,
@@ -736,7 +714,7 @@ async fn the_overlap_with_the_code_after_the_cursor_ignores_strings_and_keeps_sp
         )
         .await;
         for (file, text, typed, answer, expected) in cases {
-            let uri = s.uri(file);
+            let uri = s.uri_of(file);
             let language = if file.ends_with(".py") {
                 "python"
             } else {
@@ -774,12 +752,12 @@ async fn the_overlap_with_the_code_after_the_cursor_ignores_strings_and_keeps_sp
 async fn a_settings_change_asks_afresh_instead_of_reusing_the_old_suggestion() {
     let s = setup(
         &[("src/main.rs", EMOJI_CODE)],
-        vscode_caps(),
+        vscode(),
         json!({"completion": {"debounceMs": 0, "model": "fast-a"}}),
         Some(KEY),
     )
     .await;
-    let uri = s.uri("src/main.rs");
+    let uri = s.uri_of("src/main.rs");
     s.client.open(&uri, "rust", EMOJI_CODE).await;
     let (line, character) = position_after(EMOJI_CODE, "let v = ", "utf-16");
     let ask = |character: u32| {

@@ -4,64 +4,35 @@
 
 mod support;
 
-use chatls_fake_upstream::{FakeUpstream, Reply};
+use chatls_fake_upstream::Reply;
 use serde_json::{Value, json};
 
-use support::{Client, answer_with, capabilities, env, file_uri, range, workspace};
+use support::fixture::{Editor, Fixture, Session};
+use support::{Client, answer_with, range};
 
 const CODE: &str = "fn total(xs: &[i32]) -> i32 {\n    let mut sum = 0;\n    for x in xs {\n        sum += x;\n    }\n    sum\n}\n";
 const LOOP: &str = "    for x in xs {\n        sum += x;\n    }\n";
 const NEW_LOOP: &str = "    sum = xs.iter().sum();\n";
 
-struct Setup {
-    _fake: FakeUpstream,
-    client: Client,
-    _dir: tempfile::TempDir,
-    _explain_dir: tempfile::TempDir,
-    uri: String,
-}
-
-async fn setup(replies: Vec<Reply>, caps: Value) -> Setup {
-    let fake = FakeUpstream::start(replies).await.expect("fake upstream");
-    let dir = workspace(&[("src/lib.rs", CODE)]);
-    let explain_dir = tempfile::tempdir().unwrap();
-    let client = Client::in_process(env(&fake.base_url(), Some("sk-test"), explain_dir.path()));
-    client.set_hold_message_requests(true);
-    client
-        .initialize(
-            caps,
-            json!({"edits": {"review": "confirm"}}),
-            Some(dir.path()),
-        )
-        .await;
-    let uri = file_uri(&dir.path().join("src/lib.rs"));
-    client.open(&uri, "rust", CODE).await;
-    Setup {
-        _fake: fake,
-        client,
-        _dir: dir,
-        _explain_dir: explain_dir,
-        uri,
-    }
-}
-
-/// VS Code: `documentChanges` and `changeAnnotationSupport`.
-fn vscode_like() -> Value {
-    let mut caps = capabilities(&["utf-16"], true);
-    caps["workspace"]["workspaceEdit"]["changeAnnotationSupport"] = json!({"groupsOnLabel": true});
-    caps
-}
-
-/// Helix: `documentChanges` and `showDocument`, no change annotations.
-fn helix_like() -> Value {
-    capabilities(&["utf-8", "utf-32", "utf-16"], true)
+/// `src/lib.rs` open in `editor`, with review before apply and the Apply/Discard question
+/// left for the test to answer.
+async fn setup(replies: Vec<Reply>, editor: Editor) -> Session {
+    Fixture::new()
+        .client(editor)
+        .settings(json!({"edits": {"review": "confirm"}}))
+        .hold_message_requests()
+        .file("src/lib.rs", CODE)
+        .open("src/lib.rs")
+        .replies(replies)
+        .start()
+        .await
 }
 
 fn loop_range() -> Value {
     range(2, 0, 5, 0)
 }
 
-async fn refactor(s: &Setup) -> String {
+async fn refactor(s: &Session) -> String {
     s.client
         .run_action(
             "chatls.refactor",
@@ -81,7 +52,7 @@ async fn wait_questions(client: &Client, count: usize) -> Vec<Value> {
 
 /// Edits the document and waits for the server to have it (a request answered after the
 /// `didChange` was handled), as a person's typing long before they click Apply.
-async fn type_text(s: &Setup, at: Value, text: &str) {
+async fn type_text(s: &Session, at: Value, text: &str) {
     s.client.change(&s.uri, at, text).await;
     let answer = s
         .client
@@ -99,7 +70,11 @@ fn apply() -> Value {
 
 #[tokio::test]
 async fn a_vscode_like_client_gets_the_edit_annotated_with_needs_confirmation() {
-    let s = setup(vec![answer_with("sum = xs.iter().sum();\n")], vscode_like()).await;
+    let s = setup(
+        vec![answer_with("sum = xs.iter().sum();\n")],
+        Editor::VsCode,
+    )
+    .await;
     let token = refactor(&s).await;
     let end = s.client.wait_progress_end(&token).await;
     assert!(
@@ -135,7 +110,7 @@ async fn a_vscode_like_client_gets_the_edit_annotated_with_needs_confirmation() 
 
 #[tokio::test]
 async fn a_helix_like_client_sees_the_diff_and_discard_leaves_the_document_byte_identical() {
-    let s = setup(vec![answer_with("sum = xs.iter().sum();\n")], helix_like()).await;
+    let s = setup(vec![answer_with("sum = xs.iter().sum();\n")], Editor::Helix).await;
     let token = refactor(&s).await;
     let questions = wait_questions(&s.client, 1).await;
     let titles: Vec<&str> = questions[0]["actions"]
@@ -163,7 +138,7 @@ async fn a_helix_like_client_sees_the_diff_and_discard_leaves_the_document_byte_
 
 #[tokio::test]
 async fn a_dismissed_question_applies_nothing() {
-    let s = setup(vec![answer_with("sum = xs.iter().sum();\n")], helix_like()).await;
+    let s = setup(vec![answer_with("sum = xs.iter().sum();\n")], Editor::Helix).await;
     let token = refactor(&s).await;
     wait_questions(&s.client, 1).await;
     s.client.answer_held(Value::Null).await;
@@ -175,7 +150,7 @@ async fn a_dismissed_question_applies_nothing() {
 
 #[tokio::test]
 async fn apply_applies_moved_through_what_was_typed_above_meanwhile() {
-    let s = setup(vec![answer_with("sum = xs.iter().sum();\n")], helix_like()).await;
+    let s = setup(vec![answer_with("sum = xs.iter().sum();\n")], Editor::Helix).await;
     let token = refactor(&s).await;
     wait_questions(&s.client, 1).await;
     type_text(&s, range(0, 0, 0, 0), "// 😀 header\n").await;
@@ -194,7 +169,7 @@ async fn apply_applies_moved_through_what_was_typed_above_meanwhile() {
 
 #[tokio::test]
 async fn apply_after_the_selection_changed_is_refused_with_a_message() {
-    let s = setup(vec![answer_with("sum = xs.iter().sum();\n")], helix_like()).await;
+    let s = setup(vec![answer_with("sum = xs.iter().sum();\n")], Editor::Helix).await;
     let token = refactor(&s).await;
     wait_questions(&s.client, 1).await;
     type_text(&s, range(3, 8, 3, 8), "/* typed */ ").await;
@@ -221,7 +196,7 @@ async fn a_newer_action_on_the_same_range_replaces_the_pending_review() {
             answer_with("sum = xs.iter().sum();\n"),
             answer_with("sum = xs.iter().copied().sum();\n"),
         ],
-        helix_like(),
+        Editor::Helix,
     )
     .await;
     let first = refactor(&s).await;
@@ -248,7 +223,7 @@ async fn a_newer_action_on_the_same_range_replaces_the_pending_review() {
 
 #[tokio::test]
 async fn cancelling_while_the_question_waits_applies_nothing_even_after_apply() {
-    let s = setup(vec![answer_with("sum = xs.iter().sum();\n")], helix_like()).await;
+    let s = setup(vec![answer_with("sum = xs.iter().sum();\n")], Editor::Helix).await;
     let token = refactor(&s).await;
     wait_questions(&s.client, 1).await;
     let cancelled = s

@@ -8,10 +8,11 @@ mod support;
 
 use std::time::Duration;
 
-use chatls_fake_upstream::{FakeUpstream, Reply, Step};
+use chatls_fake_upstream::{Reply, Step};
 use serde_json::{Value, json};
 
-use support::{Client, capabilities, env, file_uri, range, workspace};
+use support::fixture::{Editor, Fixture, Session};
+use support::range;
 
 /// Tabs, CRLF and trailing spaces: what a restore must give back exactly.
 const CODE: &str = "fn total(xs: &[i32]) -> i32 {\r\n\tlet mut sum = 0; \r\n\tfor x in xs {\r\n\t\tsum += x;  \r\n\t}\r\n\tsum\r\n}\r\n";
@@ -20,33 +21,18 @@ const CODE: &str = "fn total(xs: &[i32]) -> i32 {\r\n\tlet mut sum = 0; \r\n\tfo
 /// before the next line was sent" means the edit came within about a second.
 const PAUSE_MS: u64 = 2000;
 
-struct Setup {
-    fake: FakeUpstream,
-    client: Client,
-    _dir: tempfile::TempDir,
-    _explain_dir: tempfile::TempDir,
-    uri: String,
-}
-
-async fn setup(replies: Vec<Reply>, options: Value) -> Setup {
-    let fake = FakeUpstream::start(replies).await.expect("fake upstream");
-    let dir = workspace(&[("src/lib.rs", CODE)]);
-    let explain_dir = tempfile::tempdir().unwrap();
-    let client = Client::in_process(env(&fake.base_url(), Some("sk-test"), explain_dir.path()));
-    // VS Code and Helix report an applied edit back with didChange.
-    client.set_echo_edits(true);
-    client
-        .initialize(capabilities(&["utf-16"], true), options, Some(dir.path()))
-        .await;
-    let uri = file_uri(&dir.path().join("src/lib.rs"));
-    client.open(&uri, "rust", CODE).await;
-    Setup {
-        fake,
-        client,
-        _dir: dir,
-        _explain_dir: explain_dir,
-        uri,
-    }
+/// `src/lib.rs` = [`CODE`] open in a client that reports applied edits back with
+/// `didChange`, as VS Code and Helix do.
+async fn setup(replies: Vec<Reply>, options: Value) -> Session {
+    Fixture::new()
+        .key(Some("sk-test"))
+        .echo_edits(true)
+        .settings(options)
+        .file("src/lib.rs", CODE)
+        .open("src/lib.rs")
+        .replies(replies)
+        .start()
+        .await
 }
 
 fn streaming() -> Value {
@@ -91,7 +77,7 @@ const NEW_LINES: [&str; 3] = [
     "for x in doubled {\n    sum += x;\n}\n```\nDone.",
 ];
 
-async fn refactor(s: &Setup) -> String {
+async fn refactor(s: &Session) -> String {
     s.client
         .run_action(
             "chatls.refactor",
@@ -100,17 +86,17 @@ async fn refactor(s: &Setup) -> String {
         .await
 }
 
-fn text(s: &Setup) -> String {
+fn text(s: &Session) -> String {
     s.client.doc(&s.uri).text
 }
 
-async fn wait_text(s: &Setup, what: &str, check: impl Fn(&str) -> bool) {
+async fn wait_text(s: &Session, what: &str, check: impl Fn(&str) -> bool) {
     s.client
         .wait_until(what, |client| check(&client.doc(&s.uri).text))
         .await;
 }
 
-fn ended(s: &Setup, token: &str) -> bool {
+fn ended(s: &Session, token: &str) -> bool {
     s.client
         .progress(token)
         .iter()
@@ -255,22 +241,16 @@ async fn typing_above_moves_the_streamed_edits() {
 /// A client without `documentChanges` (Neovim) gets the answer once, at the end.
 #[tokio::test]
 async fn without_versioned_edits_nothing_streams() {
-    let fake = FakeUpstream::start(vec![slow(&NEW_LINES, finish())])
-        .await
-        .expect("fake upstream");
-    let dir = workspace(&[("src/lib.rs", CODE)]);
-    let explain_dir = tempfile::tempdir().unwrap();
-    let client = Client::in_process(env(&fake.base_url(), Some("sk-test"), explain_dir.path()));
-    client
-        .initialize(
-            capabilities(&["utf-16"], false),
-            streaming(),
-            Some(dir.path()),
-        )
+    let s = Fixture::new()
+        .client(Editor::Neovim)
+        .key(Some("sk-test"))
+        .settings(streaming())
+        .file("src/lib.rs", CODE)
+        .open("src/lib.rs")
+        .reply(slow(&NEW_LINES, finish()))
+        .start()
         .await;
-    client.set_neovim_like(Duration::from_millis(150));
-    let uri = file_uri(&dir.path().join("src/lib.rs"));
-    client.open(&uri, "rust", CODE).await;
+    let (client, uri) = (&s.client, &s.uri);
     let token = client
         .run_action(
             "chatls.refactor",
@@ -280,7 +260,7 @@ async fn without_versioned_edits_nothing_streams() {
     let end = client.wait_progress_end(&token).await;
     assert!(end.contains("applied"), "{end}");
     assert_eq!(client.server_requests("workspace/applyEdit").len(), 1);
-    assert!(client.doc(&uri).text.contains("doubled"));
+    assert!(client.doc(uri).text.contains("doubled"));
 }
 
 /// `edits.stream` with `edits.review: "confirm"` is a settings error naming both.

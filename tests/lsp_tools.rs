@@ -8,6 +8,7 @@ use base64::Engine as _;
 use chatls_fake_upstream::{FakeUpstream, Reply};
 use serde_json::{Value, json};
 
+use support::fixture::{Fixture, Session};
 use support::{Client, capabilities, env, file_uri, range, workspace};
 
 const KEY: &str = "sk-tools-canary-91b2";
@@ -22,42 +23,26 @@ const PNG: &[u8] = &[
     0x42, 0x60, 0x82,
 ];
 
-struct Setup {
-    fake: FakeUpstream,
-    client: Client,
-    dir: tempfile::TempDir,
-    _explain_dir: tempfile::TempDir,
-    uri: String,
-}
-
-async fn setup(replies: Vec<Reply>, options: Value) -> Setup {
-    let fake = FakeUpstream::start(replies).await.expect("fake upstream");
-    let dir = workspace(&[
-        ("src/main.rs", MAIN),
-        ("src/config.rs", HELPER_ON_DISK),
-        (".env", "API_TOKEN=top-secret-env\n"),
-        (".git/config", "[remote] url = secret-git-remote\n"),
-        (
+/// `src/main.rs` open, a helper on disk, secrets beside them, a real and a fake image.
+async fn setup(replies: Vec<Reply>, options: Value) -> Session {
+    let s = Fixture::new()
+        .key(Some(KEY))
+        .settings(options)
+        .file("src/main.rs", MAIN)
+        .file("src/config.rs", HELPER_ON_DISK)
+        .file(".env", "API_TOKEN=top-secret-env\n")
+        .file(".git/config", "[remote] url = secret-git-remote\n")
+        .file(
             "keys/server.pem",
             "-----BEGIN PRIVATE KEY----- secret-pem\n",
-        ),
-    ]);
-    std::fs::write(dir.path().join("logo.png"), PNG).unwrap();
-    std::fs::write(dir.path().join("fake.png"), "just text, not an image").unwrap();
-    let explain_dir = tempfile::tempdir().unwrap();
-    let client = Client::in_process(env(&fake.base_url(), Some(KEY), explain_dir.path()));
-    client
-        .initialize(capabilities(&["utf-16"], true), options, Some(dir.path()))
+        )
+        .file("fake.png", "just text, not an image")
+        .open("src/main.rs")
+        .replies(replies)
+        .start()
         .await;
-    let uri = file_uri(&dir.path().join("src/main.rs"));
-    client.open(&uri, "rust", MAIN).await;
-    Setup {
-        fake,
-        client,
-        dir,
-        _explain_dir: explain_dir,
-        uri,
-    }
+    std::fs::write(s.path("logo.png"), PNG).unwrap();
+    s
 }
 
 fn messages(body: &Value) -> Vec<Value> {

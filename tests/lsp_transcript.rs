@@ -5,51 +5,31 @@
 
 mod support;
 
-use std::time::Duration;
-
 use chatls_fake_upstream::{FakeUpstream, Reply};
 use serde_json::{Value, json};
 
-use support::{Client, capabilities, env, file_uri, range, workspace};
+use support::fixture::{Editor, Fixture, Session};
+use support::{Client, range};
 
 const KEY: &str = "sk-test-canary-transcript-7e1";
 const CODE: &str = "fn total(xs: &[i32]) -> i32 {\n    let mut sum = 0;\n    for x in xs {\n        sum += x;\n    }\n    sum\n}\n";
 
-struct Setup {
-    fake: FakeUpstream,
-    client: Client,
-    _dir: tempfile::TempDir,
-    _explain_dir: tempfile::TempDir,
-    uri: String,
-}
-
 /// The server initialized as VS Code (with `documentChanges`) or Neovim 0.11 (without, and
-/// holding `didChange` back 150 ms as Neovim does), with `src/lib.rs` open.
-async fn setup(neovim: bool, options: Value) -> Setup {
-    let fake = FakeUpstream::start(vec![]).await.expect("fake upstream");
-    let dir = workspace(&[("src/lib.rs", CODE)]);
-    let explain_dir = tempfile::tempdir().unwrap();
-    let client = Client::in_process(env(&fake.base_url(), Some(KEY), explain_dir.path()));
-    client
-        .initialize(
-            capabilities(&["utf-16"], !neovim),
-            options,
-            Some(dir.path()),
-        )
-        .await;
-    client.set_echo_edits(true);
-    if neovim {
-        client.set_neovim_like(Duration::from_millis(150));
-    }
-    let uri = file_uri(&dir.path().join("src/lib.rs"));
-    client.open(&uri, "rust", CODE).await;
-    Setup {
-        fake,
-        client,
-        _dir: dir,
-        _explain_dir: explain_dir,
-        uri,
-    }
+/// holding `didChange` back 150 ms), with `src/lib.rs` open.
+async fn setup(neovim: bool, options: Value) -> Session {
+    let editor = if neovim {
+        Editor::Neovim
+    } else {
+        Editor::VsCode
+    };
+    Fixture::new()
+        .client(editor)
+        .key(Some(KEY))
+        .settings(options)
+        .file("src/lib.rs", CODE)
+        .open("src/lib.rs")
+        .start()
+        .await
 }
 
 fn path_of(uri: &str) -> std::path::PathBuf {
@@ -57,7 +37,7 @@ fn path_of(uri: &str) -> std::path::PathBuf {
 }
 
 /// Explains the first lines and returns the transcript's URI.
-async fn first_answer(s: &Setup) -> String {
+async fn first_answer(s: &Session) -> String {
     s.fake.push(Reply::text(&["The first answer."]));
     let token = s
         .client
@@ -72,7 +52,7 @@ async fn first_answer(s: &Setup) -> String {
 }
 
 /// Explain and Ask on the same document at once; waits for both to end.
-async fn two_answers_at_once(s: &Setup, round: usize) -> (String, String) {
+async fn two_answers_at_once(s: &Session, round: usize) -> (String, String) {
     let (one, two) = (
         format!("Explained in round {round}."),
         format!("Asked in round {round}."),

@@ -13,6 +13,7 @@ use std::time::Duration;
 use chatls_fake_upstream::{FakeUpstream, Reply};
 use serde_json::{Value, json};
 
+use support::fixture::{Editor, with_inline_completion};
 use support::{Client, capabilities, env, file_uri, range, workspace};
 
 const KEY: &str = "sk-privacy-canary-77aa";
@@ -29,10 +30,9 @@ fn inline(uri: &str) -> Value {
     })
 }
 
+/// VS Code with the chatls extension.
 fn vscode_caps() -> Value {
-    let mut caps = capabilities(&["utf-16"], true);
-    caps["textDocument"]["inlineCompletion"] = json!({"dynamicRegistration": true});
-    caps
+    with_inline_completion(Editor::VsCode.capabilities())
 }
 
 /// A server over these workspace folders (the first is also the root URI).

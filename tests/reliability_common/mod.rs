@@ -12,7 +12,8 @@ use chatls::config::UpstreamTuning;
 use chatls_fake_upstream::{FakeUpstream, RecordedRequest, Reply, Step};
 use serde_json::{Value, json};
 
-use crate::support::{Client, capabilities, env, file_uri, range, workspace};
+use crate::support::fixture::{Fixture, Session};
+use crate::support::{Client, range};
 
 /// The canary API key every reliability suite runs with; it must surface only in the
 /// `Authorization` header of upstream requests.
@@ -84,46 +85,37 @@ fn tuning_env(tuning: UpstreamTuning) -> Vec<(&'static str, String)> {
 
 /// Starts a fake with `replies`, a server on a new workspace, initializes and opens the file.
 pub async fn start(transport: &Transport, replies: Vec<Reply>, tuning: UpstreamTuning) -> Server {
-    let fake = FakeUpstream::start(replies).await.expect("fake upstream");
-    let address: SocketAddr = ([127, 0, 0, 1], fake.port()).into();
-    let dir = workspace(&[("src/lib.rs", CODE)]);
-    let explain_dir = tempfile::tempdir().unwrap();
-    let client = match transport {
-        Transport::InProcess => {
-            let mut settings = env(&fake.base_url(), Some(KEY), explain_dir.path());
+    let fixture = Fixture::new()
+        .key(Some(KEY))
+        .file("src/lib.rs", CODE)
+        .open("src/lib.rs")
+        .replies(replies);
+    let fixture = match transport {
+        Transport::InProcess => fixture.env(move |settings| {
             settings.tuning = tuning;
             settings.test_hooks = true;
-            Client::in_process(settings)
-        }
+        }),
         Transport::Binary { log, log_file } => {
             let mut vars = vec![
-                ("CHATLS_BASE_URL", fake.base_url()),
-                ("CHATLS_API_KEY", KEY.to_owned()),
-                ("CHATLS_MODEL", "test-model".to_owned()),
-                (
-                    "CHATLS_EXPLAIN_DIR",
-                    explain_dir.path().display().to_string(),
-                ),
                 ("CHATLS_LOG", log.clone()),
                 ("CHATLS_TEST_HOOKS", "1".to_owned()),
             ];
             vars.extend(tuning_env(tuning));
             let log_file = log_file.display().to_string();
-            Client::binary_with_args(&["--log-file", &log_file], &vars)
+            fixture.binary(&["--log-file", &log_file], &vars)
         }
     };
-    client
-        .initialize(
-            capabilities(&["utf-16"], true),
-            Value::Null,
-            Some(dir.path()),
-        )
-        .await;
-    let uri = file_uri(&dir.path().join("src/lib.rs"));
-    client.open(&uri, "rust", CODE).await;
+    let Session {
+        fake,
+        client,
+        dir,
+        explain_dir,
+        uri,
+        ..
+    } = fixture.start().await;
     Server {
+        address: ([127, 0, 0, 1], fake.port()).into(),
         fake: Some(fake),
-        address,
         client,
         dir,
         explain_dir,

@@ -5,6 +5,9 @@
 
 #![allow(dead_code)]
 
+pub mod fixture;
+pub mod marked;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -43,6 +46,9 @@ struct State {
     apply_policy: Option<ApplyPolicy>,
     show_document_ok: bool,
     configuration: Value,
+    /// A `workspace/didChangeConfiguration` the client sends becomes what it answers to
+    /// `workspace/configuration`, as an editor's settings are one store.
+    configuration_follows_notifications: bool,
     closed: bool,
     /// Every message the server sent, in order (for scanning, e.g. for a leaked key).
     incoming: Vec<Value>,
@@ -95,6 +101,8 @@ pub struct Client {
     next_id: Arc<Mutex<i64>>,
     pub child: Option<Arc<Mutex<tokio::process::Child>>>,
     pub stderr: Arc<Mutex<String>>,
+    /// Turns true once the binary's stderr has been read to its end.
+    stderr_closed: Option<tokio::sync::watch::Receiver<bool>>,
 }
 
 fn frame(message: &Value) -> Vec<u8> {
@@ -270,15 +278,18 @@ impl Client {
         let mut stderr = child.stderr.take().expect("stderr");
         let captured = Arc::new(Mutex::new(String::new()));
         let sink = Arc::clone(&captured);
+        let (closed, stderr_closed) = tokio::sync::watch::channel(false);
         tokio::spawn(async move {
             let mut buffer = Vec::new();
             let _ = stderr.read_to_end(&mut buffer).await;
             sink.lock()
                 .unwrap()
                 .push_str(&String::from_utf8_lossy(&buffer));
+            let _ = closed.send(true);
         });
         let mut client = Client::start(stdout, Box::new(stdin), Some(child));
         client.stderr = captured;
+        client.stderr_closed = Some(stderr_closed);
         client
     }
 
@@ -299,6 +310,7 @@ impl Client {
             next_id: Arc::new(Mutex::new(1)),
             child: child.map(|child| Arc::new(Mutex::new(child))),
             stderr: Arc::new(Mutex::new(String::new())),
+            stderr_closed: None,
         };
         let reader_client = client.clone();
         tokio::spawn(async move {
@@ -651,6 +663,13 @@ impl Client {
     }
 
     pub async fn notify(&self, method: &str, params: Value) {
+        if method == "workspace/didChangeConfiguration" {
+            let mut state = self.state.lock().unwrap();
+            if state.configuration_follows_notifications {
+                let settings = &params["settings"];
+                state.configuration = settings.get("chatls").unwrap_or(settings).clone();
+            }
+        }
         self.send(&json!({"jsonrpc": "2.0", "method": method, "params": params}))
             .await;
     }
@@ -713,6 +732,15 @@ impl Client {
         };
         let range = range(end.0 as u32, end.1 as u32, end.0 as u32, end.1 as u32);
         self.change(uri, range, text).await;
+    }
+
+    /// Answer `workspace/configuration` with the settings of the last
+    /// `workspace/didChangeConfiguration` this client sent.
+    pub fn set_configuration_follows_notifications(&self, follow: bool) {
+        self.state
+            .lock()
+            .unwrap()
+            .configuration_follows_notifications = follow;
     }
 
     pub fn set_configuration(&self, value: Value) {
@@ -878,6 +906,18 @@ impl Client {
         })
         .await
         .ok()
+    }
+
+    /// The binary's whole stderr, once it has closed it (it exited): no guessing how long
+    /// the last lines take to arrive.
+    pub async fn stderr_to_end(&self) -> String {
+        if let Some(mut closed) = self.stderr_closed.clone() {
+            tokio::time::timeout(WAIT, closed.wait_for(|closed| *closed))
+                .await
+                .expect("the server closes stderr when it exits")
+                .expect("the stderr reader reports its end");
+        }
+        self.stderr.lock().unwrap().clone()
     }
 
     pub fn is_closed(&self) -> bool {
