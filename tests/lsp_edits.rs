@@ -2,86 +2,87 @@
 //! real server (in-process over pipes) against the scripted fake upstream over real HTTP.
 //! Answers that hold no code, diffs, nested fences, Neovim's held-back `didChange`, cancel
 //! while the edit waits, and the document's indentation style.
+//!
+//! Each case is written as text: the document with the selection marked (`«`…`»`, see
+//! `support::marked`), the model's answer, and the document expected after it.
 
 mod support;
 
 use std::time::Duration;
 
-use chatls_fake_upstream::{FakeUpstream, Reply};
+use chatls_fake_upstream::Reply;
 use serde_json::{Value, json};
 
-use support::{Client, capabilities, env, file_uri, range, workspace};
+use support::fixture::{Editor, Fixture, Session};
+use support::marked::{Marked, assert_text, marked};
 
-const KEY: &str = "sk-test-edits-5b1e";
-
-struct Setup {
-    fake: FakeUpstream,
-    client: Client,
-    _dir: tempfile::TempDir,
-    _explain_dir: tempfile::TempDir,
-    explain_path: std::path::PathBuf,
-    uri: String,
+/// Starts `editor` on `file` holding `before`'s text, opened, with the upstream answering
+/// `replies` in turn.
+async fn start(editor: Editor, file: &str, before: &Marked, replies: Vec<Reply>) -> Session {
+    Fixture::new()
+        .client(editor)
+        .file(file, &before.text)
+        .open(file)
+        .replies(replies)
+        .start()
+        .await
 }
 
-/// How the editor under test syncs documents.
-#[derive(Clone, Copy, PartialEq)]
-enum Editor {
-    /// `documentChanges`, `didChange` at once (VS Code, Helix).
-    Versioned,
-    /// No `documentChanges`, `didChange` held back as Neovim does.
-    Neovim,
-}
-
-async fn setup(
-    editor: Editor,
-    file: &str,
-    language: &str,
-    text: &str,
-    replies: Vec<Reply>,
-) -> Setup {
-    let fake = FakeUpstream::start(replies).await.expect("fake upstream");
-    let dir = workspace(&[(file, text)]);
-    let explain_dir = tempfile::tempdir().unwrap();
-    let client = Client::in_process(env(&fake.base_url(), Some(KEY), explain_dir.path()));
-    let caps = capabilities(&["utf-16"], editor == Editor::Versioned);
-    client.initialize(caps, Value::Null, Some(dir.path())).await;
-    if editor == Editor::Neovim {
-        client.set_neovim_like(Duration::from_millis(150));
-    }
-    let uri = file_uri(&dir.path().join(file));
-    client.open(&uri, language, text).await;
-    Setup {
-        fake,
-        client,
-        explain_path: explain_dir.path().to_path_buf(),
-        _dir: dir,
-        _explain_dir: explain_dir,
-        uri,
-    }
-}
-
-/// Runs an action on lines `first..=last` (whole lines) and returns its progress end.
-async fn run(s: &Setup, command: &str, first: u32, last: u32) -> String {
-    let token = s
-        .client
-        .run_action(
-            command,
-            json!({"uri": s.uri, "range": range(first, 0, last + 1, 0)}),
-        )
-        .await;
+/// Runs an action on the marked selection and returns its progress end.
+async fn run(s: &Session, command: &str, selection: &Marked) -> String {
+    let token = start_action(s, command, selection).await;
     s.client.wait_progress_end(&token).await
 }
 
-fn shown(s: &Setup) -> String {
+/// Starts an action on the marked selection; its progress token.
+async fn start_action(s: &Session, command: &str, selection: &Marked) -> String {
+    s.client
+        .run_action(command, json!({"uri": s.uri, "range": selection.range}))
+        .await
+}
+
+/// The range of the cursor (`‸`) in a copy of the document, for typing there.
+fn at(document: &str) -> Value {
+    marked(document).range
+}
+
+fn shown(s: &Session) -> String {
     s.client.shown_messages().join("\n---\n")
 }
 
-const PYTHON: &str = "def total(values):\n    result = 0\n    for value in values:\n        result += value\n    return result\n\n\ndef main():\n    print(total([1, 2, 3]))\n";
+/// The function `total` selected, with the code after it.
+const PYTHON: &str = "\
+«def total(values):
+    result = 0
+    for value in values:
+        result += value
+    return result
+»
+
+def main():
+    print(total([1, 2, 3]))
+";
+
+/// The marks read from this file are what the `marked` tests below rely on.
+#[test]
+fn marks_are_a_range_and_leave_the_text() {
+    let m = marked("a\n«bc\n»d");
+    assert_eq!(m.text, "a\nbc\nd");
+    assert_eq!(
+        m.range,
+        json!({"start": {"line": 1, "character": 0}, "end": {"line": 2, "character": 0}})
+    );
+    let m = marked("😀x‸y");
+    assert_eq!(m.text, "😀xy");
+    assert_eq!(m.range["start"], json!({"line": 0, "character": 3}));
+    assert_eq!(m.range["start"], m.range["end"]);
+}
 
 /// An answer that is not code for the selection applies nothing, says why, and shows the
 /// answer: a refusal, prose, a shell command, a usage example after "no changes needed".
 #[tokio::test]
 async fn an_answer_without_code_for_the_selection_applies_nothing_and_is_shown() {
+    // The model's answer, and the reason the progress end and the message give.
     let cases: &[(&str, &str)] = &[
         (
             "This code looks correct to me; no changes are needed.",
@@ -113,24 +114,18 @@ async fn an_answer_without_code_for_the_selection_applies_nothing_and_is_shown()
         ),
         ("I can't help with rewriting this code.", "needs no change"),
     ];
-    for editor in [Editor::Versioned, Editor::Neovim] {
+    let before = marked(PYTHON);
+    for editor in [Editor::VsCode, Editor::Neovim] {
         for (answer, reason) in cases {
-            let s = setup(
-                editor,
-                "m.py",
-                "python",
-                PYTHON,
-                vec![Reply::text(&[answer])],
-            )
-            .await;
-            let end = run(&s, "chatls.fix", 0, 4).await;
+            let s = start(editor, "m.py", &before, vec![Reply::text(&[answer])]).await;
+            let end = run(&s, "chatls.fix", &before).await;
             assert!(end.contains(reason), "{answer:?}: the end says {end:?}");
             assert!(end.contains("nothing was changed"), "{end}");
             assert!(
                 s.client.server_requests("workspace/applyEdit").is_empty(),
                 "{answer:?} was applied"
             );
-            assert_eq!(s.client.doc(&s.uri).text, PYTHON);
+            assert_text(&s.client.doc(&s.uri).text, &before.text, answer);
             let messages = shown(&s);
             assert!(
                 messages.contains(answer.trim()),
@@ -146,31 +141,33 @@ async fn an_answer_without_code_for_the_selection_applies_nothing_and_is_shown()
 /// plainly code is applied too.
 #[tokio::test]
 async fn the_replacement_is_found_among_other_blocks_and_without_a_fence() {
+    let before = marked(PYTHON);
+    let after = "\
+def total(values):
+    return sum(values)
+
+
+def main():
+    print(total([1, 2, 3]))
+";
     let simpler = "def total(values):\n    return sum(values)\n";
-    let expected = PYTHON.replace(
-        "def total(values):\n    result = 0\n    for value in values:\n        result += value\n    return result\n",
-        simpler,
-    );
+    let quoted = "def total(values):\n    result = 0\n    for value in values:\n        result += value\n    return result\n";
     let answers = [
-        format!(
-            "Before:\n```python\n{}```\nAfter:\n```python\n{simpler}```\n",
-            &PYTHON[..PYTHON.find("\n\n").unwrap() + 1]
-        ),
+        format!("Before:\n```python\n{quoted}```\nAfter:\n```python\n{simpler}```\n"),
         format!("No install needed:\n```sh\npython m.py\n```\nThe code:\n```py\n{simpler}```"),
         simpler.to_owned(),
     ];
     for answer in answers {
-        let s = setup(
-            Editor::Versioned,
+        let s = start(
+            Editor::VsCode,
             "m.py",
-            "python",
-            PYTHON,
+            &before,
             vec![Reply::text(&[&answer])],
         )
         .await;
-        let end = run(&s, "chatls.refactor", 0, 4).await;
+        let end = run(&s, "chatls.refactor", &before).await;
         assert!(end.starts_with("applied"), "{answer:?}: {end}");
-        assert_eq!(s.client.doc(&s.uri).text, expected, "{answer:?}");
+        assert_text(&s.client.doc(&s.uri).text, after, &answer);
     }
 }
 
@@ -179,40 +176,44 @@ async fn the_replacement_is_found_among_other_blocks_and_without_a_fence() {
 /// and shown.
 #[tokio::test]
 async fn a_diff_answer_is_applied_as_a_diff_or_refused() {
-    let applies = "Change the loop:\n\n```diff\n--- a/m.py\n+++ b/m.py\n@@ -120,4 +120,3 @@\n     result = 0\n-    for value in values:\n-        result += value\n+    result += sum(values)\n     return result\n```\n";
-    for editor in [Editor::Versioned, Editor::Neovim] {
-        let s = setup(
-            editor,
-            "m.py",
-            "python",
-            PYTHON,
-            vec![Reply::text(&[applies])],
-        )
-        .await;
-        let end = run(&s, "chatls.refactor", 0, 4).await;
+    let before = marked(PYTHON);
+    let applies = "\
+Change the loop:
+
+```diff
+--- a/m.py
++++ b/m.py
+@@ -120,4 +120,3 @@
+     result = 0
+-    for value in values:
+-        result += value
++    result += sum(values)
+     return result
+```
+";
+    let after = "\
+def total(values):
+    result = 0
+    result += sum(values)
+    return result
+
+
+def main():
+    print(total([1, 2, 3]))
+";
+    for editor in [Editor::VsCode, Editor::Neovim] {
+        let s = start(editor, "m.py", &before, vec![Reply::text(&[applies])]).await;
+        let end = run(&s, "chatls.refactor", &before).await;
         assert!(end.starts_with("applied"), "{end}");
-        assert_eq!(
-            s.client.doc(&s.uri).text,
-            PYTHON.replace(
-                "    for value in values:\n        result += value\n",
-                "    result += sum(values)\n"
-            )
-        );
+        assert_text(&s.client.doc(&s.uri).text, after, &format!("{editor:?}"));
     }
 
     let stale = "```diff\n-    for item in items:\n+    for item in list(items):\n```";
-    let s = setup(
-        Editor::Versioned,
-        "m.py",
-        "python",
-        PYTHON,
-        vec![Reply::text(&[stale])],
-    )
-    .await;
-    let end = run(&s, "chatls.refactor", 0, 4).await;
+    let s = start(Editor::VsCode, "m.py", &before, vec![Reply::text(&[stale])]).await;
+    let end = run(&s, "chatls.refactor", &before).await;
     assert!(end.contains("diff that does not apply"), "{end}");
     assert!(s.client.server_requests("workspace/applyEdit").is_empty());
-    assert_eq!(s.client.doc(&s.uri).text, PYTHON);
+    assert_text(&s.client.doc(&s.uri).text, &before.text, "a stale diff");
     assert!(
         shown(&s).contains("for item in list(items)"),
         "{}",
@@ -220,38 +221,75 @@ async fn a_diff_answer_is_applied_as_a_diff_or_refused() {
     );
 }
 
-const README: &str = "# Tool\n\n## Install\n\nRun the installer.\n\n## Use\n\nCall it.\n";
-
 /// A markdown refactor whose answer wraps a shell block in an outer fence keeps the inner
 /// fence and the text after it, for a longer outer fence and for one of the same length.
 #[tokio::test]
 async fn nested_fences_keep_the_inner_block_and_what_follows() {
+    let before = marked(
+        "\
+# Tool
+
+«## Install
+
+Run the installer.
+»
+## Use
+
+Call it.
+",
+    );
     let section = "## Install\n\n```sh\nmake install\n```\n\nThen run `tool --help`.\n";
+    let after = "\
+# Tool
+
+## Install
+
+```sh
+make install
+```
+
+Then run `tool --help`.
+
+## Use
+
+Call it.
+";
     for answer in [
         format!("Here is the section:\n\n````markdown\n{section}````\n\nI added the command."),
         format!("Here is the section:\n\n```markdown\n{section}```\n\nI added the command."),
         format!("```md\n{section}```"),
     ] {
-        let s = setup(
-            Editor::Versioned,
+        let s = start(
+            Editor::VsCode,
             "README.md",
-            "markdown",
-            README,
+            &before,
             vec![Reply::text(&[&answer])],
         )
         .await;
-        // "## Install" .. "Run the installer."
-        let end = run(&s, "chatls.refactor", 2, 4).await;
+        let end = run(&s, "chatls.refactor", &before).await;
         assert!(end.starts_with("applied"), "{answer:?}: {end}");
-        assert_eq!(
-            s.client.doc(&s.uri).text,
-            README.replace("## Install\n\nRun the installer.\n", section),
-            "{answer:?}"
-        );
+        assert_text(&s.client.doc(&s.uri).text, after, &answer);
     }
 }
 
 const TWO_FUNCTIONS: &str = "def a():\n    return 1\n\ndef b():\n    return 2\n";
+
+/// `return 1` selected.
+const FIRST_RETURN: &str = "def a():\n«    return 1\n»\ndef b():\n    return 2\n";
+
+fn first_return() -> Marked {
+    marked(FIRST_RETURN)
+}
+
+/// `return 2` selected.
+fn second_return() -> Marked {
+    marked("def a():\n    return 1\n\ndef b():\n«    return 2\n»")
+}
+
+/// The top of the file, for typing there.
+fn top() -> Value {
+    at("‸def a():\n")
+}
 
 /// Neovim holds back `didChange`: two refactors finishing 60 ms apart must not put the
 /// second edit a line off (it waits for Neovim's report of the first). With the default
@@ -259,12 +297,20 @@ const TWO_FUNCTIONS: &str = "def a():\n    return 1\n\ndef b():\n    return 2\n"
 /// second answer arrives before the report of the first edit.
 #[tokio::test]
 async fn neovim_two_edits_finishing_together_land_on_their_own_lines() {
+    let after = "\
+def a():
+    # one
+    return 1
+
+def b():
+    # two
+    return 2
+";
     for debounce in [150, 600] {
-        let s = setup(
+        let s = start(
             Editor::Neovim,
             "two.py",
-            "python",
-            TWO_FUNCTIONS,
+            &first_return(),
             vec![
                 Reply::text_with_delay(&["```python\n# one\nreturn 1\n```"], 300),
                 Reply::text_with_delay(&["```python\n# two\nreturn 2\n```"], 360),
@@ -272,22 +318,10 @@ async fn neovim_two_edits_finishing_together_land_on_their_own_lines() {
         )
         .await;
         s.client.set_neovim_like(Duration::from_millis(debounce));
-        let first = s
-            .client
-            .run_action(
-                "chatls.refactor",
-                json!({"uri": s.uri, "range": range(1, 0, 2, 0)}),
-            )
-            .await;
+        let first = start_action(&s, "chatls.refactor", &first_return()).await;
         // The replies go out in the order the requests come in.
         s.fake.wait_for_requests(1, Duration::from_secs(10)).await;
-        let second = s
-            .client
-            .run_action(
-                "chatls.refactor",
-                json!({"uri": s.uri, "range": range(4, 0, 5, 0)}),
-            )
-            .await;
+        let second = start_action(&s, "chatls.refactor", &second_return()).await;
         let first_end = s.client.wait_progress_end(&first).await;
         let second_end = s.client.wait_progress_end(&second).await;
         assert!(
@@ -298,11 +332,7 @@ async fn neovim_two_edits_finishing_together_land_on_their_own_lines() {
             second_end.starts_with("applied"),
             "{debounce} ms: {second_end}"
         );
-        assert_eq!(
-            s.client.doc(&s.uri).text,
-            "def a():\n    # one\n    return 1\n\ndef b():\n    # two\n    return 2\n",
-            "{debounce} ms"
-        );
+        assert_text(&s.client.doc(&s.uri).text, after, &format!("{debounce} ms"));
     }
 }
 
@@ -311,11 +341,10 @@ async fn neovim_two_edits_finishing_together_land_on_their_own_lines() {
 /// for that long.
 #[tokio::test]
 async fn neovim_a_longer_debounce_is_learned_from_the_first_edit() {
-    let s = setup(
+    let s = start(
         Editor::Neovim,
         "two.py",
-        "python",
-        TWO_FUNCTIONS,
+        &first_return(),
         vec![
             Reply::text(&["```python\n# one\nreturn 1\n```"]),
             Reply::text_with_delay(&["```python\n# two\nreturn 2\n```"], 500),
@@ -323,65 +352,63 @@ async fn neovim_a_longer_debounce_is_learned_from_the_first_edit() {
     )
     .await;
     s.client.set_neovim_like(Duration::from_millis(600));
-    let end = run(&s, "chatls.refactor", 1, 1).await;
+    let end = run(&s, "chatls.refactor", &first_return()).await;
     assert!(end.starts_with("applied"), "{end}");
     // Let the report of that edit go out (600 ms after it), and Neovim's interval pass.
     tokio::time::sleep(Duration::from_millis(1300)).await;
-    let token = s
-        .client
-        .run_action(
-            "chatls.refactor",
-            json!({"uri": s.uri, "range": range(5, 0, 6, 0)}),
-        )
-        .await;
+    let second = marked("def a():\n    # one\n    return 1\n\ndef b():\n«    return 2\n»");
+    let token = start_action(&s, "chatls.refactor", &second).await;
     s.fake.wait_for_requests(2, Duration::from_secs(10)).await;
     // Typed 50 ms before the answer ends; the first change after a quiet spell goes out at
     // once, so type twice: the second is held back the whole interval.
     tokio::time::sleep(Duration::from_millis(400)).await;
-    s.client
-        .type_text(&s.uri, range(0, 0, 0, 0), "# top\n")
-        .await;
+    s.client.type_text(&s.uri, top(), "# top\n").await;
     tokio::time::sleep(Duration::from_millis(50)).await;
-    s.client.type_text(&s.uri, range(0, 0, 0, 0), "\n").await;
+    s.client.type_text(&s.uri, top(), "\n").await;
     let end = s.client.wait_progress_end(&token).await;
     assert!(end.starts_with("applied"), "{end}");
-    assert_eq!(
-        s.client.doc(&s.uri).text,
-        "\n# top\ndef a():\n    # one\n    return 1\n\ndef b():\n    # two\n    return 2\n"
-    );
+    let after = "\n\
+# top
+def a():
+    # one
+    return 1
+
+def b():
+    # two
+    return 2
+";
+    assert_text(&s.client.doc(&s.uri).text, after, "typed at the top");
 }
 
 /// Enter pressed at the top of the file 50 ms before the answer ends: Neovim sends it 150 ms
 /// later, and the edit must still land on the selected line, moved down by one.
 #[tokio::test]
 async fn neovim_typing_not_yet_reported_does_not_move_the_edit_onto_other_text() {
-    let s = setup(
+    let s = start(
         Editor::Neovim,
         "two.py",
-        "python",
-        TWO_FUNCTIONS,
+        &second_return(),
         vec![Reply::text_with_delay(
             &["```python\n# two\nreturn 2\n```"],
             500,
         )],
     )
     .await;
-    let token = s
-        .client
-        .run_action(
-            "chatls.refactor",
-            json!({"uri": s.uri, "range": range(4, 0, 5, 0)}),
-        )
-        .await;
+    let token = start_action(&s, "chatls.refactor", &second_return()).await;
     s.fake.wait_for_requests(1, Duration::from_secs(10)).await;
     tokio::time::sleep(Duration::from_millis(450)).await;
-    s.client.type_text(&s.uri, range(0, 0, 0, 0), "\n").await;
+    s.client.type_text(&s.uri, top(), "\n").await;
     let end = s.client.wait_progress_end(&token).await;
     assert!(end.starts_with("applied"), "{end}");
-    assert_eq!(
-        s.client.doc(&s.uri).text,
-        "\ndef a():\n    return 1\n\ndef b():\n    # two\n    return 2\n"
-    );
+    let after = "\n\
+def a():
+    return 1
+
+def b():
+    # two
+    return 2
+";
+    assert_text(&s.client.doc(&s.uri).text, after, "Enter at the top");
 }
 
 /// A person typing while the answer streams, in Neovim: below the selection the edit
@@ -389,57 +416,53 @@ async fn neovim_typing_not_yet_reported_does_not_move_the_edit_onto_other_text()
 #[tokio::test]
 async fn neovim_typing_while_the_answer_streams() {
     let answer = || Reply::text_with_delay(&["```python\n# one\nreturn 1\n```"], 400);
-    let s = setup(
-        Editor::Neovim,
-        "two.py",
-        "python",
-        TWO_FUNCTIONS,
-        vec![answer()],
-    )
-    .await;
-    let token = s
-        .client
-        .run_action(
-            "chatls.refactor",
-            json!({"uri": s.uri, "range": range(1, 0, 2, 0)}),
-        )
-        .await;
+    let s = start(Editor::Neovim, "two.py", &first_return(), vec![answer()]).await;
+    let token = start_action(&s, "chatls.refactor", &first_return()).await;
     s.fake.wait_for_requests(1, Duration::from_secs(10)).await;
-    for (at, text) in [(4, "    # below\n"), (5, "# end\n")] {
+    for (at_cursor, text) in [
+        (
+            "def a():\n    return 1\n\ndef b():\n‸    return 2\n",
+            "    # below\n",
+        ),
+        (
+            "def a():\n    return 1\n\ndef b():\n    # below\n‸    return 2\n",
+            "# end\n",
+        ),
+    ] {
         tokio::time::sleep(Duration::from_millis(120)).await;
-        s.client.type_text(&s.uri, range(at, 0, at, 0), text).await;
+        s.client.type_text(&s.uri, at(at_cursor), text).await;
     }
     let end = s.client.wait_progress_end(&token).await;
     assert!(end.starts_with("applied"), "{end}");
-    assert_eq!(
-        s.client.doc(&s.uri).text,
-        "def a():\n    # one\n    return 1\n\ndef b():\n    # below\n# end\n    return 2\n"
-    );
+    let after = "\
+def a():
+    # one
+    return 1
 
-    let s = setup(
-        Editor::Neovim,
-        "two.py",
-        "python",
-        TWO_FUNCTIONS,
-        vec![answer()],
-    )
-    .await;
-    let token = s
-        .client
-        .run_action(
-            "chatls.refactor",
-            json!({"uri": s.uri, "range": range(1, 0, 2, 0)}),
-        )
-        .await;
+def b():
+    # below
+# end
+    return 2
+";
+    assert_text(&s.client.doc(&s.uri).text, after, "typed below");
+
+    let s = start(Editor::Neovim, "two.py", &first_return(), vec![answer()]).await;
+    let token = start_action(&s, "chatls.refactor", &first_return()).await;
     s.fake.wait_for_requests(1, Duration::from_secs(10)).await;
     tokio::time::sleep(Duration::from_millis(350)).await;
-    s.client.type_text(&s.uri, range(1, 12, 1, 12), "0").await;
+    s.client
+        .type_text(&s.uri, at("def a():\n    return 1‸\n"), "0")
+        .await;
     let end = s.client.wait_progress_end(&token).await;
     assert!(end.contains("selected code changed"), "{end}");
-    assert_eq!(
-        s.client.doc(&s.uri).text,
-        TWO_FUNCTIONS.replace("return 1", "return 10")
-    );
+    let after = "\
+def a():
+    return 10
+
+def b():
+    return 2
+";
+    assert_text(&s.client.doc(&s.uri).text, after, "typed inside");
     assert!(s.client.server_requests("workspace/applyEdit").is_empty());
 }
 
@@ -451,15 +474,10 @@ async fn neovim_typing_while_the_answer_streams() {
 async fn a_whole_document_change_elsewhere_keeps_the_edit() {
     let answer = || Reply::text_with_delay(&["```python\n# one\nreturn 1\n```"], 500);
     for eol in ["\n", "\r\n"] {
-        let text = TWO_FUNCTIONS.replace('\n', eol);
-        let s = setup(Editor::Versioned, "two.py", "python", &text, vec![answer()]).await;
-        let token = s
-            .client
-            .run_action(
-                "chatls.refactor",
-                json!({"uri": s.uri, "range": range(1, 0, 2, 0)}),
-            )
-            .await;
+        let before = marked(&FIRST_RETURN.replace('\n', eol));
+        let text = before.text.clone();
+        let s = start(Editor::VsCode, "two.py", &before, vec![answer()]).await;
+        let token = start_action(&s, "chatls.refactor", &before).await;
         s.fake.wait_for_requests(1, Duration::from_secs(10)).await;
         let above = text.replacen("def a():", "def a():  # 😀 a", 1);
         s.client.change_full(&s.uri, &above).await;
@@ -467,57 +485,62 @@ async fn a_whole_document_change_elsewhere_keeps_the_edit() {
         s.client.change_full(&s.uri, &below).await;
         let end = s.client.wait_progress_end(&token).await;
         assert!(end.starts_with("applied"), "{eol:?}: {end}");
-        let expected = "def a():  # 😀 a\n    # one\n    return 1\n\ndef b():\n    return 2 + 0\n"
-            .replace('\n', eol);
-        assert_eq!(s.client.doc(&s.uri).text, expected, "{eol:?}");
+        let after = "\
+def a():  # 😀 a
+    # one
+    return 1
+
+def b():
+    return 2 + 0
+";
+        assert_text(
+            &s.client.doc(&s.uri).text,
+            &after.replace('\n', eol),
+            &format!("{eol:?}"),
+        );
 
         // Inside the selection: nothing is applied, the typing stays.
-        let s = setup(Editor::Versioned, "two.py", "python", &text, vec![answer()]).await;
-        let token = s
-            .client
-            .run_action(
-                "chatls.refactor",
-                json!({"uri": s.uri, "range": range(1, 0, 2, 0)}),
-            )
-            .await;
+        let s = start(Editor::VsCode, "two.py", &before, vec![answer()]).await;
+        let token = start_action(&s, "chatls.refactor", &before).await;
         s.fake.wait_for_requests(1, Duration::from_secs(10)).await;
         let inside = text.replacen("return 1", "return 10", 1);
         s.client.change_full(&s.uri, &inside).await;
         let end = s.client.wait_progress_end(&token).await;
         assert!(end.contains("selected code changed"), "{eol:?}: {end}");
-        assert_eq!(s.client.doc(&s.uri).text, inside);
+        assert_text(&s.client.doc(&s.uri).text, &inside, &format!("{eol:?}"));
         assert!(s.client.server_requests("workspace/applyEdit").is_empty());
     }
 }
 
 /// `chatls.cancel`, or `shutdown`, while an unversioned edit waits for the document to
-/// settle: nothing is applied.
+/// settle: nothing is applied. The action's progress ends only once its delivery has given
+/// up, so an edit sent after the cancel would come before that end: no sleep is needed to
+/// see that none comes.
 #[tokio::test]
 async fn cancel_or_shutdown_while_the_edit_waits_applies_nothing() {
     for how in ["chatls.cancel", "shutdown"] {
-        let s = setup(
+        let s = start(
             Editor::Neovim,
             "two.py",
-            "python",
-            TWO_FUNCTIONS,
+            &first_return(),
             vec![Reply::text_with_delay(
                 &["```python\n# one\nreturn 1\n```"],
                 300,
             )],
         )
         .await;
-        let token = s
-            .client
-            .run_action(
-                "chatls.refactor",
-                json!({"uri": s.uri, "range": range(1, 0, 2, 0)}),
-            )
-            .await;
+        let token = start_action(&s, "chatls.refactor", &first_return()).await;
         s.fake.wait_for_requests(1, Duration::from_secs(10)).await;
         // A change the server hears at once, just before the answer ends, so even a settle
         // that counts only from the last change is still waiting when the cancel comes.
         tokio::time::sleep(Duration::from_millis(250)).await;
-        s.client.change(&s.uri, range(5, 0, 5, 0), "# end\n").await;
+        s.client
+            .change(
+                &s.uri,
+                at("def a():\n    return 1\n\ndef b():\n    return 2\n‸"),
+                "# end\n",
+            )
+            .await;
         tokio::time::sleep(Duration::from_millis(150)).await;
         if how == "shutdown" {
             let response = s.client.request("shutdown", Value::Null).await;
@@ -531,15 +554,18 @@ async fn cancel_or_shutdown_while_the_edit_waits_applies_nothing() {
                 )
                 .await;
             assert_eq!(response["result"]["cancelled"], 1, "{response}");
-            let end = s.client.wait_progress_end(&token).await;
-            assert!(end.contains("cancelled"), "{end}");
         }
-        tokio::time::sleep(Duration::from_millis(800)).await;
+        let end = s.client.wait_progress_end(&token).await;
+        assert!(end.contains("cancelled"), "{how}: {end}");
         assert!(
             s.client.server_requests("workspace/applyEdit").is_empty(),
             "{how}: the edit was applied after the cancel"
         );
-        assert_eq!(s.client.doc(&s.uri).text, format!("{TWO_FUNCTIONS}# end\n"));
+        assert_text(
+            &s.client.doc(&s.uri).text,
+            &format!("{TWO_FUNCTIONS}# end\n"),
+            how,
+        );
         assert!(
             !shown(&s).contains("cancelled"),
             "{how}: a cancel needs no message: {}",
@@ -548,49 +574,68 @@ async fn cancel_or_shutdown_while_the_edit_waits_applies_nothing() {
     }
 }
 
-const GO: &str = "package main\n\nimport \"fmt\"\n\nfunc main() {\n\tfmt.Println(\"hi\")\n}\n\nfunc helper() {}\n";
-
 /// A one-line selection in a tab-indented Go file, expanded by the model with spaces, gets
 /// the file's tabs.
 #[tokio::test]
 async fn a_tab_indented_file_gets_tabs_for_a_one_line_selection() {
+    let before = marked(
+        "\
+package main
+
+import \"fmt\"
+
+func main() {
+\tfmt.Println(\"hi\")
+}
+
+«func helper() {}
+»",
+    );
     let answer = "```go\nfunc helper() {\n    for i := 0; i < 3; i++ {\n        fmt.Println(i)\n    }\n}\n```";
-    let s = setup(
-        Editor::Versioned,
+    let after = "\
+package main
+
+import \"fmt\"
+
+func main() {
+\tfmt.Println(\"hi\")
+}
+
+func helper() {
+\tfor i := 0; i < 3; i++ {
+\t\tfmt.Println(i)
+\t}
+}
+";
+    let s = start(
+        Editor::VsCode,
         "main.go",
-        "go",
-        GO,
+        &before,
         vec![Reply::text(&[answer])],
     )
     .await;
-    let end = run(&s, "chatls.refactor", 8, 8).await;
+    let end = run(&s, "chatls.refactor", &before).await;
     assert!(end.starts_with("applied"), "{end}");
-    assert_eq!(
-        s.client.doc(&s.uri).text,
-        GO.replace(
-            "func helper() {}\n",
-            "func helper() {\n\tfor i := 0; i < 3; i++ {\n\t\tfmt.Println(i)\n\t}\n}\n"
-        )
-    );
+    assert_text(&s.client.doc(&s.uri).text, after, "tabs");
 }
 
 /// An answer too long for a message is saved whole, and the message says where.
 #[tokio::test]
 async fn a_long_unapplied_answer_is_saved_whole() {
+    let before = marked(PYTHON);
     let sentence = "The function is correct and needs nothing more than what it already does. ";
     let answer = format!("No changes are needed. {}", sentence.repeat(80));
-    let s = setup(
-        Editor::Versioned,
+    let s = start(
+        Editor::VsCode,
         "m.py",
-        "python",
-        PYTHON,
+        &before,
         vec![Reply::text(&[&answer])],
     )
     .await;
-    let end = run(&s, "chatls.fix", 0, 4).await;
+    let end = run(&s, "chatls.fix", &before).await;
     assert!(end.contains("needs no change"), "{end}");
     let messages = shown(&s);
-    let saved: Vec<_> = std::fs::read_dir(&s.explain_path)
+    let saved: Vec<_> = std::fs::read_dir(s.explain_path())
         .unwrap()
         .filter_map(Result::ok)
         .collect();
@@ -602,5 +647,5 @@ async fn a_long_unapplied_answer_is_saved_whole() {
             .unwrap()
             .contains(answer.trim())
     );
-    assert_eq!(s.client.doc(&s.uri).text, PYTHON);
+    assert_text(&s.client.doc(&s.uri).text, &before.text, "unchanged");
 }
