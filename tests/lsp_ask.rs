@@ -8,62 +8,29 @@ use std::time::{Duration, Instant};
 use chatls_fake_upstream::{FakeUpstream, Reply, Step};
 use serde_json::{Value, json};
 
-use support::{Client, answer_with, capabilities, env, file_uri, range, workspace};
+use support::fixture::{Editor, Fixture, Session};
+use support::marked::assert_text;
+use support::{Client, answer_with, range};
 
 const KEY: &str = "sk-test-canary-ask-51d2";
 const CODE: &str = "fn total(xs: &[i32]) -> i32 {\n    let mut sum = 0;\n    for x in xs {\n        sum += x;\n    }\n    sum\n}\n";
 
-struct Setup {
-    fake: FakeUpstream,
-    client: Client,
-    dir: tempfile::TempDir,
-    explain_dir: tempfile::TempDir,
-    uri: String,
+/// The server as VS Code, or the given editor, presents itself, with `src/lib.rs` open.
+async fn setup_as(editor: Fixture, options: Value) -> Session {
+    editor
+        .key(Some(KEY))
+        .settings(options)
+        .file("src/lib.rs", CODE)
+        .open("src/lib.rs")
+        .start()
+        .await
 }
 
-/// The server initialized as `client_name` presents itself, with `src/lib.rs` open.
-async fn setup_as(client_name: &str, caps: Value, options: Value) -> Setup {
-    let fake = FakeUpstream::start(vec![]).await.expect("fake upstream");
-    let dir = workspace(&[("src/lib.rs", CODE)]);
-    let explain_dir = tempfile::tempdir().unwrap();
-    let client = Client::in_process(env(&fake.base_url(), Some(KEY), explain_dir.path()));
-    let root = file_uri(dir.path());
-    let response = client
-        .request(
-            "initialize",
-            json!({
-                "processId": null,
-                "clientInfo": {"name": client_name},
-                "rootUri": root,
-                "capabilities": caps,
-                "initializationOptions": options,
-                "workspaceFolders": [{"uri": root, "name": "root"}],
-            }),
-        )
-        .await;
-    if let Some(encoding) = response["result"]["capabilities"]["positionEncoding"].as_str() {
-        client.set_encoding(encoding);
-    }
-    client.notify("initialized", json!({})).await;
-    client.set_echo_edits(true);
-    let uri = file_uri(&dir.path().join("src/lib.rs"));
-    client.open(&uri, "rust", CODE).await;
-    Setup {
-        fake,
-        client,
-        dir,
-        explain_dir,
-        uri,
-    }
-}
-
-async fn setup(options: Value) -> Setup {
-    setup_as(
-        "Visual Studio Code",
-        capabilities(&["utf-16"], true),
-        options,
-    )
-    .await
+async fn setup(options: Value) -> Session {
+    let vscode = Fixture::new()
+        .client_name("Visual Studio Code")
+        .echo_edits(true);
+    setup_as(vscode, options).await
 }
 
 async fn code_actions(client: &Client, uri: &str, range: Value) -> Vec<Value> {
@@ -157,18 +124,40 @@ async fn a_custom_row_is_a_tagged_code_action_and_its_prompt_is_filled() {
     assert_eq!(progress[0]["title"], "chatls: Write tests (row-model)");
     let request = &s.fake.requests()[0];
     assert_eq!(request.body["model"], "row-model", "a row's model wins");
+    // The row's task is the template filled, all of it and nothing else: the empty
+    // instruction's line is left out, no placeholder is left, and the file's context follows.
     let turn = user_turn(request);
-    assert!(
-        turn.starts_with(
-            "Write tests in rust for src/lib.rs.\nKnown problems:\n(none reported; look for the bug yourself)\nCode:\n```rust\n    for x in xs {\n        sum += x;\n    }\n\n```"
-        ),
-        "{turn}"
+    let (task, context) = turn
+        .split_once("\n\nFile: src/lib.rs (rust), lines 3-5 of 8 selected.")
+        .unwrap_or_else(|| panic!("the turn has no file context: {turn}"));
+    assert_text(
+        task,
+        "\
+Write tests in rust for src/lib.rs.
+Known problems:
+(none reported; look for the bug yourself)
+Code:
+```rust
+    for x in xs {
+        sum += x;
+    }
+
+```",
+        "the filled template",
     );
-    assert!(
-        !turn.contains("Ask:"),
-        "an empty instruction's line is left out"
-    );
-    assert!(!turn.contains('{') || !turn.contains("{selection}"));
+    for placeholder in [
+        "{selection}",
+        "{language}",
+        "{path}",
+        "{instruction}",
+        "{diagnostics}",
+    ] {
+        assert!(
+            !turn.contains(placeholder),
+            "{placeholder} was left in: {turn}"
+        );
+    }
+    assert!(context.contains("for x in xs {"), "{context}");
 
     // The replaced Explain uses its own prompt; the disabled Fix is gone, alias included.
     s.fake.push(Reply::text(&["Simple."]));
@@ -522,25 +511,9 @@ async fn an_unknown_model_404_names_it_and_how_to_pick_another() {
 /// command without arguments for the model picker, follow-ups typed into the transcript.
 #[tokio::test]
 async fn helix_and_neovim_profiles_run_the_whole_flow_without_extra_arguments() {
-    for (name, caps) in [
-        (
-            "helix",
-            json!({
-                "general": {"positionEncodings": ["utf-8", "utf-32", "utf-16"]},
-                "window": {"workDoneProgress": true},
-                "workspace": {"workspaceEdit": {"documentChanges": true}, "configuration": true},
-            }),
-        ),
-        (
-            "Neovim",
-            json!({
-                "general": {"positionEncodings": ["utf-8", "utf-16", "utf-32"]},
-                "window": {"workDoneProgress": true, "showDocument": {"support": true}, "showMessage": {"messageActionItem": {"additionalPropertiesSupport": true}}},
-                "workspace": {"workspaceEdit": {"documentChanges": false}, "configuration": true},
-            }),
-        ),
-    ] {
-        let s = setup_as(name, caps, Value::Null).await;
+    for editor in [Editor::Helix, Editor::Neovim] {
+        let name = format!("{editor:?}");
+        let s = setup_as(Fixture::new().client(editor), Value::Null).await;
         let actions = code_actions(&s.client, &s.uri, range(2, 0, 4, 9)).await;
         let explain = actions
             .iter()
@@ -570,7 +543,7 @@ async fn helix_and_neovim_profiles_run_the_whole_flow_without_extra_arguments() 
         let edit = &s.client.server_requests("workspace/applyEdit")[0]["edit"];
         assert_eq!(
             edit.get("documentChanges").is_some(),
-            name == "helix",
+            editor == Editor::Helix,
             "{name}: {edit}"
         );
 
