@@ -5,10 +5,11 @@
 
 mod support;
 
-use chatls_fake_upstream::{FakeUpstream, RecordedRequest, Reply};
+use chatls_fake_upstream::{RecordedRequest, Reply};
 use serde_json::{Value, json};
 
-use support::{Client, capabilities, file_uri, range, workspace};
+use support::fixture::Fixture;
+use support::range;
 
 const KEY: &str = "sk-history-test-77d2";
 
@@ -47,31 +48,18 @@ fn text_of(message: &Value) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn images_and_one_huge_turn_do_not_cost_the_conversation_its_history() {
-    let fake = FakeUpstream::start(Vec::new())
-        .await
-        .expect("fake upstream");
-    fake.set_default(Reply::text(&["Short ", "answer."]));
     let text = notes();
-    let dir = workspace(&[("notes.md", &text)]);
-    std::fs::write(dir.path().join("diagram.png"), png()).unwrap();
-    let explain_dir = tempfile::tempdir().unwrap();
-    let client = Client::binary(&[
-        ("CHATLS_BASE_URL", fake.base_url()),
-        ("CHATLS_API_KEY", KEY.to_owned()),
-        (
-            "CHATLS_EXPLAIN_DIR",
-            explain_dir.path().display().to_string(),
-        ),
-    ]);
-    client
-        .initialize(
-            capabilities(&["utf-16"], true),
-            json!({"tools": {"enabled": false}}),
-            Some(dir.path()),
-        )
+    let s = Fixture::new()
+        .binary(&[], &[])
+        .key(Some(KEY))
+        .settings(json!({"tools": {"enabled": false}}))
+        .file("notes.md", &text)
+        .open("notes.md")
+        .default_reply(Reply::text(&["Short ", "answer."]))
+        .start()
         .await;
-    let uri = file_uri(&dir.path().join("notes.md"));
-    client.open(&uri, "markdown", &text).await;
+    std::fs::write(s.path("diagram.png"), png()).unwrap();
+    let (client, uri, fake) = (&s.client, &s.uri, &s.fake);
 
     let explain = |selection: Value| {
         let client = client.clone();

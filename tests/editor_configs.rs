@@ -4,10 +4,11 @@
 
 mod support;
 
-use chatls_fake_upstream::{FakeUpstream, Reply};
+use chatls_fake_upstream::Reply;
 use serde_json::{Value, json};
 
-use support::{Client, capabilities, env, file_uri, range, workspace};
+use support::fixture::{Editor, Fixture};
+use support::range;
 
 fn helix_toml() -> toml::Table {
     let text = std::fs::read_to_string(concat!(
@@ -64,32 +65,23 @@ async fn helix_settings_table_is_accepted_by_the_server() {
     let table = helix_toml();
     let config: Value =
         serde_json::to_value(&table["language-server"]["chatls"]["config"]).unwrap();
-    let fake = FakeUpstream::start(vec![Reply::text(&["fine"])])
-        .await
-        .unwrap();
-    let explain_dir = tempfile::tempdir().unwrap();
-    let dir = workspace(&[("a.py", "print(1)\n")]);
-    let client = Client::in_process(env(
-        &fake.base_url(),
-        Some("sk-helix-test"),
-        explain_dir.path(),
-    ));
-    // Helix sends the table as initializationOptions and again as didChangeConfiguration.
-    client
-        .initialize(
-            capabilities(&["utf-8", "utf-32", "utf-16"], true),
-            config.clone(),
-            Some(dir.path()),
-        )
+    let s = Fixture::new()
+        .client(Editor::Helix)
+        .key(Some("sk-helix-test"))
+        .settings(config.clone())
+        .file("a.py", "print(1)\n")
+        .open("a.py")
+        .reply(Reply::text(&["fine"]))
+        .start()
         .await;
+    let (client, uri, fake) = (&s.client, &s.uri, &s.fake);
+    // Helix sends the table as initializationOptions and again as didChangeConfiguration.
     client
         .notify(
             "workspace/didChangeConfiguration",
             json!({ "settings": config }),
         )
         .await;
-    let uri = file_uri(&dir.path().join("a.py"));
-    client.open(&uri, "python", "print(1)\n").await;
     let token = client
         .run_action(
             "chatls.explain",

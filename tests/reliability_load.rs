@@ -11,10 +11,11 @@ mod support;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use chatls_fake_upstream::{FakeUpstream, Reply};
+use chatls_fake_upstream::Reply;
 use serde_json::{Value, json};
 
-use support::{Client, file_uri, range, workspace};
+use support::fixture::{Fixture, Session};
+use support::{Client, range};
 
 const KEY: &str = "sk-canary-load-8f31c2";
 /// Another request must be answered within this while the hostile work runs.
@@ -25,46 +26,27 @@ const PEAK_LIMIT_KB: u64 = 120 * 1024;
 const CODE: &str = "fn total(xs: &[i32]) -> i32 {\n    let mut sum = 0;\n    for x in xs {\n        sum += x;\n    }\n    sum\n}\n";
 const TYPING: &str = "fn main() {\n    let v = \n}\n";
 
-struct Setup {
-    fake: FakeUpstream,
-    client: Client,
-    dir: tempfile::TempDir,
-    _explain: tempfile::TempDir,
-}
+type Setup = Session;
 
 /// The binary on a workspace with `src/lib.rs`, `CODE` open there.
-async fn setup(capabilities: Value, options: Value, before_initialize: impl Fn(&Client)) -> Setup {
-    let fake = FakeUpstream::start(vec![]).await.expect("fake upstream");
-    let dir = workspace(&[("src/lib.rs", CODE)]);
-    let explain = tempfile::tempdir().unwrap();
-    let client = Client::binary(&[
-        ("CHATLS_BASE_URL", fake.base_url()),
-        ("CHATLS_API_KEY", KEY.to_owned()),
-        ("CHATLS_MODEL", "test-model".to_owned()),
-        ("CHATLS_EXPLAIN_DIR", explain.path().display().to_string()),
-    ]);
-    before_initialize(&client);
-    client
-        .initialize(capabilities, options, Some(dir.path()))
-        .await;
-    let setup = Setup {
-        fake,
-        client,
-        dir,
-        _explain: explain,
-    };
-    setup
-        .client
-        .open(&setup.uri("src/lib.rs"), "rust", CODE)
-        .await;
-    setup
+async fn setup(
+    capabilities: Value,
+    options: Value,
+    before_initialize: impl FnOnce(&Client) + Send + 'static,
+) -> Setup {
+    Fixture::new()
+        .binary(&[], &[])
+        .key(Some(KEY))
+        .capabilities(capabilities)
+        .settings(options)
+        .before_initialize(before_initialize)
+        .file("src/lib.rs", CODE)
+        .open("src/lib.rs")
+        .start()
+        .await
 }
 
 impl Setup {
-    fn uri(&self, name: &str) -> String {
-        file_uri(&self.dir.path().join(name))
-    }
-
     /// Asks for the code actions of `src/lib.rs` and returns how long the answer took.
     async fn code_actions_answered_in(&self) -> Duration {
         let started = Instant::now();
@@ -72,7 +54,7 @@ impl Setup {
             .client
             .start_request(
                 "textDocument/codeAction",
-                json!({"textDocument": {"uri": self.uri("src/lib.rs")}, "range": range(2, 0, 5, 0), "context": {"diagnostics": []}}),
+                json!({"textDocument": {"uri": self.uri_of("src/lib.rs")}, "range": range(2, 0, 5, 0), "context": {"diagnostics": []}}),
             )
             .await;
         let response = tokio::time::timeout(PROMPT * 2, response)
@@ -132,7 +114,7 @@ async fn a_megabyte_completion_stream_leaves_the_server_answering_and_is_cut_sho
         |_| {},
     )
     .await;
-    let uri = s.uri("src/main.rs");
+    let uri = s.uri_of("src/main.rs");
     s.client.open(&uri, "rust", TYPING).await;
     let line = format!("compute({}\n", "value, ".repeat(10_000));
     let answer = line.repeat(15);
@@ -193,7 +175,7 @@ async fn twenty_slow_completions_leave_a_code_action_prompt() {
         .set_default(Reply::text_with_delay(&["x = 1;\n"], 30_000));
     let mut uris = Vec::new();
     for index in 0..20 {
-        let uri = s.uri(&format!("src/doc_{index:02}.rs"));
+        let uri = s.uri_of(&format!("src/doc_{index:02}.rs"));
         s.client.open(&uri, "rust", TYPING).await;
         uris.push(uri);
     }
@@ -272,7 +254,7 @@ async fn a_client_that_never_answers_progress_create_still_gets_its_edit() {
     .await;
     s.fake
         .set_default(support::answer_with("    sum = xs.iter().sum();\n"));
-    let uri = s.uri("src/lib.rs");
+    let uri = s.uri_of("src/lib.rs");
     let response = s
         .client
         .request(
@@ -346,7 +328,7 @@ async fn a_template_that_multiplies_the_selection_sends_nothing() {
         .map(|index| format!("let value_{index:05} = {index};\n"))
         .collect();
     assert!(big.len() > 90_000);
-    let uri = s.uri("src/big.rs");
+    let uri = s.uri_of("src/big.rs");
     s.client.open(&uri, "rust", &big).await;
     let token = s
         .client

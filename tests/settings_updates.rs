@@ -7,10 +7,11 @@
 
 mod support;
 
-use chatls_fake_upstream::{FakeUpstream, RecordedRequest, Reply};
+use chatls_fake_upstream::{RecordedRequest, Reply};
 use serde_json::{Value, json};
 
-use support::{Client, capabilities, file_uri, range, workspace};
+use support::fixture::{Fixture, Session};
+use support::{capabilities, range};
 
 const INIT_KEY: &str = "sk-init-key-41f0";
 const ENV_KEY: &str = "sk-env-key-93ab";
@@ -76,47 +77,23 @@ fn from_environment() -> Sent {
     }
 }
 
-struct Server {
-    fake: FakeUpstream,
-    client: Client,
-    uri: String,
-    _dir: tempfile::TempDir,
-    _explain_dir: tempfile::TempDir,
-}
+type Server = Session;
 
 /// The binary with `CHATLS_MODEL=env-model` (and `CHATLS_API_KEY` when `env_key`), started
 /// with `options` as `initializationOptions`; `pull` advertises `workspace/configuration`.
 async fn start(options: Value, env_key: bool, pull: bool) -> Server {
-    let fake = FakeUpstream::start(Vec::new())
-        .await
-        .expect("fake upstream");
-    fake.set_default(Reply::text(&["An ", "answer."]));
-    let dir = workspace(&[("add.py", CODE)]);
-    let explain_dir = tempfile::tempdir().unwrap();
-    let mut env = vec![
-        ("CHATLS_BASE_URL", fake.base_url()),
-        ("CHATLS_MODEL", "env-model".to_owned()),
-        (
-            "CHATLS_EXPLAIN_DIR",
-            explain_dir.path().display().to_string(),
-        ),
-    ];
-    if env_key {
-        env.push(("CHATLS_API_KEY", ENV_KEY.to_owned()));
-    }
-    let client = Client::binary(&env);
     let mut caps = capabilities(&["utf-16"], true);
     caps["workspace"]["configuration"] = json!(pull);
-    client.initialize(caps, options, Some(dir.path())).await;
-    let uri = file_uri(&dir.path().join("add.py"));
-    client.open(&uri, "python", CODE).await;
-    Server {
-        fake,
-        client,
-        uri,
-        _dir: dir,
-        _explain_dir: explain_dir,
-    }
+    Fixture::new()
+        .binary(&[], &[("CHATLS_MODEL", "env-model".to_owned())])
+        .key(env_key.then_some(ENV_KEY))
+        .capabilities(caps)
+        .settings(options)
+        .file("add.py", CODE)
+        .open("add.py")
+        .default_reply(Reply::text(&["An ", "answer."]))
+        .start()
+        .await
 }
 
 impl Server {

@@ -662,15 +662,8 @@ pub fn scan_server(server: &Server, what: &str) {
 /// After the binary exited: its stderr and its log file hold no key, and the log is not empty
 /// (so the scan looked at something).
 pub async fn scan_process_output(server: &Server, log_file: &Path, what: &str) {
-    // The stderr reader finishes once the pipe closes.
-    let mut stderr = String::new();
-    for _ in 0..100 {
-        stderr = server.client.stderr.lock().unwrap().clone();
-        if !stderr.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    // The whole of it: the reader has seen the pipe close.
+    let stderr = server.client.stderr_to_end().await;
     assert!(!stderr.is_empty(), "{what}: stderr was captured");
     assert_no_key(&format!("{what}: stderr"), &stderr);
     let log = std::fs::read_to_string(log_file).unwrap_or_default();

@@ -84,6 +84,7 @@ enum Transport {
 }
 
 type EnvHook = Box<dyn FnOnce(&mut chatls::config::EnvSettings) + Send>;
+type ClientHook = Box<dyn FnOnce(&Client) + Send>;
 
 /// A session to be started; see the module's example.
 pub struct Fixture {
@@ -101,6 +102,8 @@ pub struct Fixture {
     root: bool,
     transport: Transport,
     env_hook: Option<EnvHook>,
+    before_initialize: Option<ClientHook>,
+    default_reply: Option<Reply>,
 }
 
 impl Default for Fixture {
@@ -170,6 +173,8 @@ impl Fixture {
             root: true,
             transport: Transport::InProcess,
             env_hook: None,
+            before_initialize: None,
+            default_reply: None,
         }
     }
 
@@ -239,6 +244,18 @@ impl Fixture {
         self
     }
 
+    /// What the upstream answers once the scripted replies are used up.
+    pub fn default_reply(mut self, reply: Reply) -> Fixture {
+        self.default_reply = Some(reply);
+        self
+    }
+
+    /// Set up the scripted editor before `initialize` (e.g. requests it leaves unanswered).
+    pub fn before_initialize(mut self, hook: impl FnOnce(&Client) + Send + 'static) -> Fixture {
+        self.before_initialize = Some(Box::new(hook));
+        self
+    }
+
     /// The API key (`None`: the server runs without one).
     pub fn key(mut self, key: Option<&str>) -> Fixture {
         self.key = key.map(str::to_owned);
@@ -295,6 +312,9 @@ impl Fixture {
         let fake = FakeUpstream::start(self.replies)
             .await
             .expect("fake upstream");
+        if let Some(reply) = self.default_reply {
+            fake.set_default(reply);
+        }
         let files: Vec<(&str, &str)> = self
             .files
             .iter()
@@ -337,6 +357,9 @@ impl Fixture {
         if self.configuration {
             client.set_configuration(self.settings.clone());
             client.set_configuration_follows_notifications(true);
+        }
+        if let Some(hook) = self.before_initialize {
+            hook(&client);
         }
         let root_uri = self.root.then(|| file_uri(dir.path()));
         let mut params = json!({
