@@ -13,8 +13,8 @@ use std::time::Duration;
 use chatls_fake_upstream::{FakeUpstream, Reply};
 use serde_json::{Value, json};
 
-use support::fixture::{Editor, with_inline_completion};
-use support::{Client, capabilities, env, file_uri, range, workspace};
+use support::fixture::{Editor, Fixture, with_inline_completion};
+use support::{Client, env, file_uri, range, workspace};
 
 const KEY: &str = "sk-privacy-canary-77aa";
 /// The text of every file that must not be sent.
@@ -353,36 +353,28 @@ async fn proxy_credentials_in_an_error_body_are_redacted_everywhere() {
         "bad gateway for {USER} (password {PASSWORD}); Proxy-Authorization: Basic {basic}; authorization: Bearer {KEY}; via http://{USER}:{PASSWORD}@proxy.corp:3128"
     )}})
     .to_string();
-    let fake = FakeUpstream::start(vec![]).await.unwrap();
-    fake.set_default(Reply::status(502, &body));
-    let dir = workspace(&[("src/app.py", CODE)]);
-    let explain_dir = tempfile::tempdir().unwrap();
     let logs = tempfile::tempdir().unwrap();
     let log_file = logs.path().join("chatls.log");
-    let client = Client::binary_with_args(
-        &["--log-file", &log_file.display().to_string()],
-        &[
-            ("CHATLS_BASE_URL", "http://upstream.test/v1".to_owned()),
-            ("CHATLS_API_KEY", KEY.to_owned()),
-            ("CHATLS_MODEL", "test-model".to_owned()),
-            ("CHATLS_RETRY_BASE_MS", "5".to_owned()),
-            (
-                "CHATLS_EXPLAIN_DIR",
-                explain_dir.path().display().to_string(),
-            ),
-            ("CHATLS_LOG", "trace".to_owned()),
-        ],
-    );
-    client
-        .initialize(
-            capabilities(&["utf-16"], true),
-            json!({"proxy": format!("http://{USER}:{PASSWORD}@127.0.0.1:{}", fake.port())}),
-            Some(dir.path()),
+    let s = Fixture::new()
+        .key(Some(KEY))
+        .binary(
+            &["--log-file", &log_file.display().to_string()],
+            &[
+                ("CHATLS_BASE_URL", "http://upstream.test/v1".to_owned()),
+                ("CHATLS_RETRY_BASE_MS", "5".to_owned()),
+                ("CHATLS_LOG", "trace".to_owned()),
+            ],
         )
+        .settings_with(
+            |fake| json!({"proxy": format!("http://{USER}:{PASSWORD}@127.0.0.1:{}", fake.port())}),
+        )
+        .file("src/app.py", CODE)
+        .open("src/app.py")
+        .default_reply(Reply::status(502, &body))
+        .start()
         .await;
-    let uri = file_uri(&dir.path().join("src/app.py"));
-    client.open(&uri, "python", CODE).await;
-    let end = explain(&client, &uri).await.unwrap();
+    let (client, uri, fake) = (&s.client, &s.uri, &s.fake);
+    let end = explain(client, uri).await.unwrap();
     assert!(end.contains("502"), "{end}");
     assert!(
         end.contains("<redacted>"),
@@ -405,7 +397,7 @@ async fn proxy_credentials_in_an_error_body_are_redacted_everywhere() {
     let seen = format!(
         "{}\n{}\n{}",
         client.transcript(),
-        client.stderr.lock().unwrap(),
+        client.stderr_to_end().await,
         std::fs::read_to_string(&log_file).unwrap_or_default()
     );
     assert!(

@@ -11,14 +11,14 @@ mod support;
 
 use std::time::Duration;
 
-use chatls_fake_upstream::{FakeUpstream, Reply, Step};
+use chatls_fake_upstream::{Reply, Step};
 use serde_json::json;
 
 use common::{
     CODE, GOOD_CODE, KEY, Server, Transport, answer_with, assert_no_key, fault_rows, loop_range,
     run_fault_row, scan_process_output, scan_server,
 };
-use support::{Client, capabilities, file_uri, workspace};
+use support::fixture::Fixture;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_key_leaks_nowhere_through_every_fault_at_trace_level() {
@@ -55,37 +55,28 @@ async fn proxy_credentials_leak_nowhere() {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let dead_port = closed.local_addr().unwrap().port();
     drop(closed);
-    let dir = workspace(&[("src/lib.rs", CODE)]);
-    let explain_dir = tempfile::tempdir().unwrap();
     let logs = tempfile::tempdir().unwrap();
     let log_file = logs.path().join("chatls.log");
     let with_credentials = |port: u16| format!("http://{USER}:{PASSWORD}@127.0.0.1:{port}");
-    let client = Client::binary_with_args(
-        &["--log-file", &log_file.display().to_string()],
-        &[
-            // Port 9 on this machine: nothing listens, so a tunnel through the accepting
-            // proxy is refused.
-            ("CHATLS_BASE_URL", "https://upstream.test:9/v1".to_owned()),
-            ("CHATLS_API_KEY", KEY.to_owned()),
-            ("CHATLS_MODEL", "test-model".to_owned()),
-            ("CHATLS_RETRY_BASE_MS", "5".to_owned()),
-            (
-                "CHATLS_EXPLAIN_DIR",
-                explain_dir.path().display().to_string(),
-            ),
-            ("CHATLS_LOG", "trace".to_owned()),
-            ("HTTPS_PROXY", with_credentials(dead_port)),
-        ],
-    );
-    client
-        .initialize(
-            capabilities(&["utf-16"], true),
-            json!({"proxy": with_credentials(demanding.port())}),
-            Some(dir.path()),
+    let s = Fixture::new()
+        .key(Some(KEY))
+        .binary(
+            &["--log-file", &log_file.display().to_string()],
+            &[
+                // Port 9 on this machine: nothing listens, so a tunnel through the accepting
+                // proxy is refused.
+                ("CHATLS_BASE_URL", "https://upstream.test:9/v1".to_owned()),
+                ("CHATLS_RETRY_BASE_MS", "5".to_owned()),
+                ("CHATLS_LOG", "trace".to_owned()),
+                ("HTTPS_PROXY", with_credentials(dead_port)),
+            ],
         )
+        .settings(json!({"proxy": with_credentials(demanding.port())}))
+        .file("src/lib.rs", CODE)
+        .open("src/lib.rs")
+        .start()
         .await;
-    let uri = file_uri(&dir.path().join("src/lib.rs"));
-    client.open(&uri, "rust", CODE).await;
+    let (client, uri) = (&s.client, &s.uri);
     let refactor = || async {
         let token = client
             .run_action(
@@ -122,7 +113,7 @@ async fn proxy_credentials_leak_nowhere() {
     let seen = format!(
         "{}\n{}\n{}",
         client.transcript(),
-        client.stderr.lock().unwrap(),
+        client.stderr_to_end().await,
         std::fs::read_to_string(&log_file).unwrap_or_default()
     );
     assert!(
@@ -146,7 +137,7 @@ async fn a_key_from_the_settings_leaks_nowhere() {
         ),
         Step::Stall,
     ]);
-    let fake = FakeUpstream::start(vec![
+    let replies = vec![
         Reply::tool_calls(
             &[
                 ("call_1", "read_file", r#"{"path": "src/lib.rs"}"#),
@@ -162,42 +153,30 @@ async fn a_key_from_the_settings_leaks_nowhere() {
             &json!({"error": {"message": format!("Incorrect API key provided: {KEY}")}})
                 .to_string(),
         ),
-    ])
-    .await
-    .unwrap();
-    let dir = workspace(&[("src/lib.rs", CODE), ("README.md", "# sum\n")]);
-    let explain_dir = tempfile::tempdir().unwrap();
+    ];
     let logs = tempfile::tempdir().unwrap();
     let log_file = logs.path().join("chatls.log");
-    let client = Client::binary_with_args(
-        &["--log-file", &log_file.display().to_string()],
-        &[
-            ("CHATLS_BASE_URL", fake.base_url()),
-            ("CHATLS_MODEL", "test-model".to_owned()),
-            (
-                "CHATLS_EXPLAIN_DIR",
-                explain_dir.path().display().to_string(),
-            ),
-            ("CHATLS_LOG", "trace".to_owned()),
-        ],
-    );
     // The key comes in the initialization options, not the environment.
-    client
-        .initialize(
-            capabilities(&["utf-16"], true),
-            json!({"chatls": {"apiKey": KEY}}),
-            Some(dir.path()),
+    let s = Fixture::new()
+        .key(None)
+        .binary(
+            &["--log-file", &log_file.display().to_string()],
+            &[("CHATLS_LOG", "trace".to_owned())],
         )
+        .settings(json!({"chatls": {"apiKey": KEY}}))
+        .file("src/lib.rs", CODE)
+        .file("README.md", "# sum\n")
+        .open("src/lib.rs")
+        .replies(replies)
+        .start()
         .await;
-    let uri = file_uri(&dir.path().join("src/lib.rs"));
-    client.open(&uri, "rust", CODE).await;
     let server = Server {
-        address: ([127, 0, 0, 1], fake.port()).into(),
-        fake: Some(fake),
-        client,
-        dir,
-        explain_dir,
-        uri,
+        address: ([127, 0, 0, 1], s.fake.port()).into(),
+        fake: Some(s.fake),
+        client: s.client,
+        dir: s.dir,
+        explain_dir: s.explain_dir,
+        uri: s.uri,
     };
     let client = &server.client;
 

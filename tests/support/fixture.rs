@@ -85,6 +85,7 @@ enum Transport {
 
 type EnvHook = Box<dyn FnOnce(&mut chatls::config::EnvSettings) + Send>;
 type ClientHook = Box<dyn FnOnce(&Client) + Send>;
+type SettingsHook = Box<dyn FnOnce(&FakeUpstream) -> Value + Send>;
 
 /// A session to be started; see the module's example.
 pub struct Fixture {
@@ -95,6 +96,7 @@ pub struct Fixture {
     echo_edits: bool,
     configuration: bool,
     settings: Value,
+    settings_from_fake: Option<SettingsHook>,
     files: Vec<(String, String)>,
     open: Vec<String>,
     key: Option<String>,
@@ -166,6 +168,7 @@ impl Fixture {
             echo_edits: false,
             configuration: false,
             settings: Value::Null,
+            settings_from_fake: None,
             files: Vec::new(),
             open: Vec::new(),
             key: Some(FIXTURE_KEY.to_owned()),
@@ -218,6 +221,16 @@ impl Fixture {
     /// `initializationOptions` (and the answer to a configuration pull, for an editor).
     pub fn settings(mut self, settings: Value) -> Fixture {
         self.settings = settings;
+        self
+    }
+
+    /// Settings that name the fake upstream (its port, as a proxy's address), made once it
+    /// runs; they replace [`Fixture::settings`].
+    pub fn settings_with(
+        mut self,
+        settings: impl FnOnce(&FakeUpstream) -> Value + Send + 'static,
+    ) -> Fixture {
+        self.settings_from_fake = Some(Box::new(settings));
         self
     }
 
@@ -315,6 +328,10 @@ impl Fixture {
         if let Some(reply) = self.default_reply {
             fake.set_default(reply);
         }
+        let settings = match self.settings_from_fake {
+            Some(make) => make(&fake),
+            None => self.settings,
+        };
         let files: Vec<(&str, &str)> = self
             .files
             .iter()
@@ -355,7 +372,7 @@ impl Fixture {
             client.set_hold_message_requests(true);
         }
         if self.configuration {
-            client.set_configuration(self.settings.clone());
+            client.set_configuration(settings.clone());
             client.set_configuration_follows_notifications(true);
         }
         if let Some(hook) = self.before_initialize {
@@ -366,7 +383,7 @@ impl Fixture {
             "processId": null,
             "rootUri": root_uri,
             "capabilities": self.capabilities,
-            "initializationOptions": self.settings,
+            "initializationOptions": settings,
             "workspaceFolders": root_uri.as_ref().map(|uri| json!([{"uri": uri, "name": "root"}])),
         });
         if let Some(info) = self.client_info {
