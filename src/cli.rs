@@ -452,6 +452,7 @@ async fn ask_inner(args: AskArgs) -> Result<(), String> {
         toolbox: ToolBox::new(sandbox.clone(), Arc::new(DiskOnly), limits.clone()),
         sandbox,
         limits,
+        rules: Arc::default(),
     };
 
     let cancel = CancellationToken::new();

@@ -81,6 +81,8 @@ pub struct Settings {
     pub stream: bool,
     pub tools_enabled: bool,
     pub tools_max_rounds: u32,
+    /// `rules.enabled`: send the project's rules files (see `rules`).
+    pub rules_enabled: bool,
     /// Extra globs the tools must never read, on top of the built-in secret list.
     pub tools_deny: Vec<String>,
     pub explain_output: ExplainOutput,
@@ -207,6 +209,7 @@ impl Settings {
             tools_enabled: true,
             tools_max_rounds: 8,
             change_max_files: 20,
+            rules_enabled: true,
             tools_deny: Vec::new(),
             explain_output: ExplainOutput::Document,
             edits_review: ReviewMode::Apply,
@@ -342,6 +345,7 @@ impl Settings {
             }
             "stream" => self.stream = boolean(value)?,
             "tools.enabled" => self.tools_enabled = boolean(value)?,
+            "rules.enabled" => self.rules_enabled = boolean(value)?,
             "tools.maxRounds" => {
                 let rounds = value
                     .as_u64()
@@ -479,7 +483,7 @@ pub fn says_nothing(options: &Value) -> bool {
         return false;
     }
     let mut probe = Settings::from_env(&EnvSettings::default());
-    let names_a_setting = object.keys().any(|key| GROUPS.contains(&key.as_str()))
+    let names_a_setting = object.keys().any(|key| is_group(key))
         || flatten(object)
             .iter()
             .any(|(key, _)| !matches!(probe.apply(key, &Value::Null), Ok(false)));
@@ -498,15 +502,23 @@ fn section(options: &Value) -> Option<&Map<String, Value>> {
     }
 }
 
-/// Keys whose object value holds nested settings (`tools.enabled` and so on).
-const GROUPS: &[&str] = &["tools", "explain", "completion", "edits", "change"];
+/// True for a key whose object value holds nested settings: the head of a dotted key of the
+/// settings table (`tools` of `tools.enabled`), so a new group needs no second list.
+fn is_group(key: &str) -> bool {
+    crate::settings_table::SETTINGS.iter().any(|setting| {
+        setting
+            .key
+            .split_once('.')
+            .is_some_and(|(group, _)| group == key)
+    })
+}
 
 /// `{"tools": {"enabled": false}}` and `{"tools.enabled": false}` both become `tools.enabled`.
 fn flatten(object: &Map<String, Value>) -> Vec<(String, Value)> {
     let mut flat = Vec::new();
     for (key, value) in object {
         match value {
-            Value::Object(inner) if GROUPS.contains(&key.as_str()) => {
+            Value::Object(inner) if is_group(key) => {
                 for (inner_key, inner_value) in inner {
                     flat.push((format!("{key}.{inner_key}"), inner_value.clone()));
                 }

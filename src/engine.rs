@@ -2,6 +2,7 @@
 //! history → new turn), runs the tool loop against the upstream, and reports progress through
 //! a callback. Shared by the language server and `chatls ask`; knows nothing of LSP.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::join_all;
@@ -16,6 +17,7 @@ use crate::llm::types::{
     ChatRequest, ContentPart, ImageUrl, Message, StreamOptions, ToolCall, Usage,
 };
 use crate::prompt::{SYSTEM_PROMPT, user_turn};
+use crate::rules::RulesCache;
 use crate::tools::images::{Image, data_url, find_references, load_images};
 use crate::tools::{Limits, Sandbox, ToolBox, definitions, label};
 use crate::usage::{UsageKind, UsageLedger};
@@ -79,6 +81,8 @@ pub struct Workspace {
     pub sandbox: Sandbox,
     pub toolbox: ToolBox,
     pub limits: Limits,
+    /// The project rules read so far in this workspace (see `rules`).
+    pub rules: Arc<RulesCache>,
 }
 
 #[derive(Clone, Default)]
@@ -147,6 +151,28 @@ pub fn build_request(
     }
 }
 
+/// The system message: the constant prompt, then the project rules (the same bytes for
+/// every request about the same file, see `rules`).
+async fn system_message(
+    settings: &Settings,
+    workspace: Option<&Workspace>,
+    input: &ActionInput,
+) -> String {
+    let Some(workspace) = workspace.filter(|_| settings.rules_enabled) else {
+        return SYSTEM_PROMPT.to_owned();
+    };
+    let (rules, sandbox, path) = (
+        Arc::clone(&workspace.rules),
+        workspace.sandbox.clone(),
+        input.path.clone(),
+    );
+    // A few stat calls, and a read when a rules file changed: off the runtime.
+    let part = tokio::task::spawn_blocking(move || rules.system_part(&sandbox, path.as_deref()))
+        .await
+        .unwrap_or_default();
+    format!("{SYSTEM_PROMPT}{part}")
+}
+
 /// The text sent when the rounds are used up.
 pub const ROUNDS_EXHAUSTED: &str = "You have used all tool calls available for this request. Answer now with what you have, without calling tools.";
 
@@ -206,7 +232,9 @@ impl Engine {
         };
 
         let mut messages = Vec::with_capacity(conversation.history.len() + 2);
-        messages.push(Message::system(SYSTEM_PROMPT));
+        messages.push(Message::system(
+            system_message(settings, workspace, input).await,
+        ));
         messages.extend(conversation.history.iter().cloned());
         messages.push(user_message.clone());
 

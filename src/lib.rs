@@ -20,6 +20,7 @@ pub mod models;
 pub mod patch;
 pub mod prompt;
 pub mod review;
+pub mod rules;
 pub mod settings_table;
 pub mod stream;
 pub mod text;

@@ -195,6 +195,12 @@ pub const SETTINGS: &[Setting] = &[
         "Most files one \"Change with AI\" may edit or create, 1 to 200.",
     ),
     setting(
+        "rules.enabled",
+        SettingType::Bool,
+        DefaultValue::Bool(true),
+        "Send the project's rules files (`AGENTS.md` at each root and the nearest one above the file, `CLAUDE.md`, `.github/copilot-instructions.md`) with every action and question, 16 KB at most; not with completions.",
+    ),
+    setting(
         "completion.enabled",
         SettingType::Bool,
         DefaultValue::Bool(true),

@@ -338,3 +338,36 @@ async fn secrets_named_or_linked_are_refused_before_sending() {
             .contains("canary-cli-secret")
     );
 }
+
+/// `chatls ask` sends the project rules of the file's workspace (the folder holding `.git`):
+/// the root's AGENTS.md and the nearest one above the file, after the constant prompt.
+#[tokio::test]
+async fn ask_sends_the_project_rules_of_the_files_workspace() {
+    let fake = FakeUpstream::start(vec![Reply::text(&["It averages."])])
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join(".git")).unwrap();
+    std::fs::create_dir_all(dir.path().join("lib/stats")).unwrap();
+    std::fs::write(dir.path().join("AGENTS.md"), "Root rule: type hints.\n").unwrap();
+    std::fs::write(dir.path().join("lib/AGENTS.md"), "Lib rule: no numpy.\n").unwrap();
+    let file = dir.path().join("lib/stats/stats.py");
+    std::fs::write(&file, CODE).unwrap();
+    let target = format!("{}:2-4", file.display());
+    let (ok, _, stderr) = ask(&fake, &["explain", &target], Some("k")).await;
+    assert!(ok, "{stderr}");
+    let system = fake.requests()[0].body["messages"][0]["content"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        system.starts_with(chatls::prompt::SYSTEM_PROMPT),
+        "{system}"
+    );
+    assert!(
+        system.ends_with(
+            "Project rules from AGENTS.md:\nRoot rule: type hints.\n\nProject rules from lib/AGENTS.md:\nLib rule: no numpy."
+        ),
+        "{system}"
+    );
+}

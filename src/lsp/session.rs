@@ -65,6 +65,8 @@ pub struct Session {
     pub reviews: crate::review::Reviews,
     /// The `workspace/configuration` pull out, if any.
     pub pulls: super::pull::Pulls,
+    /// The project rules files read so far (re-read when one changes on disk).
+    rules: Arc<crate::rules::RulesCache>,
     explain_dir: Option<PathBuf>,
     facts: RwLock<ClientFacts>,
     settings: RwLock<SettingsLayers>,
@@ -110,6 +112,7 @@ impl Session {
                 engine.usage().clone(),
             ),
             reviews: crate::review::Reviews::default(),
+            rules: Arc::default(),
             pulls: super::pull::Pulls::default(),
             facts: RwLock::new(ClientFacts::default()),
             settings: RwLock::new(SettingsLayers {
@@ -382,6 +385,7 @@ impl Session {
             toolbox: ToolBox::new(sandbox.clone(), view, limits.clone()),
             sandbox,
             limits,
+            rules: Arc::clone(&self.rules),
         }
     }
 
