@@ -153,7 +153,12 @@ pub fn build_request(
 
 /// The system message: the constant prompt, then the project rules (the same bytes for
 /// every request about the same file, see `rules`).
-async fn system_message(
+///
+/// Done in place: a few `stat` calls per rules path (what building the sandbox on this same
+/// path already costs) and a read of at most 16 KB only when a rules file changed; handing
+/// it to a blocking thread cost more than that, and let progress reports of the first round
+/// run ahead of the request.
+fn system_message(
     settings: &Settings,
     workspace: Option<&Workspace>,
     input: &ActionInput,
@@ -161,15 +166,9 @@ async fn system_message(
     let Some(workspace) = workspace.filter(|_| settings.rules_enabled) else {
         return SYSTEM_PROMPT.to_owned();
     };
-    let (rules, sandbox, path) = (
-        Arc::clone(&workspace.rules),
-        workspace.sandbox.clone(),
-        input.path.clone(),
-    );
-    // A few stat calls, and a read when a rules file changed: off the runtime.
-    let part = tokio::task::spawn_blocking(move || rules.system_part(&sandbox, path.as_deref()))
-        .await
-        .unwrap_or_default();
+    let part = workspace
+        .rules
+        .system_part(&workspace.sandbox, input.path.as_deref());
     format!("{SYSTEM_PROMPT}{part}")
 }
 
@@ -232,9 +231,7 @@ impl Engine {
         };
 
         let mut messages = Vec::with_capacity(conversation.history.len() + 2);
-        messages.push(Message::system(
-            system_message(settings, workspace, input).await,
-        ));
+        messages.push(Message::system(system_message(settings, workspace, input)));
         messages.extend(conversation.history.iter().cloned());
         messages.push(user_message.clone());
 

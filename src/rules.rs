@@ -77,7 +77,7 @@ pub struct RulesCache {
 
 impl RulesCache {
     /// The part of the system message after the constant prompt for a request about `file`
-    /// (empty when there are no rules). Blocking file I/O: call it off the async runtime.
+    /// (empty when there are no rules): a few `stat` calls, and a read when a file changed.
     pub fn system_part(&self, sandbox: &Sandbox, file: Option<&Path>) -> String {
         render(&self.gather(sandbox, file))
     }
