@@ -288,13 +288,7 @@ async fn refactor_applies_a_minimal_versioned_edit_and_sends_the_exact_request()
 async fn progress_goes_begin_report_end_with_a_server_created_token() {
     let reply = Reply::text_with_delay(&["Explaining ", "the ", "loop ", "slowly."], 150);
     let s = setup(vec![reply], capabilities(&["utf-16"], true), Value::Null).await;
-    let token = s
-        .client
-        .run_action(
-            "chatls.explain",
-            json!({"uri": s.uri, "range": loop_range()}),
-        )
-        .await;
+    let token = s.start_action("chatls.explain", loop_range()).await;
     s.client.wait_progress_end(&token).await;
     let created = s.client.server_requests("window/workDoneProgress/create");
     assert_eq!(created[0]["token"], token);
@@ -325,13 +319,7 @@ async fn explain_writes_markdown_and_opens_it_with_show_document() {
         Value::Null,
     )
     .await;
-    let token = s
-        .client
-        .run_action(
-            "chatls.explain",
-            json!({"uri": s.uri, "range": loop_range()}),
-        )
-        .await;
+    let token = s.start_action("chatls.explain", loop_range()).await;
     let end = s.client.wait_progress_end(&token).await;
     assert!(end.starts_with("explanation opened"), "{end}");
     let shown = s.client.server_requests("window/showDocument");
@@ -376,12 +364,7 @@ async fn explain_falls_back_to_show_message_without_show_document() {
         Value::Null,
     )
     .await;
-    s.client
-        .run_action(
-            "chatls.explain",
-            json!({"uri": s.uri, "range": loop_range()}),
-        )
-        .await;
+    s.start_action("chatls.explain", loop_range()).await;
     s.client
         .wait_until("explanation message", |client| {
             client
@@ -444,21 +427,9 @@ async fn one_conversation_per_document_with_history() {
         Value::Null,
     )
     .await;
-    let first = s
-        .client
-        .run_action(
-            "chatls.explain",
-            json!({"uri": s.uri, "range": loop_range()}),
-        )
-        .await;
+    let first = s.start_action("chatls.explain", loop_range()).await;
     s.client.wait_progress_end(&first).await;
-    let second = s
-        .client
-        .run_action(
-            "chatls.explain",
-            json!({"uri": s.uri, "range": range(0, 0, 1, 0)}),
-        )
-        .await;
+    let second = s.start_action("chatls.explain", range(0, 0, 1, 0)).await;
     s.client.wait_progress_end(&second).await;
     let other_uri = file_uri(&s.dir.path().join("src/other.rs"));
     s.client.open(&other_uri, "rust", "fn other() {}\n").await;
@@ -499,13 +470,7 @@ async fn one_conversation_per_document_with_history() {
         )
         .await;
     assert_eq!(reset["result"]["reset"], true);
-    let fourth = s
-        .client
-        .run_action(
-            "chatls.explain",
-            json!({"uri": s.uri, "range": loop_range()}),
-        )
-        .await;
+    let fourth = s.start_action("chatls.explain", loop_range()).await;
     s.client.wait_progress_end(&fourth).await;
     let requests = s.fake.requests();
     assert_ne!(requests[3].header("x-conversation-id").unwrap(), ids[0]);
@@ -534,13 +499,7 @@ async fn invalid_settings_are_rejected_with_the_key_named_and_the_old_ones_kept(
                 .any(|message| message.contains("`temperature`") && message.contains("from 0 to 2"))
         })
         .await;
-    let token = s
-        .client
-        .run_action(
-            "chatls.explain",
-            json!({"uri": s.uri, "range": loop_range()}),
-        )
-        .await;
+    let token = s.start_action("chatls.explain", loop_range()).await;
     s.client.wait_progress_end(&token).await;
     let body = &s.fake.requests()[0].body;
     assert_eq!(body["temperature"], 0.5);
@@ -557,13 +516,7 @@ async fn invalid_settings_are_rejected_with_the_key_named_and_the_old_ones_kept(
         .await;
     s.fake.push(Reply::json_text("non-streamed"));
     // Let the notification land before the command (both are ordered on one connection).
-    let token = s
-        .client
-        .run_action(
-            "chatls.explain",
-            json!({"uri": s.uri, "range": loop_range()}),
-        )
-        .await;
+    let token = s.start_action("chatls.explain", loop_range()).await;
     s.client.wait_progress_end(&token).await;
     let body = &s.fake.requests()[1].body;
     assert_eq!(body["temperature"], 1.5);
@@ -642,11 +595,7 @@ async fn bad_command_arguments_get_clear_errors_and_the_server_keeps_serving() {
     }
     // A range past the end is clamped, not an error.
     let token = s
-        .client
-        .run_action(
-            "chatls.explain",
-            json!({"uri": s.uri, "range": range(100, 0, 200, 0)}),
-        )
+        .start_action("chatls.explain", range(100, 0, 200, 0))
         .await;
     s.client.wait_progress_end(&token).await;
     assert_eq!(s.fake.requests().len(), 1);
@@ -670,22 +619,10 @@ async fn an_upstream_500_and_a_cut_stream_leave_the_document_identical() {
     let mut replies = errors;
     replies.push(cut);
     let s = setup(replies, capabilities(&["utf-16"], true), Value::Null).await;
-    let token = s
-        .client
-        .run_action(
-            "chatls.refactor",
-            json!({"uri": s.uri, "range": loop_range()}),
-        )
-        .await;
+    let token = s.start_action("chatls.refactor", loop_range()).await;
     let end = s.client.wait_progress_end(&token).await;
     assert!(end.contains("500"), "{end}");
-    let token = s
-        .client
-        .run_action(
-            "chatls.refactor",
-            json!({"uri": s.uri, "range": loop_range()}),
-        )
-        .await;
+    let token = s.start_action("chatls.refactor", loop_range()).await;
     let end = s.client.wait_progress_end(&token).await;
     assert!(
         end.contains("cut off") || end.contains("broken") || end.contains("reset"),
@@ -710,13 +647,7 @@ async fn cancel_closes_the_upstream_connection_at_once() {
             ],
         };
         let s = setup(vec![slow], capabilities(&["utf-16"], true), Value::Null).await;
-        let token = s
-            .client
-            .run_action(
-                "chatls.refactor",
-                json!({"uri": s.uri, "range": loop_range()}),
-            )
-            .await;
+        let token = s.start_action("chatls.refactor", loop_range()).await;
         s.fake.wait_for_requests(1, Duration::from_secs(10)).await;
         if how == "command" {
             let response = s
@@ -756,13 +687,7 @@ async fn typing_above_the_selection_moves_the_edit_and_typing_inside_refuses_it(
         Value::Null,
     )
     .await;
-    let token = s
-        .client
-        .run_action(
-            "chatls.refactor",
-            json!({"uri": s.uri, "range": loop_range()}),
-        )
-        .await;
+    let token = s.start_action("chatls.refactor", loop_range()).await;
     s.client
         .change(&s.uri, range(0, 0, 0, 0), "// 😀 header\n")
         .await;
@@ -785,13 +710,7 @@ async fn typing_above_the_selection_moves_the_edit_and_typing_inside_refuses_it(
         Value::Null,
     )
     .await;
-    let token = s
-        .client
-        .run_action(
-            "chatls.refactor",
-            json!({"uri": s.uri, "range": loop_range()}),
-        )
-        .await;
+    let token = s.start_action("chatls.refactor", loop_range()).await;
     s.client
         .change(&s.uri, range(3, 8, 3, 8), "/* typed */ ")
         .await;
@@ -818,13 +737,7 @@ async fn a_refused_edit_is_reported_not_ignored() {
     .await;
     s.client
         .set_apply_policy(ApplyPolicy::Refuse("document is read-only".into()));
-    let token = s
-        .client
-        .run_action(
-            "chatls.refactor",
-            json!({"uri": s.uri, "range": loop_range()}),
-        )
-        .await;
+    let token = s.start_action("chatls.refactor", loop_range()).await;
     let end = s.client.wait_progress_end(&token).await;
     assert!(
         end.contains("refused the edit") && end.contains("read-only"),
@@ -946,13 +859,7 @@ async fn an_answer_cut_at_the_token_limit_is_never_applied() {
         json!({"maxTokens": 20}),
     )
     .await;
-    let token = s
-        .client
-        .run_action(
-            "chatls.refactor",
-            json!({"uri": s.uri, "range": loop_range()}),
-        )
-        .await;
+    let token = s.start_action("chatls.refactor", loop_range()).await;
     let end = s.client.wait_progress_end(&token).await;
     assert!(end.contains("token limit"), "{end}");
     assert_eq!(s.client.doc(&s.uri).text, CODE);
@@ -969,13 +876,7 @@ async fn a_selection_starting_at_the_first_non_blank_column_keeps_the_block_inde
         Value::Null,
     )
     .await;
-    let token = s
-        .client
-        .run_action(
-            "chatls.refactor",
-            json!({"uri": s.uri, "range": range(2, 4, 5, 0)}),
-        )
-        .await;
+    let token = s.start_action("chatls.refactor", range(2, 4, 5, 0)).await;
     // Two small edits (`.iter()` and `*`); the indentation is untouched.
     let end = s.client.wait_progress_end(&token).await;
     assert!(end.starts_with("applied 2 edits ("), "{end}");

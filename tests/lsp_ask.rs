@@ -292,13 +292,7 @@ async fn ask_writes_and_opens_a_transcript_then_a_follow_up_continues_the_conver
         )
         .await;
     s.fake.push(Reply::text(&["Fresh."]));
-    let token = s
-        .client
-        .run_action(
-            "chatls.explain",
-            json!({"uri": s.uri, "range": range(0, 0, 1, 0)}),
-        )
-        .await;
+    let token = s.start_action("chatls.explain", range(0, 0, 1, 0)).await;
     s.client.wait_progress_end(&token).await;
     let shown = shown_documents(&s.client);
     assert_ne!(shown.last().unwrap(), &transcript_uri);
@@ -317,13 +311,7 @@ async fn ask_writes_and_opens_a_transcript_then_a_follow_up_continues_the_conver
 async fn send_to_ai_without_a_follow_up_says_where_to_write_it() {
     let s = setup(Value::Null).await;
     s.fake.push(Reply::text(&["Explained."]));
-    let token = s
-        .client
-        .run_action(
-            "chatls.explain",
-            json!({"uri": s.uri, "range": range(0, 0, 1, 0)}),
-        )
-        .await;
+    let token = s.start_action("chatls.explain", range(0, 0, 1, 0)).await;
     s.client.wait_progress_end(&token).await;
     let transcript_uri = shown_documents(&s.client)[0].clone();
     let text = std::fs::read_to_string(path_of(&transcript_uri)).unwrap();
@@ -392,13 +380,7 @@ async fn select_model_by_name_and_from_the_picker_with_the_upstream_list() {
     );
 
     s.fake.push(Reply::text(&["ok"]));
-    let token = s
-        .client
-        .run_action(
-            "chatls.explain",
-            json!({"uri": s.uri, "range": range(0, 0, 1, 0)}),
-        )
-        .await;
+    let token = s.start_action("chatls.explain", range(0, 0, 1, 0)).await;
     s.client.wait_progress_end(&token).await;
     assert_eq!(s.fake.requests()[0].body["model"], "local-coder-7b");
     assert_eq!(
@@ -443,13 +425,7 @@ async fn select_model_by_name_and_from_the_picker_with_the_upstream_list() {
         )
         .await;
     s.fake.push(Reply::text(&["ok"]));
-    let token = s
-        .client
-        .run_action(
-            "chatls.explain",
-            json!({"uri": s.uri, "range": range(0, 0, 1, 0)}),
-        )
-        .await;
+    let token = s.start_action("chatls.explain", range(0, 0, 1, 0)).await;
     s.client.wait_progress_end(&token).await;
     assert_eq!(s.fake.requests()[1].body["model"], "set-model");
 }
@@ -494,13 +470,7 @@ async fn an_unknown_model_404_names_it_and_how_to_pick_another() {
         404,
         "{\"error\": {\"message\": \"model not found\"}}",
     ));
-    let token = s
-        .client
-        .run_action(
-            "chatls.explain",
-            json!({"uri": s.uri, "range": range(0, 0, 1, 0)}),
-        )
-        .await;
+    let token = s.start_action("chatls.explain", range(0, 0, 1, 0)).await;
     let end = s.client.wait_progress_end(&token).await;
     assert!(end.contains("\"claude-nonexistent\" (404)"), "{end}");
     assert!(end.contains("chatls.selectModel"), "{end}");

@@ -36,9 +36,7 @@ async fn run(s: &Session, command: &str, selection: &Marked) -> String {
 
 /// Starts an action on the marked selection; its progress token.
 async fn start_action(s: &Session, command: &str, selection: &Marked) -> String {
-    s.client
-        .run_action(command, json!({"uri": s.uri, "range": selection.range}))
-        .await
+    s.start_action(command, selection.range.clone()).await
 }
 
 /// The range of the cursor (`‸`) in a copy of the document, for typing there.

@@ -76,13 +76,7 @@ async fn a_fragmented_read_file_call_reads_the_unsaved_buffer_and_is_echoed_exac
             "pub fn load() -> Config {\n    Config::from_env() // unsaved\n}\n",
         )
         .await;
-    let token = s
-        .client
-        .run_action(
-            "chatls.explain",
-            json!({"uri": s.uri, "range": range(1, 0, 2, 0)}),
-        )
-        .await;
+    let token = s.start_action("chatls.explain", range(1, 0, 2, 0)).await;
     s.client.wait_progress_end(&token).await;
 
     let requests = s.fake.requests();
@@ -142,13 +136,7 @@ async fn parallel_calls_and_a_second_round_answer_in_order() {
         Value::Null,
     )
     .await;
-    let token = s
-        .client
-        .run_action(
-            "chatls.explain",
-            json!({"uri": s.uri, "range": range(1, 0, 2, 0)}),
-        )
-        .await;
+    let token = s.start_action("chatls.explain", range(1, 0, 2, 0)).await;
     let end = s.client.wait_progress_end(&token).await;
     assert!(end.starts_with("explanation opened"), "{end}");
     let requests = s.fake.requests();
@@ -186,13 +174,7 @@ async fn the_round_limit_asks_for_an_answer_without_tools() {
         json!({"tools": {"maxRounds": 2}}),
     )
     .await;
-    let token = s
-        .client
-        .run_action(
-            "chatls.explain",
-            json!({"uri": s.uri, "range": range(1, 0, 2, 0)}),
-        )
-        .await;
+    let token = s.start_action("chatls.explain", range(1, 0, 2, 0)).await;
     s.client.wait_progress_end(&token).await;
     let requests = s.fake.requests();
     assert_eq!(requests.len(), 3);
@@ -267,13 +249,7 @@ async fn hostile_paths_are_refused_as_tool_results_and_nothing_leaks() {
     )
     .await;
     std::os::unix::fs::symlink(outside_dir.path(), s.dir.path().join("linked")).unwrap();
-    let token = s
-        .client
-        .run_action(
-            "chatls.explain",
-            json!({"uri": s.uri, "range": range(1, 0, 2, 0)}),
-        )
-        .await;
+    let token = s.start_action("chatls.explain", range(1, 0, 2, 0)).await;
     let end = s.client.wait_progress_end(&token).await;
     assert!(
         end.starts_with("explanation opened"),
@@ -408,13 +384,7 @@ async fn the_non_streaming_path_runs_the_same_tool_loop() {
         json!({"stream": false}),
     )
     .await;
-    let token = s
-        .client
-        .run_action(
-            "chatls.refactor",
-            json!({"uri": s.uri, "range": range(1, 0, 2, 0)}),
-        )
-        .await;
+    let token = s.start_action("chatls.refactor", range(1, 0, 2, 0)).await;
     let end = s.client.wait_progress_end(&token).await;
     assert!(end.starts_with("applied"), "{end}");
     assert_eq!(

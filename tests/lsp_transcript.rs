@@ -39,13 +39,7 @@ fn path_of(uri: &str) -> std::path::PathBuf {
 /// Explains the first lines and returns the transcript's URI.
 async fn first_answer(s: &Session) -> String {
     s.fake.push(Reply::text(&["The first answer."]));
-    let token = s
-        .client
-        .run_action(
-            "chatls.explain",
-            json!({"uri": s.uri, "range": range(0, 0, 1, 0)}),
-        )
-        .await;
+    let token = s.start_action("chatls.explain", range(0, 0, 1, 0)).await;
     s.client.wait_progress_end(&token).await;
     let shown = s.client.server_requests("window/showDocument");
     shown[0]["uri"].as_str().unwrap().to_owned()
@@ -59,13 +53,7 @@ async fn two_answers_at_once(s: &Session, round: usize) -> (String, String) {
     );
     s.fake.push(Reply::text(&[&one]));
     s.fake.push(Reply::text(&[&two]));
-    let explain = s
-        .client
-        .run_action(
-            "chatls.explain",
-            json!({"uri": s.uri, "range": range(2, 0, 4, 0)}),
-        )
-        .await;
+    let explain = s.start_action("chatls.explain", range(2, 0, 4, 0)).await;
     let ask = s
         .client
         .run_action(
@@ -129,13 +117,7 @@ async fn typing_at_the_end_of_a_transcript_as_an_answer_arrives_stays_whole_in_n
             .await;
         // The request sends what Neovim held back; the rest of the sentence is typed just
         // after, and held back again while the answer comes.
-        let token = s
-            .client
-            .run_action(
-                "chatls.explain",
-                json!({"uri": s.uri, "range": range(0, 0, 1, 0)}),
-            )
-            .await;
+        let token = s.start_action("chatls.explain", range(0, 0, 1, 0)).await;
         let at = end_of(&s.client, &transcript_uri);
         s.client.type_text(&transcript_uri, at, " slow?").await;
         let end = s.client.wait_progress_end(&token).await;

@@ -109,13 +109,7 @@ impl Server {
     /// Runs an explain and returns what its upstream request carried.
     async fn explain(&self) -> Sent {
         let before = self.fake.requests().len();
-        let token = self
-            .client
-            .run_action(
-                "chatls.explain",
-                json!({"uri": self.uri, "range": range(0, 0, 1, 0)}),
-            )
-            .await;
+        let token = self.start_action("chatls.explain", range(0, 0, 1, 0)).await;
         let end = self.client.wait_progress_end(&token).await;
         let requests = self.fake.requests();
         assert_eq!(

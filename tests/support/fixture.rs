@@ -139,6 +139,14 @@ impl Session {
     pub fn explain_path(&self) -> &Path {
         self.explain_dir.path()
     }
+
+    /// Starts a `chatls.*` action on `range` of the first opened document; its progress
+    /// token.
+    pub async fn start_action(&self, command: &str, range: Value) -> String {
+        self.client
+            .run_action(command, json!({"uri": self.uri, "range": range}))
+            .await
+    }
 }
 
 /// The `languageId` an editor gives a file of this name.
