@@ -17,6 +17,9 @@ pub enum RowKind {
     Edit,
     /// The answer is markdown for the person, written to the conversation's transcript.
     Answer,
+    /// The model may change any files of the workspace (`edit_file`, `create_file`); the
+    /// staged change goes out as one workspace edit, reviewed by default.
+    Workspace,
 }
 
 impl RowKind {
@@ -24,8 +27,16 @@ impl RowKind {
         match self {
             RowKind::Edit => "edit",
             RowKind::Answer => "answer",
+            RowKind::Workspace => "workspace",
         }
     }
+}
+
+/// A row's own `review`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RowReview {
+    Apply,
+    Confirm,
 }
 
 /// The code-action kind a row gets when it names none: edits are rewrites; answers get a
@@ -54,6 +65,9 @@ pub struct ActionRow {
     /// `stream` on an edit row: write its answer into the buffer as it streams
     /// (`lsp::stream`); `None` follows the `edits.stream` setting.
     pub stream: Option<bool>,
+    /// `review`: whether the person sees the change before it lands; `None` leaves it to
+    /// `edits.review` for edit rows and means "confirm" for workspace rows.
+    pub review: Option<RowReview>,
 }
 
 impl ActionRow {
@@ -87,6 +101,7 @@ impl ActionRow {
             model: None,
             code_action_kind: DEFAULT_ANSWER_KIND.to_owned(),
             stream: None,
+            review: None,
         }
     }
 
@@ -100,6 +115,7 @@ impl ActionRow {
             model: None,
             code_action_kind: DEFAULT_ANSWER_KIND.to_owned(),
             stream: None,
+            review: None,
         }
     }
 }
@@ -115,6 +131,7 @@ pub fn builtin_rows() -> Vec<ActionRow> {
             model: None,
             code_action_kind: code_action_kind.to_owned(),
             stream: None,
+            review: None,
         };
     vec![
         row(
@@ -144,6 +161,13 @@ pub fn builtin_rows() -> Vec<ActionRow> {
             RowKind::Edit,
             DEFAULT_EDIT_KIND,
             "Add documentation comments to the selected code, in the style this {language} code base uses (doc comments on each function, type and public item; no changes to the code itself).\nInstruction: {instruction}\n\nSelected code:\n{selection}",
+        ),
+        row(
+            "change",
+            "Change with AI",
+            RowKind::Workspace,
+            DEFAULT_EDIT_KIND,
+            "Change the workspace as the instruction says, across every file it needs (callers, tests, docs): {instruction}\n\nThe selected code in {path}, for context:\n{selection}",
         ),
     ]
 }
@@ -197,7 +221,7 @@ impl std::fmt::Display for TableError {
 
 /// The keys of a row, each with its JSON Schema: the one list the settings schema (and so
 /// VS Code's package.json) and the README's row description are made from or checked against.
-pub const ROW_KEYS: [(&str, &str); 8] = [
+pub const ROW_KEYS: [(&str, &str); 9] = [
     (
         "id",
         r#"{"type": "string", "pattern": "^[a-z0-9_-]+$", "description": "Lowercase letters, digits, - and _; a built-in id replaces that row."}"#,
@@ -208,7 +232,7 @@ pub const ROW_KEYS: [(&str, &str); 8] = [
     ),
     (
         "kind",
-        r#"{"type": "string", "enum": ["edit", "answer"], "description": "edit: the answer's code replaces the selection; answer: the answer goes to the transcript."}"#,
+        r#"{"type": "string", "enum": ["edit", "answer", "workspace"], "description": "edit: the answer's code replaces the selection; answer: the answer goes to the transcript; workspace: the model may edit and create files, sent as one reviewed workspace edit."}"#,
     ),
     (
         "prompt",
@@ -225,6 +249,10 @@ pub const ROW_KEYS: [(&str, &str); 8] = [
     (
         "stream",
         r#"{"type": "boolean", "description": "edit rows: true writes the answer into the buffer as it streams, false never does; left out, edits.stream decides. Not with edits.review \"confirm\"."}"#,
+    ),
+    (
+        "review",
+        r#"{"type": "string", "enum": ["apply", "confirm"], "description": "confirm: you see the change first and apply or discard it; apply: it lands at once. Left out: edits.review for edit rows, confirm for workspace rows."}"#,
     ),
     (
         "enabled",
@@ -399,14 +427,18 @@ fn parse_row(
         None | Some(Value::Null) => base.map(|row| row.kind),
         Some(Value::String(kind)) if kind == "edit" => Some(RowKind::Edit),
         Some(Value::String(kind)) if kind == "answer" => Some(RowKind::Answer),
+        Some(Value::String(kind)) if kind == "workspace" => Some(RowKind::Workspace),
         Some(other) => {
             return Err((
                 "kind",
-                format!("must be \"edit\" or \"answer\" (got {other})"),
+                format!("must be \"edit\", \"answer\" or \"workspace\" (got {other})"),
             ));
         }
     }
-    .ok_or(("kind", "is required: \"edit\" or \"answer\"".to_owned()))?;
+    .ok_or((
+        "kind",
+        "is required: \"edit\", \"answer\" or \"workspace\"".to_owned(),
+    ))?;
     let title = text("title")?
         .map(|title| crate::display::label(&title))
         .or_else(|| base.map(|row| row.title.clone()))
@@ -454,7 +486,7 @@ fn parse_row(
             // A replaced built-in that changes kind gets the default kind of its new kind.
             Some(row) if row.kind == kind => row.code_action_kind.clone(),
             _ => match kind {
-                RowKind::Edit => DEFAULT_EDIT_KIND.to_owned(),
+                RowKind::Edit | RowKind::Workspace => DEFAULT_EDIT_KIND.to_owned(),
                 RowKind::Answer => DEFAULT_ANSWER_KIND.to_owned(),
             },
         },
@@ -471,6 +503,23 @@ fn parse_row(
                 .to_owned(),
         ));
     }
+    let review = match object.get("review") {
+        None | Some(Value::Null) => base.and_then(|row| row.review),
+        Some(Value::String(review)) if review == "apply" => Some(RowReview::Apply),
+        Some(Value::String(review)) if review == "confirm" => Some(RowReview::Confirm),
+        Some(other) => {
+            return Err((
+                "review",
+                format!("must be \"apply\" or \"confirm\" (got {other})"),
+            ));
+        }
+    };
+    if review.is_some() && kind == RowKind::Answer {
+        return Err((
+            "review",
+            "is for edit and workspace rows only: an answer changes no code".to_owned(),
+        ));
+    }
     Ok(ActionRow {
         id: id.to_owned(),
         title,
@@ -479,6 +528,7 @@ fn parse_row(
         model,
         code_action_kind,
         stream,
+        review,
     })
 }
 
@@ -495,7 +545,11 @@ mod tests {
     #[test]
     fn the_builtins_are_the_default_table() {
         let table = ActionTable::default();
-        assert_eq!(ids(&table), ["explain", "refactor", "fix", "document"]);
+        assert_eq!(
+            ids(&table),
+            ["explain", "refactor", "fix", "document", "change"]
+        );
+        assert_eq!(table.get("change").unwrap().kind, RowKind::Workspace);
         assert_eq!(table.get("explain").unwrap().kind, RowKind::Answer);
         assert!(table.get("fix").unwrap().is_quickfix());
         assert_eq!(table.get("document").unwrap().kind, RowKind::Edit);
@@ -521,7 +575,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             ids(&table),
-            ["explain", "refactor", "document", "write-tests"]
+            ["explain", "refactor", "document", "change", "write-tests"]
         );
         let tests = table.get("write-tests").unwrap();
         assert_eq!(tests.code_action_kind, DEFAULT_ANSWER_KIND);
@@ -576,7 +630,7 @@ mod tests {
             (
                 json!([{"id": "t", "title": "T", "kind": "reply", "prompt": "x"}]),
                 "kind",
-                "\"edit\" or \"answer\"",
+                "\"edit\", \"answer\" or \"workspace\"",
             ),
             (
                 json!([{"id": "t", "kind": "edit", "prompt": "x"}]),

@@ -8,7 +8,7 @@ use std::time::Duration;
 use futures::future::join_all;
 use tokio_util::sync::CancellationToken;
 
-use crate::action::ActionInput;
+use crate::action::{ActionInput, RowKind};
 use crate::config::{Settings, is_loopback};
 use crate::conversation::ConversationTurn;
 use crate::llm::client::{Endpoint, LlmClient, StreamEvent};
@@ -19,7 +19,7 @@ use crate::llm::types::{
 use crate::prompt::{SYSTEM_PROMPT, user_turn};
 use crate::rules::RulesCache;
 use crate::tools::images::{Image, data_url, find_references, load_images};
-use crate::tools::{Limits, Sandbox, ToolBox, definitions, label};
+use crate::tools::{Limits, Sandbox, ToolBox, change_definitions, definitions, label};
 use crate::usage::{UsageKind, UsageLedger};
 
 /// What the engine tells its caller while it works.
@@ -235,7 +235,9 @@ impl Engine {
         messages.extend(conversation.history.iter().cloned());
         messages.push(user_message.clone());
 
-        let tools_enabled = settings.tools_enabled && workspace.is_some();
+        // A change across files is made with tools: they are offered even with tools.enabled off.
+        let changes_files = input.action.kind == RowKind::Workspace;
+        let tools_enabled = (settings.tools_enabled || changes_files) && workspace.is_some();
         let max_rounds = if tools_enabled {
             settings.tools_max_rounds
         } else {
@@ -249,6 +251,9 @@ impl Engine {
             if !tools_enabled {
                 request.tools = None;
                 request.tool_choice = None;
+            } else if changes_files {
+                request.tools = Some(change_definitions());
+                request.tool_choice = Some(if tools_allowed { "auto" } else { "none" }.to_owned());
             }
             on_event(EngineEvent::Requesting { round });
             let completion = {
@@ -284,7 +289,8 @@ impl Engine {
             let workspace = match workspace {
                 Some(workspace) if tools_allowed && !completion.tool_calls.is_empty() => workspace,
                 _ => {
-                    if completion.content.trim().is_empty() {
+                    // A change may end without closing words: its result is the staged files.
+                    if completion.content.trim().is_empty() && !changes_files {
                         return Err(ActionError::EmptyAnswer);
                     }
                     return Ok(Outcome {

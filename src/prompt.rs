@@ -214,6 +214,9 @@ pub fn user_turn(input: &ActionInput) -> String {
     let mut turn = render(&input.action.prompt, input);
     let closing = match input.action.kind {
         RowKind::Answer => "Reply in markdown.",
+        RowKind::Workspace => {
+            "Make the change with the edit_file and create_file tools (read a file before editing it, so old_text is exact); nothing is written until the person accepts the whole change. When you are done, reply with a short summary of what you changed and why, without code blocks."
+        }
         RowKind::Edit => {
             "Reply with one fenced code block that replaces the selected code exactly, then a short note."
         }

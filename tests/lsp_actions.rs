@@ -110,7 +110,8 @@ async fn code_actions_are_offered_for_a_range_and_fix_carries_diagnostics() {
             "Explain with AI",
             "Refactor with AI",
             "Fix with AI",
-            "Document with AI"
+            "Document with AI",
+            "Change with AI"
         ]
     );
     assert_eq!(actions[1]["kind"], "refactor.rewrite");
@@ -160,7 +161,8 @@ async fn code_actions_are_offered_for_a_range_and_fix_carries_diagnostics() {
             ("Explain with AI", "chatls.explain"),
             ("Refactor with AI", "refactor.rewrite"),
             ("Fix with AI", "refactor.rewrite"),
-            ("Document with AI", "refactor.rewrite")
+            ("Document with AI", "refactor.rewrite"),
+            ("Change with AI", "refactor.rewrite")
         ]
     );
     assert!(

@@ -100,6 +100,7 @@ async fn a_custom_row_is_a_tagged_code_action_and_its_prompt_is_filled() {
             "Explain simply",
             "Refactor with AI",
             "Document with AI",
+            "Change with AI",
             "Write tests"
         ]
     );
@@ -575,8 +576,11 @@ async fn list_models_and_list_actions_answer_from_the_server_table() {
         .await;
     let rows = response["result"]["actions"].as_array().unwrap().clone();
     let ids: Vec<&str> = rows.iter().filter_map(|row| row["id"].as_str()).collect();
-    assert_eq!(ids, ["explain", "refactor", "document", "write-tests"]);
-    let custom = &rows[3];
+    assert_eq!(
+        ids,
+        ["explain", "refactor", "document", "change", "write-tests"]
+    );
+    let custom = &rows[4];
     assert_eq!(custom["title"], "Write tests");
     assert_eq!(custom["kind"], "answer");
     assert_eq!(custom["model"], "m-tests");

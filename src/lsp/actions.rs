@@ -19,6 +19,7 @@ use crate::action_table::{
 use crate::engine::{ActionError, EngineEvent, check_ready};
 use crate::llm::error::LlmError;
 use crate::text::{Range, range_to_chars};
+use crate::tools::Staging;
 
 use super::session::{Running, Session};
 use super::{convert, models, stream, transcript};
@@ -333,10 +334,30 @@ pub async fn execute(
             settings.actions.ids()
         )));
     };
+    if row.kind == RowKind::Workspace
+        && args
+            .instruction
+            .as_deref()
+            .is_none_or(|instruction| instruction.trim().is_empty())
+    {
+        let message = format!(
+            "chatls: {} needs an instruction (what to change); VS Code asks for one, and in Helix or Neovim you write it under \"## You\" in a transcript and pick \"Send to AI as a change\"",
+            row.title
+        );
+        client.show_message(MessageType::ERROR, &message).await;
+        return Err(invalid(message));
+    }
     let input = snapshot(session, row, args).map_err(invalid)?;
     let key = session.conversation_key(&input.uri);
-    let you = (input.action.kind == RowKind::Answer)
-        .then(|| transcript::you_turn(session, &input, &input.action.title));
+    let you = match input.action.kind {
+        RowKind::Answer => Some(transcript::you_turn(session, &input, &input.action.title)),
+        RowKind::Workspace => Some(transcript::you_turn(
+            session,
+            &input,
+            input.instruction.as_deref().unwrap_or_default(),
+        )),
+        RowKind::Edit => None,
+    };
     start(session, client, input, key, you).await
 }
 
@@ -574,7 +595,13 @@ async fn run(
         &format!("asking {}", crate::display::label(&model)),
     );
     let conversation = session.conversations.begin(key);
-    let workspace = session.workspace(&settings);
+    let mut workspace = session.workspace(&settings);
+    // A change across files stages the model's edits in an overlay the tools share.
+    let staging = (input.action.kind == RowKind::Workspace).then(|| {
+        let staging = Arc::new(Staging::new(settings.change_max_files as usize));
+        workspace.toolbox = workspace.toolbox.with_staging(Arc::clone(&staging));
+        staging
+    });
     let mut retries = 0u32;
     let streaming = stream::Stream::start(
         session,
@@ -583,12 +610,17 @@ async fn run(
         input.action.stream.unwrap_or(settings.edits_stream),
         &running.cancel,
     );
+    let changes_files = staging.is_some();
     let result = {
         let mut answer_so_far = String::new();
+        // A change's calls of one round are reported together (reports are throttled), so
+        // progress names every file being staged.
+        let mut round_tools: Vec<String> = Vec::new();
         let mut on_event = |event: EngineEvent<'_>| {
             let line = match event {
                 EngineEvent::Requesting { round: 0 } => return,
                 EngineEvent::Requesting { round } => {
+                    round_tools.clear();
                     streaming.restart();
                     format!("thinking (tool round {round})")
                 }
@@ -618,6 +650,10 @@ async fn run(
                         answer_so_far.drain(..cut);
                     }
                     format!("writing: {}", tail(&answer_so_far, 60))
+                }
+                EngineEvent::Tool(label) if changes_files => {
+                    round_tools.push(crate::display::label(label));
+                    round_tools.join("; ")
                 }
                 EngineEvent::Tool(label) => crate::display::label(label),
                 EngineEvent::Note(note) => crate::display::line(note),
@@ -714,6 +750,34 @@ async fn run(
                 you,
             };
             transcript::deliver(session, client, answer, &running.cancel).await
+        }
+        RowKind::Workspace => {
+            let staging = staging.unwrap_or_else(|| Arc::new(Staging::new(1)));
+            let delivered = super::change::deliver(
+                session,
+                client,
+                &input,
+                &staging,
+                &workspace.sandbox,
+                &running.cancel,
+            )
+            .await;
+            let record = super::change::record(&outcome.answer, &staging.files(), &delivered);
+            let answer = transcript::Answer {
+                key,
+                conversation: &conversation,
+                input: &input,
+                model: &model,
+                text: &record,
+                you,
+            };
+            if !running.cancel.is_cancelled()
+                && let Err(problem) =
+                    transcript::deliver(session, client, answer, &running.cancel).await
+            {
+                tracing::warn!(%problem, "the change could not be recorded in the transcript");
+            }
+            delivered
         }
         RowKind::Edit => {
             streamed

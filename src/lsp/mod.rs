@@ -3,6 +3,7 @@
 //! `convert` translates types; `session` holds the state; `progress` talks work-done progress.
 
 pub mod actions;
+pub mod change;
 pub mod completion;
 pub mod convert;
 pub mod deliver;

@@ -12,6 +12,7 @@ use tower_lsp_server::ls_types::{
 };
 
 use crate::action::ActionInput;
+use crate::action_table::RowReview;
 use crate::apply::{Prepared, place};
 use crate::config::ReviewMode;
 use crate::review::{unified_diff, write_diff};
@@ -43,7 +44,12 @@ pub(super) async fn clear(
     cancel: &CancellationToken,
 ) -> Result<Cleared, String> {
     let settings = session.settings();
-    if settings.edits_review == ReviewMode::Apply {
+    let confirm = match input.action.review {
+        Some(RowReview::Confirm) => true,
+        Some(RowReview::Apply) => false,
+        None => settings.edits_review == ReviewMode::Confirm,
+    };
+    if !confirm {
         return Ok(Cleared::Plain);
     }
     let facts = session.facts();
@@ -95,11 +101,38 @@ async fn ask(
         })
         .unwrap_or(Err(DeliveryError::DocumentClosed))
         .map_err(|reason| reason.to_string())?;
+    let subject = format!(
+        "{}: review the change to {}",
+        &input.action.title, input.display_path
+    );
+    question(
+        session,
+        client,
+        input,
+        &subject,
+        &diff,
+        show_document,
+        cancel,
+    )
+    .await
+}
+
+/// Shows a diff (opened as a document where the client can, else in the question itself)
+/// and asks Apply or Discard; `Ok(Cleared::Plain)` only for Apply.
+pub(super) async fn question(
+    session: &Session,
+    client: &Client,
+    input: &ActionInput,
+    subject: &str,
+    diff: &str,
+    show_document: bool,
+    cancel: &CancellationToken,
+) -> Result<Cleared, String> {
     // Registered before anything is shown: a newer action on the same code replaces this one.
     let ticket = session.reviews.begin(&input.uri, input.selection.clone());
     let written = session
         .explain_dir()
-        .and_then(|dir| write_diff(&dir, &input.display_path, &diff));
+        .and_then(|dir| write_diff(&dir, &input.display_path, diff));
     let mut opened = false;
     if let (true, Ok(path)) = (show_document, &written)
         && let Some(uri) = convert::file_uri(path).and_then(|uri| convert::parse_uri(&uri))
@@ -114,10 +147,7 @@ async fn ask(
             .await
             .unwrap_or(false);
     }
-    let mut question = format!(
-        "{}: review the change to {}",
-        &input.action.title, input.display_path
-    );
+    let mut question = subject.to_owned();
     match &written {
         Ok(path) if opened => question.push_str(&format!(" (diff opened: {})", path.display())),
         _ => {

@@ -421,6 +421,18 @@ impl WorkspaceView for SessionView {
             .with_document(&uri, |document| document.contents())
     }
 
+    fn open_document(&self, path: &Path) -> Option<(String, Option<i32>)> {
+        let uri = self
+            .0
+            .by_path
+            .get(path)
+            .map(|uri| uri.clone())
+            .or_else(|| super::convert::file_uri(path))?;
+        self.0.documents.with_document(&uri, |document| {
+            (document.contents(), Some(document.version))
+        })
+    }
+
     fn diagnostics(&self, path: Option<&Path>) -> Vec<FileDiagnostic> {
         self.0
             .diagnostics

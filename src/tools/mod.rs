@@ -150,7 +150,7 @@ impl ToolBox {
 
     /// The same tools over a change's overlay: `edit_file` and `create_file` stage into it,
     /// and the read tools see what is staged.
-    pub fn with_staging(self, staging: Arc<Staging>) -> Self {
+    pub fn with_staging(&self, staging: Arc<Staging>) -> Self {
         let view: Arc<dyn WorkspaceView> = Arc::new(staging::StagedView {
             inner: Arc::clone(&self.context.view),
             staging: Arc::clone(&staging),

@@ -11,7 +11,11 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+use ropey::Rope;
 use serde::Deserialize;
+
+use crate::edits::CharEdit;
+use crate::text::{Document, rebase_range};
 
 use super::images::human_size;
 use super::read_file::text_of;
@@ -349,6 +353,73 @@ impl WorkspaceView for StagedView {
     fn diagnostics(&self, path: Option<&Path>) -> Vec<super::FileDiagnostic> {
         self.inner.diagnostics(path)
     }
+}
+
+/// A staged file's edits in its open document as it is now: each edit's whole lines (in the
+/// text the change was staged on, the document at `version`) are moved through what the
+/// person typed since; typing on an edited line, or a history too long to follow, places
+/// nothing (`Err` says why). `edits` are char offsets in `base`.
+pub fn place_on(
+    document: &Document,
+    version: i32,
+    base: &str,
+    edits: &[CharEdit],
+) -> Result<Vec<CharEdit>, &'static str> {
+    let changes = document
+        .changes_since(version)
+        .ok_or("it was edited too much to follow")?;
+    let base = Rope::from_str(base);
+    let current = document.text();
+    let mut placed = Vec::with_capacity(edits.len());
+    for edit in edits {
+        if edit.start > edit.end || edit.end > base.len_chars() {
+            return Err("the staged edit does not fit the file");
+        }
+        let first = base.char_to_line(edit.start);
+        let last = base.char_to_line(edit.end);
+        let lines = base.line_to_char(first)..base.line_to_char((last + 1).min(base.len_lines()));
+        let lines = if lines.end < edit.end {
+            lines.start..base.len_chars()
+        } else {
+            lines
+        };
+        let moved = rebase_range(lines.clone(), &changes).ok_or("you typed in an edited line")?;
+        if moved.end > current.len_chars()
+            || current.slice(moved.clone()) != base.slice(lines.clone())
+        {
+            return Err("you typed in an edited line");
+        }
+        let shift = |at: usize| at - lines.start + moved.start;
+        placed.push(CharEdit {
+            start: shift(edit.start),
+            end: shift(edit.end),
+            new_text: edit.new_text.clone(),
+        });
+    }
+    Ok(placed)
+}
+
+/// The staged files as one unified diff, for review and for `chatls ask --action change`.
+pub fn unified_diff(files: &[StagedFile]) -> String {
+    let mut out = String::new();
+    for file in files {
+        let before = if file.base == Base::New {
+            "/dev/null".to_owned()
+        } else {
+            format!("a/{}", file.shown)
+        };
+        out.push_str(
+            &similar::TextDiff::from_lines(file.base.text(), &file.text)
+                .unified_diff()
+                .context_radius(3)
+                .header(&before, &format!("b/{}", file.shown))
+                .to_string(),
+        );
+        if !out.ends_with('\n') {
+            out.push('\n');
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -696,6 +767,68 @@ mod tests {
         let files = staging.files();
         assert_eq!(files[0].text, "pub fn new_name() { /* unsaved */ }\n");
         assert!(matches!(files[0].base, Base::Buffer { .. }));
+    }
+
+    #[test]
+    fn typing_on_an_edited_line_refuses_and_typing_elsewhere_moves_the_edit() {
+        use crate::text::{Position, PositionEncoding, Range, TextChange};
+        let base = "fn a() {}\nfn b() {}\nfn c() {}\n";
+        let staged = base.replace("fn b()", "fn bee()");
+        let edits = crate::edits::minimal_edits(base, &staged);
+        let typed = |line: u32, character: u32| {
+            let mut document = Document::new(base, 1, "rust");
+            let at = Position { line, character };
+            document
+                .apply_changes(
+                    2,
+                    &[TextChange {
+                        range: Some(Range { start: at, end: at }),
+                        text: "x".into(),
+                    }],
+                    PositionEncoding::Utf16,
+                )
+                .unwrap();
+            let placed = place_on(&document, 1, base, &edits);
+            (document, placed)
+        };
+        let (document, placed) = typed(0, 0);
+        let placed = placed.unwrap();
+        assert_eq!(
+            crate::edits::apply_edits(&document.contents(), &placed),
+            format!("x{staged}")
+        );
+        let (_, placed) = typed(1, 9);
+        assert_eq!(placed, Err("you typed in an edited line"));
+        let (document, placed) = typed(2, 3);
+        assert_eq!(
+            crate::edits::apply_edits(&document.contents(), &placed.unwrap()),
+            staged.replace("fn c", "fn xc")
+        );
+    }
+
+    #[test]
+    fn the_diff_names_every_file_and_new_files_come_from_nothing() {
+        let files = vec![
+            StagedFile {
+                path: "/ws/a.rs".into(),
+                shown: "a.rs".into(),
+                base: Base::Disk {
+                    text: "old\n".into(),
+                },
+                text: "new\n".into(),
+            },
+            StagedFile {
+                path: "/ws/b.rs".into(),
+                shown: "b.rs".into(),
+                base: Base::New,
+                text: "fresh\n".into(),
+            },
+        ];
+        let diff = unified_diff(&files);
+        assert!(diff.contains("--- a/a.rs\n+++ b/a.rs\n"), "{diff}");
+        assert!(diff.contains("-old\n+new\n"), "{diff}");
+        assert!(diff.contains("--- /dev/null\n+++ b/b.rs\n"), "{diff}");
+        assert!(diff.contains("+fresh\n"), "{diff}");
     }
 
     #[tokio::test]

@@ -403,18 +403,61 @@ impl Client {
                 let encoding = state.encoding.clone();
                 let edit = &params["edit"];
                 if let Some(changes) = edit["documentChanges"].as_array() {
+                    // All or nothing, like VS Code and Helix: a refused change keeps every
+                    // document as it was.
+                    let before = state.docs.clone();
+                    let echoes = state.pending_echo.len();
+                    let refuse = |state: &mut State, reason: String| {
+                        state.docs = before.clone();
+                        state.pending_echo.truncate(echoes);
+                        json!({"applied": false, "failureReason": reason})
+                    };
                     for change in changes {
+                        if change["kind"] == "create" {
+                            // A new file: created empty on disk, open in the editor.
+                            let uri = change["uri"].as_str().unwrap_or_default().to_owned();
+                            let path = PathBuf::from(uri.trim_start_matches("file://"));
+                            if path.exists() || state.docs.contains_key(&uri) {
+                                return refuse(&mut state, format!("{uri} exists"));
+                            }
+                            if let Some(parent) = path.parent() {
+                                let _ = std::fs::create_dir_all(parent);
+                            }
+                            if std::fs::write(&path, "").is_err() {
+                                return refuse(&mut state, format!("cannot create {uri}"));
+                            }
+                            state.docs.insert(
+                                uri,
+                                ClientDoc {
+                                    text: String::new(),
+                                    version: 0,
+                                },
+                            );
+                            continue;
+                        }
                         let uri = change["textDocument"]["uri"]
                             .as_str()
                             .unwrap_or_default()
                             .to_owned();
+                        if !state.docs.contains_key(&uri)
+                            && change["textDocument"]["version"].is_null()
+                            && let Ok(text) =
+                                std::fs::read_to_string(uri.trim_start_matches("file://"))
+                        {
+                            // A closed file: the editor opens it and edits the buffer.
+                            state
+                                .docs
+                                .insert(uri.clone(), ClientDoc { text, version: 0 });
+                        }
                         let Some(doc) = state.docs.get_mut(&uri) else {
-                            return json!({"applied": false, "failureReason": "unknown document"});
+                            return refuse(&mut state, "unknown document".to_owned());
                         };
                         if let Some(version) = change["textDocument"]["version"].as_i64()
                             && version != i64::from(doc.version)
                         {
-                            return json!({"applied": false, "failureReason": format!("version {version} is not current ({})", doc.version)});
+                            let reason =
+                                format!("version {version} is not current ({})", doc.version);
+                            return refuse(&mut state, reason);
                         }
                         let edits = change["edits"].as_array().cloned().unwrap_or_default();
                         doc.text = apply_text_edits(&doc.text, &edits, &encoding);
@@ -454,6 +497,14 @@ impl Client {
                 }
                 if let Some(changes) = edit["changes"].as_object() {
                     for (uri, edits) in changes {
+                        if !state.docs.contains_key(uri) {
+                            // A closed file, or a new one (Neovim opens an empty buffer).
+                            let text = std::fs::read_to_string(uri.trim_start_matches("file://"))
+                                .unwrap_or_default();
+                            state
+                                .docs
+                                .insert(uri.clone(), ClientDoc { text, version: 0 });
+                        }
                         let Some(doc) = state.docs.get_mut(uri) else {
                             return json!({"applied": false, "failureReason": "unknown document"});
                         };

@@ -208,6 +208,13 @@ async function startClient(context: vscode.ExtensionContext): Promise<void> {
         if (command === SERVER_COMMANDS.selectModel && args.length === 0) {
           return selectModel(newClient, (chosen) => Promise.resolve(next(command, chosen)));
         }
+        // "Change with AI" from the light bulb: the instruction is required, so ask for it.
+        const first = args[0] as Record<string, unknown> | undefined;
+        if (command === SERVER_COMMANDS.run && first?.action === 'change' && typeof first.instruction !== 'string') {
+          const instruction = await askChangeInstruction('Change with AI');
+          if (instruction === undefined) return undefined;
+          return (await next(command, [{ ...first, instruction }, ...args.slice(1)])) as unknown;
+        }
         return (await next(command, args)) as unknown;
       },
       window: {
@@ -437,6 +444,19 @@ async function selectModel(active: LanguageClient, send: (args: unknown[]) => Pr
   return result;
 }
 
+/** The instruction of a change across files (required): undefined when the person gives none. */
+async function askChangeInstruction(title: string): Promise<string | undefined> {
+  const instruction = await vscode.window.showInputBox({
+    title: `chatls: ${title}`,
+    prompt: 'What should change, across which files? (you review every file before it is applied)',
+    placeHolder: 'e.g. rename parse_config to load_config and update the callers and tests',
+    ignoreFocusOut: true,
+    validateInput: (text) => (text.trim() === '' ? 'An instruction is needed' : undefined),
+  });
+  const trimmed = instruction?.trim();
+  return trimmed === undefined || trimmed === '' ? undefined : trimmed;
+}
+
 /** chatls: Run Action… — every row of the server's table (`chatls.listActions`), custom rows
  * included; an edit row asks for an optional instruction. */
 async function runTableAction(): Promise<void> {
@@ -454,7 +474,10 @@ async function runTableAction(): Promise<void> {
   if (chosen === undefined) return;
   const row = rows.find((candidate) => candidate.id === chosen.value);
   let instruction: string | undefined;
-  if (row?.kind === 'edit') {
+  if (row?.kind === 'workspace') {
+    instruction = await askChangeInstruction(chosen.label);
+    if (instruction === undefined) return;
+  } else if (row?.kind === 'edit') {
     instruction = await vscode.window.showInputBox({
       title: `chatls: ${chosen.label}`,
       prompt: 'What should the model do? (optional, Enter to skip)',

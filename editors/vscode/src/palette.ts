@@ -51,7 +51,12 @@ export function actionRows(answer: unknown): ActionRowInfo[] {
 export function actionItems(rows: readonly ActionRowInfo[]): PickItem[] {
   return rows.map((row) => ({
     label: row.title,
-    description: row.kind === 'edit' ? 'replaces the selection' : 'answers in the transcript',
+    description:
+      row.kind === 'edit'
+        ? 'replaces the selection'
+        : row.kind === 'workspace'
+          ? 'changes files, reviewed first'
+          : 'answers in the transcript',
     detail: row.model === undefined ? row.id : `${row.id} · ${row.model}`,
     value: row.id,
   }));
