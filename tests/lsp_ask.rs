@@ -108,7 +108,7 @@ async fn a_custom_row_is_a_tagged_code_action_and_its_prompt_is_filled() {
         assert_eq!(action["tags"], json!([1]), "{action}");
         assert_eq!(action["command"]["command"], "chatls.run");
     }
-    let custom = &actions[3];
+    let custom = &actions[4];
     assert_eq!(custom["kind"], "refactor.rewrite");
     assert_eq!(custom["command"]["arguments"][0]["action"], "write-tests");
 
