@@ -5,46 +5,38 @@
 mod support;
 
 use chatls::prompt::SYSTEM_PROMPT;
-use chatls_fake_upstream::{FakeUpstream, Reply};
+use chatls_fake_upstream::Reply;
 use serde_json::{Value, json};
 
-use support::{Client, capabilities, env, file_uri, range, workspace};
+use support::fixture::{Editor, Fixture, Session};
+use support::range;
 
 const CODE: &str = "fn main() {\n    println!(\"hi\");\n}\n";
 
-struct Setup {
-    fake: FakeUpstream,
-    client: Client,
-    dir: tempfile::TempDir,
-    _explain_dir: tempfile::TempDir,
-    opened: std::sync::Mutex<Vec<String>>,
-}
-
-async fn setup(files: &[(&str, &str)], options: Value) -> Setup {
-    let fake = FakeUpstream::start(Vec::new())
-        .await
-        .expect("fake upstream");
-    fake.set_default(Reply::text(&["It prints hi."]));
-    let dir = workspace(files);
-    let explain_dir = tempfile::tempdir().unwrap();
-    let client = Client::in_process(env(&fake.base_url(), Some("sk-test"), explain_dir.path()));
-    client
-        .initialize(capabilities(&["utf-16"], true), options, Some(dir.path()))
-        .await;
-    Setup {
-        fake,
-        client,
-        dir,
-        _explain_dir: explain_dir,
+/// VS Code on a workspace of `files`, every action answered with a line of prose.
+async fn setup(files: &[(&str, &str)], settings: Value) -> Rules {
+    let mut fixture = Fixture::new()
+        .client(Editor::VsCode)
+        .settings(settings)
+        .default_reply(Reply::text(&["It prints hi."]));
+    for (path, text) in files {
+        fixture = fixture.file(path, text);
+    }
+    Rules {
+        s: fixture.start().await,
         opened: Default::default(),
     }
 }
 
-impl Setup {
+struct Rules {
+    s: Session,
+    opened: std::sync::Mutex<Vec<String>>,
+}
+
+impl Rules {
     /// Explains a file of the workspace (opened first); the system message sent upstream.
     async fn system_message_for(&self, path: &str) -> String {
-        let uri = file_uri(&self.dir.path().join(path));
-        let text = std::fs::read_to_string(self.dir.path().join(path)).unwrap();
+        let uri = self.s.uri_of(path);
         let first_time = {
             let mut opened = self.opened.lock().unwrap();
             let first_time = !opened.contains(&uri);
@@ -52,18 +44,20 @@ impl Setup {
             first_time
         };
         if first_time {
-            self.client.open(&uri, "rust", &text).await;
+            let text = std::fs::read_to_string(self.s.path(path)).unwrap();
+            self.s.client.open(&uri, "rust", &text).await;
         }
-        let before = self.fake.requests().len();
+        let before = self.s.fake.requests().len();
         let token = self
+            .s
             .client
             .run_action(
                 "chatls.explain",
                 json!({"uri": uri, "range": range(0, 0, 2, 0)}),
             )
             .await;
-        let end = self.client.wait_progress_end(&token).await;
-        let requests = self.fake.requests();
+        let end = self.s.client.wait_progress_end(&token).await;
+        let requests = self.s.fake.requests();
         assert!(requests.len() > before, "no request was sent: {end}");
         let body = &requests[before].body;
         assert_eq!(body["messages"][0]["role"], "system");
@@ -141,7 +135,7 @@ async fn a_rules_file_linked_outside_a_fifo_or_binary_is_not_read_and_a_change_i
         Value::Null,
     )
     .await;
-    let root = s.dir.path();
+    let root = s.s.dir.path();
     std::os::unix::fs::symlink(outside.path().join("notes.md"), root.join("AGENTS.md")).unwrap();
     let made = std::process::Command::new("mkfifo")
         .arg(root.join("CLAUDE.md"))
@@ -175,7 +169,7 @@ async fn a_rules_file_linked_outside_a_fifo_or_binary_is_not_read_and_a_change_i
     assert!(!system.contains("Project rules"), "{system}");
 }
 
-/// `rules.enabled: false` sends the constant prompt alone.
+/// `rules.enabled: false` sends the constant prompt alone; switched back on, the rules go.
 #[tokio::test]
 async fn rules_enabled_false_sends_none() {
     let s = setup(
@@ -187,6 +181,18 @@ async fn rules_enabled_false_sends_none() {
     )
     .await;
     assert_eq!(s.system_message_for("src/main.rs").await, SYSTEM_PROMPT);
+    // Switched on again: the same workspace sends them.
+    s.s.client
+        .notify(
+            "workspace/didChangeConfiguration",
+            json!({"settings": {"chatls": {"rules": {"enabled": true}}}}),
+        )
+        .await;
+    let system = s.system_message_for("src/main.rs").await;
+    assert!(
+        system.ends_with("Project rules from AGENTS.md:\nRoot agents: run cargo test."),
+        "{system}"
+    );
 }
 
 /// More than 16 KB of rules: cut there, with a note that says so and names what was left out.
@@ -215,4 +221,88 @@ async fn rules_past_16_kb_are_cut_with_a_note() {
     assert!(note.contains("the end of AGENTS.md"), "{note}");
     assert!(note.contains("all of CLAUDE.md"), "{note}");
     assert!(!system.contains("CLAUDE-CANARY"));
+}
+
+/// Two workspace folders: each root's rules, in the folders' order, named by folder; a
+/// request about a file of either carries the same bytes.
+#[tokio::test]
+async fn every_root_sends_its_rules_the_same_bytes_for_files_of_either() {
+    let s = setup(
+        &[("AGENTS.md", "First root: tabs.\n"), ("main.rs", CODE)],
+        Value::Null,
+    )
+    .await;
+    let second = tempfile::tempdir().unwrap();
+    let other = second.path().join("other");
+    std::fs::create_dir_all(&other).unwrap();
+    std::fs::write(other.join("CLAUDE.md"), "Second root: spaces.\n").unwrap();
+    std::fs::write(other.join("lib.rs"), CODE).unwrap();
+    s.s.client
+        .notify(
+            "workspace/didChangeWorkspaceFolders",
+            json!({"event": {"added": [{"uri": support::file_uri(&other), "name": "other"}], "removed": []}}),
+        )
+        .await;
+    let first_name =
+        s.s.dir
+            .path()
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+    let in_first = s.system_message_for("main.rs").await;
+    assert!(
+        in_first.ends_with(&format!(
+            "Project rules from {first_name}/AGENTS.md:\nFirst root: tabs.\n\nProject rules from other/CLAUDE.md:\nSecond root: spaces."
+        )),
+        "{in_first}"
+    );
+    // A file of the second root: opened and explained the same way.
+    let uri = support::file_uri(&other.join("lib.rs"));
+    s.s.client.open(&uri, "rust", CODE).await;
+    let token =
+        s.s.client
+            .run_action(
+                "chatls.explain",
+                json!({"uri": uri, "range": range(0, 0, 2, 0)}),
+            )
+            .await;
+    s.s.client.wait_progress_end(&token).await;
+    let requests = s.s.fake.requests();
+    let in_second = requests.last().unwrap().body["messages"][0]["content"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(in_first, in_second);
+}
+
+/// Completion requests carry no rules: their system message is the completion prompt alone.
+#[tokio::test]
+async fn completion_requests_carry_no_rules() {
+    let s = Fixture::new()
+        .client(Editor::VsCode)
+        .inline_completion()
+        .settings(json!({"completion": {"debounceMs": 0}}))
+        .file("AGENTS.md", "COMPLETION-CANARY: run the tests.\n")
+        .file("main.rs", CODE)
+        .open("main.rs")
+        .default_reply(Reply::text(&["x();\n"]))
+        .start()
+        .await;
+    let response = s
+        .client
+        .request(
+            "textDocument/inlineCompletion",
+            json!({"textDocument": {"uri": s.uri}, "position": {"line": 1, "character": 4}, "context": {"triggerKind": 2}}),
+        )
+        .await;
+    assert!(response.get("error").is_none(), "{response}");
+    let requests = s.fake.requests();
+    assert_eq!(requests.len(), 1);
+    let body = &requests[0].body;
+    assert_eq!(
+        body["messages"][0]["content"],
+        chatls::completion::prompt::SYSTEM_PROMPT
+    );
+    assert!(!body.to_string().contains("COMPLETION-CANARY"));
 }
