@@ -246,7 +246,10 @@ async fn ask_writes_and_opens_a_transcript_then_a_follow_up_continues_the_conver
         .type_at_end(&transcript_uri, "And for an empty slice?\n")
         .await;
     let actions = code_actions(&s.client, &transcript_uri, range(0, 0, 0, 0)).await;
-    assert_eq!(titles(&actions), ["Send to AI"]);
+    assert_eq!(
+        titles(&actions),
+        ["Send to AI", "Send to AI as a change (Change with AI)"]
+    );
     assert_eq!(actions[0]["tags"], json!([1]));
     s.fake.push(Reply::text(&["It returns 0."]));
     let token = run_code_action(&s.client, &actions[0]).await;

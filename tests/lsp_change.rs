@@ -578,3 +578,81 @@ async fn a_client_without_document_changes_gets_changes_with_the_new_file_as_tex
         "chatls writes no file itself"
     );
 }
+
+#[tokio::test]
+async fn without_an_input_box_the_instruction_is_written_in_a_transcript_and_sent_as_a_change() {
+    let s = setup(
+        vec![
+            Reply::text(&["It returns one."]),
+            rename_calls(),
+            Reply::text(&["Renamed."]),
+        ],
+        helix_like(),
+    )
+    .await;
+    let token = s
+        .client
+        .run_action(
+            "chatls.ask",
+            json!({"uri": s.lib, "range": range(0, 0, 2, 1), "question": "What does it do?"}),
+        )
+        .await;
+    s.client.wait_progress_end(&token).await;
+    let transcript = s.client.server_requests("window/showDocument")[0]["uri"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let text = std::fs::read_to_string(transcript.trim_start_matches("file://")).unwrap();
+    s.client.open(&transcript, "markdown", &text).await;
+    s.client
+        .type_at_end(&transcript, "Rename old_name to new_name everywhere.\n")
+        .await;
+    let actions = s
+        .client
+        .request(
+            "textDocument/codeAction",
+            json!({"textDocument": {"uri": transcript}, "range": range(0, 0, 0, 0), "context": {"diagnostics": []}}),
+        )
+        .await["result"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let send = actions
+        .iter()
+        .find(|action| action["title"] == "Send to AI as a change (Change with AI)")
+        .expect("the change code action in the transcript");
+    let command = &send["command"];
+    let token = s
+        .client
+        .run_action(
+            command["command"].as_str().unwrap(),
+            command["arguments"][0].clone(),
+        )
+        .await;
+    wait_question(&s.client).await;
+    let request = &s.fake.requests()[1].body;
+    let turn = request["messages"].as_array().unwrap().last().unwrap()["content"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        turn.contains("Rename old_name to new_name everywhere."),
+        "{turn}"
+    );
+    assert!(
+        request["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|tool| tool["function"]["name"] == "edit_file")
+    );
+    s.client.answer_held(json!({"title": "Apply"})).await;
+    let end = s.client.wait_progress_end(&token).await;
+    assert!(end.starts_with("applied 4 edits to 4 files"), "{end}");
+    assert_eq!(
+        s.client.doc(&uri(&s, "src/main.rs")).text,
+        MAIN.replace("old_name", "new_name")
+    );
+    let buffer = s.client.doc(&transcript).text;
+    assert!(buffer.contains("Files in this change:"), "{buffer}");
+}

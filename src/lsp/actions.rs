@@ -112,17 +112,32 @@ pub fn code_actions(session: &Session, params: CodeActionParams) -> Option<Value
     session.remember_diagnostics(&uri, remembered);
     let only = params.context.only.as_ref();
     if session.is_transcript(&uri) {
-        let actions: Vec<Value> = wanted(only, FOLLOW_UP_KIND)
-            .then(|| {
-                json!({
-                    "title": "Send to AI",
-                    "kind": FOLLOW_UP_KIND,
-                    "tags": [LLM_GENERATED_TAG],
-                    "command": {"title": "Send to AI", "command": FOLLOW_UP_COMMAND, "arguments": [{"uri": uri}]},
-                })
-            })
-            .into_iter()
-            .collect();
+        if !wanted(only, FOLLOW_UP_KIND) {
+            return Some(Value::Array(Vec::new()));
+        }
+        let mut actions = vec![json!({
+            "title": "Send to AI",
+            "kind": FOLLOW_UP_KIND,
+            "tags": [LLM_GENERATED_TAG],
+            "command": {"title": "Send to AI", "command": FOLLOW_UP_COMMAND, "arguments": [{"uri": uri}]},
+        })];
+        // The way to give a change its instruction in an editor without an input box: write
+        // it under "## You", then send it as a change.
+        if let Some(row) = session
+            .settings()
+            .actions
+            .rows()
+            .iter()
+            .find(|row| row.kind == RowKind::Workspace)
+        {
+            let title = format!("Send to AI as a change ({})", row.title);
+            actions.push(json!({
+                "title": title,
+                "kind": FOLLOW_UP_KIND,
+                "tags": [LLM_GENERATED_TAG],
+                "command": {"title": title, "command": FOLLOW_UP_COMMAND, "arguments": [{"uri": uri, "action": row.id}]},
+            }));
+        }
         return Some(Value::Array(actions));
     }
     // A quick-fix row is a quick fix only where the editor reports a problem: VS Code
@@ -176,6 +191,12 @@ fn list_actions(table: &ActionTable) -> Value {
         })
         .collect();
     json!({ "actions": rows })
+}
+
+#[derive(Deserialize)]
+struct FollowUpArguments {
+    uri: String,
+    action: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -278,8 +299,23 @@ pub async fn execute(
         return models::select(session, client, arguments.first()).await;
     }
     if command == FOLLOW_UP_COMMAND {
-        let args: DocumentArguments = argument(command, &arguments, "{\"uri\"}")?;
-        let input = follow_up_input(session, &args.uri).map_err(invalid)?;
+        let args: FollowUpArguments = argument(command, &arguments, "{\"uri\", \"action\"?}")?;
+        let mut input = follow_up_input(session, &args.uri).map_err(invalid)?;
+        if let Some(id) = &args.action {
+            // Sent as a change: the text under "## You" is the instruction.
+            let row = session
+                .settings()
+                .actions
+                .get(id)
+                .filter(|row| row.kind == RowKind::Workspace)
+                .cloned()
+                .ok_or_else(|| {
+                    invalid(format!(
+                        "{command}: {id:?} is not a change action (a row of kind \"workspace\")"
+                    ))
+                })?;
+            input.action = row;
+        }
         let key = session.conversation_key(&args.uri);
         return start(session, client, input, key, None).await;
     }
