@@ -213,7 +213,7 @@ async function startClient(context: vscode.ExtensionContext): Promise<void> {
         if (command === SERVER_COMMANDS.run && first?.action === 'change' && typeof first.instruction !== 'string') {
           const instruction = await askChangeInstruction('Change with AI');
           if (instruction === undefined) return undefined;
-          return (await next(command, [{ ...first, instruction }, ...args.slice(1)])) as unknown;
+          return (await next(command, [{ ...first, instruction }])) as unknown;
         }
         return (await next(command, args)) as unknown;
       },
