@@ -3,7 +3,12 @@
 //! timestamping TCP relay, and prints one table of figures with their targets and baselines
 //! measured in the same run. `cargo bench --bench process` (release build); takes about two
 //! minutes. `CHATLS_BENCH_TREE` picks the tree for the search row (default: the largest
-//! crate source found in the cargo registry cache); `CHATLS_BENCH_RUNS` the latency runs.
+//! crate source found in the cargo registry cache); `CHATLS_BENCH_RUNS` the latency runs;
+//! `CHATLS_BENCH_ONLY=a,b` the sections; `CHATLS_BENCH_BIN` another binary to measure.
+//!
+//! Before/after: `CHATLS_BENCH_BASELINE_BIN=/path/to/older/chatls` runs every section against
+//! both binaries in turn, `CHATLS_BENCH_ROUNDS` times (5; which binary goes first alternates),
+//! pools each figure's samples per binary and prints p50 and min of both and their ratios.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -43,6 +48,14 @@ fn ms(duration: Duration) -> f64 {
 
 /// (VmRSS, VmHWM) in KiB.
 fn rss_kib(pid: u32) -> (u64, u64) {
+    let (rss, hwm, _) = memory_kib(pid);
+    (rss, hwm)
+}
+
+/// (VmRSS, VmHWM, RssAnon) in KiB. Most of an idle VmRSS is the binary's code mapped from the
+/// page cache (shared and reclaimable; how much depends on how the code falls on pages);
+/// RssAnon is the memory the process allocated.
+fn memory_kib(pid: u32) -> (u64, u64, u64) {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     let field = |name: &str| {
         status
@@ -52,7 +65,7 @@ fn rss_kib(pid: u32) -> (u64, u64) {
             .and_then(|number| number.parse().ok())
             .unwrap_or(0)
     };
-    (field("VmRSS:"), field("VmHWM:"))
+    (field("VmRSS:"), field("VmHWM:"), field("RssAnon:"))
 }
 
 /// The 1-minute load average, to judge how quiet the machine was.
@@ -304,9 +317,9 @@ async fn read_frame<R: tokio::io::AsyncRead + Unpin>(reader: &mut BufReader<R>) 
 }
 
 impl Lsp {
-    fn spawn(base_url: &str, explain_dir: &Path) -> Lsp {
+    fn spawn(bin: &Path, base_url: &str, explain_dir: &Path) -> Lsp {
         let spawned = Instant::now();
-        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_chatls"))
+        let mut child = tokio::process::Command::new(bin)
             .env_remove("CHATLS_API_KEY")
             .env_remove("OPENAI_API_KEY")
             .env_remove("CHATLS_LOG")
@@ -635,9 +648,23 @@ struct Row {
     baseline: String,
 }
 
+/// The raw samples behind one figure, kept for the before/after comparison.
+struct Figure {
+    name: String,
+    unit: &'static str,
+    /// Whether a larger value is worse (times, memory); `false` for figures that are not
+    /// better or worse by size (a rate held under a ceiling, a control), shown without a
+    /// verdict.
+    judged: bool,
+    samples: Vec<f64>,
+}
+
 #[derive(Default)]
 struct Table {
     rows: Vec<Row>,
+    figures: Vec<Figure>,
+    /// Whether rows are printed as they come (off while comparing two binaries).
+    quiet: bool,
 }
 
 impl Table {
@@ -654,7 +681,9 @@ impl Table {
             Some(false) => "MISSED",
             None => "-",
         };
-        println!("  {figure}: {value}  [target {target}: {verdict}]  {baseline}");
+        if !self.quiet {
+            println!("  {figure}: {value}  [target {target}: {verdict}]  {baseline}");
+        }
         self.rows.push(Row {
             figure: figure.to_owned(),
             value,
@@ -662,6 +691,19 @@ impl Table {
             verdict,
             baseline,
         });
+    }
+
+    /// Adds samples to a figure of the before/after comparison (rounds pool their samples).
+    fn sample(&mut self, name: &str, unit: &'static str, judged: bool, samples: &[f64]) {
+        match self.figures.iter_mut().find(|figure| figure.name == name) {
+            Some(figure) => figure.samples.extend_from_slice(samples),
+            None => self.figures.push(Figure {
+                name: name.to_owned(),
+                unit,
+                judged,
+                samples: samples.to_vec(),
+            }),
+        }
     }
 
     fn print(&self) {
@@ -679,26 +721,62 @@ impl Table {
 // ---------------------------------------------------------------------------------------------
 // The sections
 
+/// `cat` echoing one frame back: spawn → the frame read back (the floor for any stdio
+/// server: spawn + one pipe round trip).
+async fn cat_echo(probe: &[u8]) -> f64 {
+    let spawned = Instant::now();
+    let mut cat = tokio::process::Command::new("cat")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn cat");
+    let mut stdin = cat.stdin.take().expect("stdin");
+    let mut stdout = cat.stdout.take().expect("stdout");
+    stdin.write_all(probe).await.expect("write");
+    let mut back = vec![0u8; probe.len()];
+    stdout.read_exact(&mut back).await.expect("read");
+    let elapsed = ms(spawned.elapsed());
+    drop(stdin);
+    let _ = cat.wait().await;
+    elapsed
+}
+
 /// Spawn → `initialize` answered, and idle RSS, over fresh processes; baseline: `cat` echoing
-/// the same frame back (the floor for any stdio server: spawn + one pipe round trip).
-async fn startup(table: &mut Table, base_url: &str, scratch: &Path) -> u64 {
+/// the same frame back, run in turn with each chatls. The `initialize` request alone is timed
+/// on a process given 100 ms to start first (sent at spawn, the request also waits for the
+/// process to start).
+async fn startup(table: &mut Table, bin: &Path, base_url: &str, scratch: &Path) -> u64 {
     let runs = 15;
     let mut from_spawn = Vec::new();
     let mut round_trip = Vec::new();
+    let mut settled_round_trip = Vec::new();
     let mut idle = Vec::new();
+    let mut idle_anonymous = Vec::new();
     let mut after_action = Vec::new();
+    let mut cat_times = Vec::new();
+    let probe = frame(&json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {}}));
     let fake_for_warm = FakeUpstream::start(Vec::new()).await.expect("fake");
     fake_for_warm.set_default(answer_reply(8));
     for run in 0..runs {
-        let lsp = Lsp::spawn(base_url, scratch);
+        cat_times.push(cat_echo(&probe).await);
+        let lsp = Lsp::spawn(bin, base_url, scratch);
         let (sent, answered) = lsp.initialize(scratch).await;
         from_spawn.push(ms(answered - lsp.spawned));
         round_trip.push(ms(answered - sent));
         tokio::time::sleep(Duration::from_millis(300)).await;
-        idle.push(lsp.rss().0 as f64);
+        let (rss, _, anonymous) = memory_kib(lsp.pid);
+        idle.push(rss as f64);
+        idle_anonymous.push(anonymous as f64);
+        lsp.stop().await;
+        let settled = Lsp::spawn(bin, base_url, scratch);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let (sent, answered) = settled.initialize(scratch).await;
+        settled_round_trip.push(ms(answered - sent));
+        settled.stop().await;
         if run == 0 {
             // RSS once the HTTP client exists and one action ran.
-            let warm = Lsp::spawn(&fake_for_warm.base_url(), scratch);
+            let warm = Lsp::spawn(bin, &fake_for_warm.base_url(), scratch);
             warm.initialize(scratch).await;
             let uri = format!("file://{}/warm.rs", scratch.display());
             warm.open(&uri, SOURCE);
@@ -709,46 +787,62 @@ async fn startup(table: &mut Table, base_url: &str, scratch: &Path) -> u64 {
             after_action.push(warm.rss().0 as f64);
             warm.stop().await;
         }
-        lsp.stop().await;
-    }
-    let mut cat_times = Vec::new();
-    let probe = frame(&json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {}}));
-    for _ in 0..runs {
-        let spawned = Instant::now();
-        let mut cat = tokio::process::Command::new("cat")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("spawn cat");
-        let mut stdin = cat.stdin.take().expect("stdin");
-        let mut stdout = cat.stdout.take().expect("stdout");
-        stdin.write_all(&probe).await.expect("write");
-        let mut back = vec![0u8; probe.len()];
-        stdout.read_exact(&mut back).await.expect("read");
-        cat_times.push(ms(spawned.elapsed()));
-        drop(stdin);
-        let _ = cat.wait().await;
     }
     let spawn_p50 = median(&from_spawn);
     let cat_p50 = median(&cat_times);
+    table.sample("initialize answered, from spawn", "ms", true, &from_spawn);
+    table.sample(
+        "cat echo of the same frame (control)",
+        "ms",
+        false,
+        &cat_times,
+    );
+    table.sample(
+        "initialize from spawn ÷ cat (p50s of each round)",
+        "x",
+        true,
+        &[spawn_p50 / cat_p50],
+    );
+    table.sample(
+        "initialize request → response, process started 100 ms before",
+        "ms",
+        true,
+        &settled_round_trip,
+    );
+    let to_mib = |kib: &Vec<f64>| kib.iter().map(|kib| kib / 1024.0).collect::<Vec<_>>();
+    table.sample("idle RSS after initialize", "MiB", true, &to_mib(&idle));
+    table.sample(
+        "idle anonymous memory (RssAnon) after initialize",
+        "MiB",
+        true,
+        &to_mib(&idle_anonymous),
+    );
+    table.sample("RSS after one action", "MiB", true, &to_mib(&after_action));
     table.row(
         "initialize answered, from spawn (p50 of 15)",
-        format!(
-            "{spawn_p50:.2} ms (min {:.2})",
-            from_spawn.iter().copied().fold(f64::INFINITY, f64::min)
-        ),
+        format!("{spawn_p50:.2} ms (min {:.2})", min(&from_spawn)),
         "< 5 ms",
         Some(spawn_p50 < 5.0),
         format!(
             "cat echo of the same frame {cat_p50:.2} ms (min {:.2}); ratio {:.1}x",
-            cat_times.iter().copied().fold(f64::INFINITY, f64::min),
+            min(&cat_times),
             spawn_p50 / cat_p50
         ),
     );
     table.row(
-        "initialize request → response (p50 of 15)",
+        "initialize request → response, sent at spawn (p50 of 15)",
         format!("{:.3} ms", median(&round_trip)),
+        "-",
+        None,
+        String::new(),
+    );
+    table.row(
+        "initialize request → response, sent 100 ms after spawn (p50 of 15)",
+        format!(
+            "{:.3} ms (min {:.3})",
+            median(&settled_round_trip),
+            min(&settled_round_trip)
+        ),
         "-",
         None,
         String::new(),
@@ -759,7 +853,10 @@ async fn startup(table: &mut Table, base_url: &str, scratch: &Path) -> u64 {
         format!("{:.1} MiB", idle_kib / 1024.0),
         "≤ 10 MiB",
         Some(idle_kib <= 10.0 * 1024.0),
-        "reference server ~9 MiB".into(),
+        format!(
+            "reference server ~9 MiB; of it allocated (RssAnon) {:.1} MiB, the rest mapped code",
+            median(&idle_anonymous) / 1024.0
+        ),
     );
     table.row(
         "RSS after one action (HTTP client built)",
@@ -774,11 +871,11 @@ async fn startup(table: &mut Table, base_url: &str, scratch: &Path) -> u64 {
 /// Sequential actions: command → upstream request, upstream last byte → applyEdit, and the
 /// number of upstream connections. Baselines: a no-op executeCommand round trip (the LSP pipe
 /// floor), and one HTTP request by a fresh vs a pooled reqwest client.
-async fn latency(table: &mut Table, scratch: &Path, runs: usize) {
+async fn latency(table: &mut Table, bin: &Path, scratch: &Path, runs: usize) {
     let fake = FakeUpstream::start(Vec::new()).await.expect("fake");
     fake.set_default(answer_reply(16));
     let relay = Relay::start(fake.port()).await;
-    let lsp = Lsp::spawn(&relay.address, scratch);
+    let lsp = Lsp::spawn(bin, &relay.address, scratch);
     lsp.initialize(scratch).await;
     let uri = format!("file://{}/latency.rs", scratch.display());
     lsp.open(&uri, SOURCE);
@@ -851,6 +948,26 @@ async fn latency(table: &mut Table, scratch: &Path, runs: usize) {
         pooled.push(ms(started.elapsed()));
     }
 
+    table.sample(
+        "executeCommand → upstream request arrives",
+        "ms",
+        true,
+        &to_request,
+    );
+    table.sample(
+        "upstream last byte → workspace/applyEdit arrives",
+        "ms",
+        true,
+        &to_apply,
+    );
+    table.sample("whole action, command → applyEdit", "ms", true, &whole);
+    table.sample("no-op executeCommand round trip", "ms", true, &noop);
+    table.sample(
+        "upstream connections for the sequential actions",
+        "",
+        true,
+        &[connections as f64],
+    );
     let (req50, req99) = (median(&to_request), percentile(&to_request, 99.0));
     let (app50, app99) = (median(&to_apply), percentile(&to_apply, 99.0));
     let noop50 = median(&noop);
@@ -907,7 +1024,7 @@ fn content_chunk(text: &str, finish: Option<&str>) -> Value {
 
 /// One action with a fast token stream (~2.5 s, several thousand tokens a second):
 /// `$/progress` reports per second.
-async fn progress_rate(table: &mut Table, scratch: &Path) {
+async fn progress_rate(table: &mut Table, bin: &Path, scratch: &Path) {
     let tokens = 10_000;
     let mut steps = vec![Step::Data(content_chunk(
         "```rust\nfn add(a: i64, b: i64) -> i64 {",
@@ -924,7 +1041,7 @@ async fn progress_rate(table: &mut Table, scratch: &Path) {
     let fake = FakeUpstream::start(vec![Reply::sse(steps)])
         .await
         .expect("fake");
-    let lsp = Lsp::spawn(&fake.base_url(), scratch);
+    let lsp = Lsp::spawn(bin, &fake.base_url(), scratch);
     lsp.initialize(scratch).await;
     let uri = format!("file://{}/progress.rs", scratch.display());
     lsp.open(&uri, SOURCE);
@@ -976,6 +1093,7 @@ async fn progress_rate(table: &mut Table, scratch: &Path) {
         })
         .max()
         .unwrap_or(0);
+    table.sample("progress reports per second (≤ 10)", "/s", false, &[rate]);
     table.row(
         "progress reports per second, fast stream",
         format!("{rate:.2}/s ({} reports in {seconds:.2} s; busiest 1-s window {busiest}; shortest gap {shortest_gap:.1} ms)", reports.len()),
@@ -987,12 +1105,12 @@ async fn progress_rate(table: &mut Table, scratch: &Path) {
 
 /// 64 actions at once: wall time and chatls CPU time per streamed token. Baseline: one
 /// action of the same size alone.
-async fn concurrency(table: &mut Table, scratch: &Path) {
+async fn concurrency(table: &mut Table, bin: &Path, scratch: &Path) {
     let actions = 64;
     let tokens = 256;
     let fake = FakeUpstream::start(Vec::new()).await.expect("fake");
     fake.set_default(answer_reply(tokens));
-    let lsp = Lsp::spawn(&fake.base_url(), scratch);
+    let lsp = Lsp::spawn(bin, &fake.base_url(), scratch);
     lsp.initialize(scratch).await;
     let uris: Vec<String> = (0..actions)
         .map(|i| format!("file://{}/concurrent{i}.rs", scratch.display()))
@@ -1046,6 +1164,18 @@ async fn concurrency(table: &mut Table, scratch: &Path) {
         lsp.stop().await;
     }
     let streamed = (actions * tokens) as f64;
+    table.sample(
+        "64 concurrent actions × 256 tokens: wall time",
+        "ms",
+        true,
+        &[ms(wall)],
+    );
+    table.sample(
+        "CPU time per streamed token (64 concurrent)",
+        "µs",
+        true,
+        &[cpu * 1e6 / streamed],
+    );
     table.row(
         &format!("{actions} concurrent actions × {tokens} tokens: wall time"),
         format!(
@@ -1077,10 +1207,10 @@ async fn concurrency(table: &mut Table, scratch: &Path) {
 }
 
 /// 1,000 open documents of 100 KB: RSS against the text's size.
-async fn memory(table: &mut Table, base_url: &str, scratch: &Path) {
+async fn memory(table: &mut Table, bin: &Path, base_url: &str, scratch: &Path) {
     let documents = 1000;
     let size = 100 * 1024;
-    let lsp = Lsp::spawn(base_url, scratch);
+    let lsp = Lsp::spawn(bin, base_url, scratch);
     lsp.initialize(scratch).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let (idle, _) = lsp.rss();
@@ -1118,6 +1248,18 @@ async fn memory(table: &mut Table, base_url: &str, scratch: &Path) {
     let text_kib = text_bytes as f64 / 1024.0;
     let held = (rss.saturating_sub(idle)) as f64;
     let ratio = held / text_kib;
+    table.sample(
+        "RSS held per byte of open text (1000 × 100 KiB)",
+        "x",
+        true,
+        &[ratio],
+    );
+    table.sample(
+        "peak RSS with 1000 open documents",
+        "MiB",
+        true,
+        &[hwm as f64 / 1024.0],
+    );
     table.row(
         &format!("RSS with {documents} open {}-KiB documents", size / 1024),
         format!(
@@ -1134,7 +1276,7 @@ async fn memory(table: &mut Table, base_url: &str, scratch: &Path) {
 
 /// search_workspace through the whole server (a tool call round) against `rg` on the same
 /// tree: from the upstream's last byte of the tool call to the next request's arrival.
-async fn search(table: &mut Table, scratch: &Path, tree: &Path) {
+async fn search(table: &mut Table, bin: &Path, scratch: &Path, tree: &Path) {
     let pattern = "chatls_bench_absent_identifier";
     let files = count_files(tree);
     let megabytes = tree_size(tree) as f64 / 1e6;
@@ -1169,7 +1311,7 @@ async fn search(table: &mut Table, scratch: &Path, tree: &Path) {
 
     let fake = FakeUpstream::start(Vec::new()).await.expect("fake");
     let relay = Relay::start(fake.port()).await;
-    let lsp = Lsp::spawn(&relay.address, scratch);
+    let lsp = Lsp::spawn(bin, &relay.address, scratch);
     lsp.initialize(tree).await;
     let uri = format!("file://{}/chatls-bench-open.rs", tree.display());
     lsp.open(&uri, SOURCE);
@@ -1215,6 +1357,13 @@ async fn search(table: &mut Table, scratch: &Path, tree: &Path) {
         }
     }
     lsp.stop().await;
+    table.sample(
+        "search_workspace tool round, absent literal",
+        "ms",
+        true,
+        &chatls_times,
+    );
+    table.sample("rg on the same tree (control)", "ms", false, &rg_times);
     let ours = median(&chatls_times);
     let description = format!(
         "search_workspace, absent literal, {} ({files} files, {megabytes:.0} MB), p50 of {runs}",
@@ -1247,7 +1396,7 @@ async fn search(table: &mut Table, scratch: &Path, tree: &Path) {
 }
 
 /// Cancel → the upstream sees the connection closed, measured at the relay.
-async fn cancel(table: &mut Table, scratch: &Path) {
+async fn cancel(table: &mut Table, bin: &Path, scratch: &Path) {
     let runs = 20;
     let fake = FakeUpstream::start(Vec::new()).await.expect("fake");
     let stalled = Reply::sse(vec![
@@ -1259,7 +1408,7 @@ async fn cancel(table: &mut Table, scratch: &Path) {
     ]);
     fake.set_default(stalled);
     let relay = Relay::start(fake.port()).await;
-    let lsp = Lsp::spawn(&relay.address, scratch);
+    let lsp = Lsp::spawn(bin, &relay.address, scratch);
     lsp.initialize(scratch).await;
     let uri = format!("file://{}/cancel.rs", scratch.display());
     lsp.open(&uri, SOURCE);
@@ -1302,6 +1451,7 @@ async fn cancel(table: &mut Table, scratch: &Path) {
     let aborted = fake.aborted_streams();
     lsp.stop().await;
     let all: Vec<f64> = by_command.iter().chain(&by_progress).copied().collect();
+    table.sample("cancel → upstream connection closed", "ms", true, &all);
     let p50 = median(&all);
     table.row(
         &format!("cancel → upstream connection closed (p50 / p99 of {runs})"),
@@ -1314,6 +1464,110 @@ async fn cancel(table: &mut Table, scratch: &Path) {
             median(&by_command)
         ),
     );
+}
+
+const SECTIONS: [&str; 7] = [
+    "startup",
+    "latency",
+    "progress",
+    "concurrency",
+    "memory",
+    "search",
+    "cancel",
+];
+
+/// Runs one section against one binary.
+async fn run_section(
+    section: &str,
+    table: &mut Table,
+    bin: &Path,
+    scratch: &Path,
+    tree: Option<&Path>,
+    runs: usize,
+) {
+    // An address nothing listens on: no section but the latency ones talks upstream.
+    let unused = "http://127.0.0.1:9/v1";
+    match section {
+        "startup" => {
+            startup(table, bin, unused, scratch).await;
+        }
+        "latency" => latency(table, bin, scratch, runs).await,
+        "progress" => progress_rate(table, bin, scratch).await,
+        "concurrency" => concurrency(table, bin, scratch).await,
+        "memory" => memory(table, bin, unused, scratch).await,
+        "search" => match tree {
+            Some(tree) => search(table, bin, scratch, tree).await,
+            None => table.row(
+                "search_workspace vs rg",
+                "no tree found".into(),
+                "≤ 1.5 × rg",
+                None,
+                "set CHATLS_BENCH_TREE".into(),
+            ),
+        },
+        "cancel" => cancel(table, bin, scratch).await,
+        _ => {}
+    }
+}
+
+fn min(samples: &[f64]) -> f64 {
+    samples.iter().copied().fold(f64::INFINITY, f64::min)
+}
+
+/// Three significant figures or so.
+fn shown(value: f64) -> String {
+    if value.abs() >= 100.0 {
+        format!("{value:.1}")
+    } else if value.abs() >= 1.0 {
+        format!("{value:.2}")
+    } else {
+        format!("{value:.3}")
+    }
+}
+
+/// The before/after table: each figure's pooled samples for both binaries, p50 and min, and
+/// the ratios after ÷ before. A judged figure is "worse" when its p50 ratio is above 1.05.
+fn print_comparison(before: &Table, after: &Table, rounds: usize) -> bool {
+    println!(
+        "\n| figure ({rounds} rounds, before/after interleaved; n = samples before / after) | before p50 (min) | after p50 (min) | after ÷ before, p50 / min | verdict (p50 ≤ 1.05) |"
+    );
+    println!("| --- | --- | --- | --- | --- |");
+    let mut all_met = true;
+    for figure in &after.figures {
+        let Some(old) = before.figures.iter().find(|f| f.name == figure.name) else {
+            continue;
+        };
+        if old.samples.is_empty() || figure.samples.is_empty() {
+            continue;
+        }
+        let (old50, oldmin) = (median(&old.samples), min(&old.samples));
+        let (new50, newmin) = (median(&figure.samples), min(&figure.samples));
+        let (ratio50, ratiomin) = (new50 / old50, newmin / oldmin);
+        let verdict = if !figure.judged {
+            "-"
+        } else if ratio50 <= 1.05 {
+            "met"
+        } else {
+            all_met = false;
+            "WORSE"
+        };
+        let unit = if figure.unit.is_empty() {
+            String::new()
+        } else {
+            format!(" {}", figure.unit)
+        };
+        println!(
+            "| {} (n = {} / {}) | {} ({}){unit} | {} ({}){unit} | {ratio50:.3} / {ratiomin:.3} | {verdict} |",
+            figure.name,
+            old.samples.len(),
+            figure.samples.len(),
+            shown(old50),
+            shown(oldmin),
+            shown(new50),
+            shown(newmin),
+        );
+    }
+    all_met
 }
 
 fn main() {
@@ -1336,51 +1590,96 @@ fn main() {
             .canonicalize()
             .expect("canonical tempdir");
         let started = Instant::now();
-        let mut table = Table::default();
-        println!(
-            "chatls whole-process benchmark: {}",
-            env!("CARGO_BIN_EXE_chatls")
-        );
-        // An address nothing listens on: no section but the latency ones talks upstream.
-        let unused = "http://127.0.0.1:9/v1";
+        let bin = std::env::var_os("CHATLS_BENCH_BIN")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_chatls")));
+        let baseline = std::env::var_os("CHATLS_BENCH_BASELINE_BIN").map(PathBuf::from);
         let only = std::env::var("CHATLS_BENCH_ONLY").unwrap_or_default();
-        let wanted = |section: &str| only.is_empty() || only.split(',').any(|name| name == section);
-        let load_before = load_average();
-        if wanted("startup") {
-            startup(&mut table, unused, &scratch).await;
-        }
-        if wanted("latency") {
-            latency(&mut table, &scratch, runs).await;
-        }
-        if wanted("progress") {
-            progress_rate(&mut table, &scratch).await;
-        }
-        if wanted("concurrency") {
-            concurrency(&mut table, &scratch).await;
-        }
-        if wanted("memory") {
-            memory(&mut table, unused, &scratch).await;
-        }
-        if wanted("search") {
-            match &tree {
-                Some(tree) => search(&mut table, &scratch, tree).await,
-                None => table.row(
-                    "search_workspace vs rg",
-                    "no tree found".into(),
-                    "≤ 1.5 × rg",
-                    None,
-                    "set CHATLS_BENCH_TREE".into(),
-                ),
+        let sections: Vec<&str> = SECTIONS
+            .into_iter()
+            .filter(|section| only.is_empty() || only.split(',').any(|name| name == *section))
+            .collect();
+        let mut loads = vec![load_average()];
+        match baseline {
+            None => {
+                println!("chatls whole-process benchmark: {}", bin.display());
+                let mut table = Table::default();
+                for section in &sections {
+                    run_section(section, &mut table, &bin, &scratch, tree.as_deref(), runs).await;
+                }
+                table.print();
+            }
+            Some(baseline) => {
+                let rounds: usize = std::env::var("CHATLS_BENCH_ROUNDS")
+                    .ok()
+                    .and_then(|rounds| rounds.parse().ok())
+                    .unwrap_or(5)
+                    .max(1);
+                println!(
+                    "chatls whole-process benchmark, before/after: {} (before) vs {} (after); \
+                     {rounds} rounds, each section run against both binaries in turn",
+                    baseline.display(),
+                    bin.display()
+                );
+                let mut before = Table {
+                    quiet: true,
+                    ..Table::default()
+                };
+                let mut after = Table {
+                    quiet: true,
+                    ..Table::default()
+                };
+                for round in 0..rounds {
+                    for section in &sections {
+                        // Alternate which binary goes first, so neither always runs on the
+                        // machine the other just warmed.
+                        let order = if round % 2 == 0 {
+                            [false, true]
+                        } else {
+                            [true, false]
+                        };
+                        for is_after in order {
+                            let (table, path) = if is_after {
+                                (&mut after, &bin)
+                            } else {
+                                (&mut before, &baseline)
+                            };
+                            run_section(section, table, path, &scratch, tree.as_deref(), runs)
+                                .await;
+                        }
+                    }
+                    loads.push(load_average());
+                    println!(
+                        "  round {} of {rounds} done at {:.1} s, load average {}",
+                        round + 1,
+                        started.elapsed().as_secs_f64(),
+                        loads.last().map(String::as_str).unwrap_or("?")
+                    );
+                }
+                // The usual table for the after binary, from its last round's rows.
+                let per_round = after.rows.len() / rounds;
+                let last = Table {
+                    rows: after.rows.split_off(after.rows.len() - per_round),
+                    ..Table::default()
+                };
+                println!("\nthe after binary alone, last round:");
+                last.print();
+                let all_met = print_comparison(&before, &after, rounds);
+                println!(
+                    "\nverdict: {}",
+                    if all_met {
+                        "no judged figure more than 5% worse at p50"
+                    } else {
+                        "some figure is more than 5% worse at p50 (see WORSE)"
+                    }
+                );
             }
         }
-        if wanted("cancel") {
-            cancel(&mut table, &scratch).await;
-        }
-        table.print();
+        loads.push(load_average());
         println!(
-            "\ntotal {:.1} s; load average before {load_before}, after {}",
+            "\ntotal {:.1} s; load average (1 min) {}",
             started.elapsed().as_secs_f64(),
-            load_average()
+            loads.join(" → ")
         );
     });
 }
