@@ -19,7 +19,8 @@ use crate::edits::apply_edits;
 use crate::engine::{Engine, EngineEvent, Workspace};
 use crate::text::Document;
 use crate::tools::sandbox::{Opened, real_path};
-use crate::tools::{FileDiagnostic, Limits, Sandbox, ToolBox, WorkspaceView};
+use crate::tools::staging::{Base, StagedFile, read_disk_text, unified_diff};
+use crate::tools::{FileDiagnostic, Limits, Sandbox, Staging, ToolBox, WorkspaceView};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -98,12 +99,14 @@ pub struct ModelsArgs {
 
 #[derive(clap::Args, Debug)]
 #[command(
-    after_help = "Examples:\n  chatls ask explain src/lib.rs:10-20\n  chatls ask --action write-tests src/lib.rs:10-20 --settings chatls.json\n  chatls ask \"why is this slow?\" src/lib.rs:10-20"
+    after_help = "Examples:\n  chatls ask explain src/lib.rs:10-20\n  chatls ask --action write-tests src/lib.rs:10-20 --settings chatls.json\n  chatls ask \"why is this slow?\" src/lib.rs:10-20\n  chatls ask --action change --instruction \"rename parse to load\" src/lib.rs:10-20 > change.diff"
 )]
 pub struct AskArgs {
-    /// An action id (explain, refactor, fix, document, or a row of --settings) or a question,
-    /// then the file, optionally with 1-based inclusive lines: src/lib.rs:10-20 (or :10)
-    #[arg(num_args = 1..=2, value_names = ["ACTION|QUESTION", "FILE[:LINES]"])]
+    /// An action id (explain, refactor, fix, document, change, or a row of --settings) or a
+    /// question, then the file, optionally with 1-based inclusive lines: src/lib.rs:10-20 (or
+    /// :10). A change (`--action change`) may leave the file out: the workspace is the
+    /// current directory's
+    #[arg(num_args = 0..=2, value_names = ["ACTION|QUESTION", "FILE[:LINES]"])]
     pub words: Vec<String>,
     /// The action to run (the first word is then the file)
     #[arg(long, value_name = "ID")]
@@ -111,7 +114,8 @@ pub struct AskArgs {
     /// What to do, in your words ("use iterators", "handle the empty case")
     #[arg(long)]
     pub instruction: Option<String>,
-    /// Write an edit action's change to the file instead of only printing it
+    /// Write an edit action's change to the file (a change's to every file) instead of only
+    /// printing it
     #[arg(long)]
     pub apply: bool,
     /// Override the model (else CHATLS_MODEL or the default)
@@ -132,10 +136,19 @@ pub struct AskArgs {
 fn choose(
     args: &AskArgs,
     table: &crate::action_table::ActionTable,
-) -> Result<(ActionRow, Option<String>, String), String> {
+) -> Result<(ActionRow, Option<String>, Option<String>), String> {
+    if args.words.is_empty() {
+        // Only a change needs no file: the model finds the files itself.
+        return match args.action.as_deref().and_then(|id| table.get(id)) {
+            Some(row) if row.kind == RowKind::Workspace => {
+                Ok((row.clone(), args.instruction.clone(), None))
+            }
+            _ => Err("give an action or a question, then the file".to_owned()),
+        };
+    }
     let (first, target) = match args.words.as_slice() {
-        [target] => (None, target.clone()),
-        [first, target] => (Some(first.as_str()), target.clone()),
+        [target] => (None, Some(target.clone())),
+        [first, target] => (Some(first.as_str()), Some(target.clone())),
         _ => return Err("give an action or a question, then the file".to_owned()),
     };
     let lookup = |id: &str| {
@@ -401,6 +414,41 @@ async fn ask_inner(args: AskArgs) -> Result<(), String> {
     if let Some(model) = row.model.clone().filter(|_| args.model.is_none()) {
         settings.model = model;
     }
+    if row.kind == RowKind::Workspace
+        && instruction
+            .as_deref()
+            .is_none_or(|instruction| instruction.trim().is_empty())
+    {
+        return Err(format!(
+            "{} needs --instruction TEXT: what to change",
+            row.title
+        ));
+    }
+    let Some(target) = target else {
+        // A change without a file: the workspace of the current directory.
+        let here =
+            std::env::current_dir().map_err(|error| format!("no current directory: {error}"))?;
+        let sandbox = Sandbox::new(vec![workspace_root(&here.join("x"))], &settings.tools_deny);
+        if sandbox.roots().is_empty() {
+            return Err(sandbox.no_workspace().to_string());
+        }
+        let input = ActionInput {
+            action: row,
+            uri: url::Url::from_directory_path(&here)
+                .map(String::from)
+                .unwrap_or_else(|()| here.display().to_string()),
+            path: None,
+            display_path: String::new(),
+            language_id: String::new(),
+            text: Rope::new(),
+            version: 0,
+            selection: 0..0,
+            instruction,
+            diagnostics: Vec::new(),
+            with_context: false,
+        };
+        return run_ask(&args, &settings, input, sandbox, String::new()).await;
+    };
     let (requested, lines) = parse_target(&target)?;
     let (sandbox, path) = sandboxed(&requested, &settings.tools_deny)?;
     let original = read_through(&sandbox, &path)?;
@@ -431,7 +479,6 @@ async fn ask_inner(args: AskArgs) -> Result<(), String> {
         .unwrap_or(&path)
         .to_string_lossy()
         .replace('\\', "/");
-    let edits = row.kind == RowKind::Edit;
     let input = ActionInput {
         action: row,
         uri: url::Url::from_file_path(&path)
@@ -447,9 +494,28 @@ async fn ask_inner(args: AskArgs) -> Result<(), String> {
         diagnostics: Vec::new(),
         with_context: true,
     };
+    run_ask(&args, &settings, input, sandbox, original).await
+}
+
+/// Runs the action and prints (and with `--apply` writes) what it changes.
+async fn run_ask(
+    args: &AskArgs,
+    settings: &Settings,
+    input: ActionInput,
+    sandbox: Sandbox,
+    original: String,
+) -> Result<(), String> {
+    let edits = input.action.kind == RowKind::Edit;
+    let changes_files = input.action.kind == RowKind::Workspace;
     let limits = Limits::default();
+    let mut toolbox = ToolBox::new(sandbox.clone(), Arc::new(DiskOnly), limits.clone());
+    let staging = changes_files.then(|| {
+        let staging = Arc::new(Staging::new(settings.change_max_files as usize));
+        toolbox = toolbox.with_staging(Arc::clone(&staging));
+        staging
+    });
     let workspace = Workspace {
-        toolbox: ToolBox::new(sandbox.clone(), Arc::new(DiskOnly), limits.clone()),
+        toolbox,
         sandbox,
         limits,
         rules: Arc::default(),
@@ -481,6 +547,10 @@ async fn ask_inner(args: AskArgs) -> Result<(), String> {
     let conversation = conversations.begin(&input.uri);
     let mut stdout = std::io::stdout();
     let mut on_event = |event: EngineEvent<'_>| match event {
+        // A change's stdout is its diff alone (for `git apply`): its words go to stderr.
+        EngineEvent::Token(text) if changes_files => {
+            eprint!("{}", crate::display::terminal(text));
+        }
         EngineEvent::Token(text) => {
             let _ = stdout.write_all(crate::display::terminal(text).as_bytes());
             let _ = stdout.flush();
@@ -499,7 +569,7 @@ async fn ask_inner(args: AskArgs) -> Result<(), String> {
     };
     let outcome = Engine::default()
         .run(
-            &settings,
+            settings,
             &conversation,
             &input,
             Some(&workspace),
@@ -521,18 +591,29 @@ async fn ask_inner(args: AskArgs) -> Result<(), String> {
             ),
             other => other.to_string(),
         })?;
-    if !settings.stream {
-        print!("{}", crate::display::terminal(&outcome.answer));
+    if changes_files {
+        if !settings.stream {
+            eprint!("{}", crate::display::terminal(&outcome.answer));
+        }
+        eprintln!();
+    } else {
+        if !settings.stream {
+            print!("{}", crate::display::terminal(&outcome.answer));
+        }
+        println!();
     }
-    println!();
     status(&format!(
         "chatls: done ({}, {} tool rounds)",
         crate::usage::describe(&outcome.usage),
         outcome.tool_rounds
     ));
+    if let Some(staging) = staging {
+        return finish_change(&staging, &workspace.sandbox, args.apply, &status).await;
+    }
     if !edits {
         return Ok(());
     }
+    let path = input.path.clone().unwrap_or_default();
     let document = Document::new(&original, 0, input.language_id.clone());
     let edit_plan = match plan_outcome(&document, &input, &outcome.answer, outcome.truncated) {
         Ok(edit_plan) => edit_plan,
@@ -575,6 +656,98 @@ async fn ask_inner(args: AskArgs) -> Result<(), String> {
         status("chatls: not written (add --apply to write the change)");
     }
     Ok(())
+}
+
+/// A change's end in the terminal: one unified diff of every file on stdout (ready for
+/// `git apply`); with `--apply` every file written, once none of them changed on disk since
+/// the model read it (else nothing is written).
+async fn finish_change(
+    staging: &Staging,
+    sandbox: &Sandbox,
+    apply: bool,
+    status: &dyn Fn(&str),
+) -> Result<(), String> {
+    let files = staging.files();
+    if files.is_empty() {
+        return Err("the model changed no file; nothing to show or write".to_owned());
+    }
+    print!("{}", crate::display::terminal(&unified_diff(&files)));
+    let _ = std::io::stdout().flush();
+    let names = files
+        .iter()
+        .map(|file| file.shown.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
+    if !apply {
+        status(&format!(
+            "chatls: {} file(s) changed ({names}); not written (add --apply to write them)",
+            files.len()
+        ));
+        return Ok(());
+    }
+    let sandbox = sandbox.clone();
+    let written = files.clone();
+    tokio::task::spawn_blocking(move || write_change(&sandbox, &written))
+        .await
+        .map_err(|_| "writing the change failed".to_owned())??;
+    status(&format!("chatls: wrote {} file(s) ({names})", files.len()));
+    Ok(())
+}
+
+/// Writes every file of a change, all checked first: a file changed on disk (or swapped for
+/// a link) since the model read it, or a new file that appeared meanwhile, writes nothing.
+fn write_change(sandbox: &Sandbox, files: &[StagedFile]) -> Result<(), String> {
+    for file in files {
+        let shown = &file.shown;
+        match &file.base {
+            Base::New => {
+                if std::fs::symlink_metadata(&file.path).is_ok() {
+                    return Err(format!(
+                        "{shown} appeared while the model was working; nothing was written"
+                    ));
+                }
+            }
+            base => {
+                let now = read_disk_text(sandbox, &file.path, shown)
+                    .map_err(|reason| format!("{reason}; nothing was written"))?;
+                if now != base.text() {
+                    return Err(format!(
+                        "{shown} changed on disk while the model was working; nothing was written"
+                    ));
+                }
+            }
+        }
+    }
+    for file in files {
+        write_file(file).map_err(|error| {
+            format!(
+                "cannot write {}: {error} (the files before it in the diff were written)",
+                file.shown
+            )
+        })?;
+    }
+    Ok(())
+}
+
+/// One file of a change: a new one created (never over something there), an existing one
+/// rewritten without following a link.
+fn write_file(file: &StagedFile) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true);
+    if file.base == Base::New {
+        if let Some(parent) = file.path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        options.create_new(true);
+    } else {
+        options.truncate(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32);
+        }
+    }
+    options.open(&file.path)?.write_all(file.text.as_bytes())
 }
 
 #[cfg(test)]

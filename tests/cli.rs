@@ -371,3 +371,170 @@ async fn ask_sends_the_project_rules_of_the_files_workspace() {
         "{system}"
     );
 }
+
+/// `chatls ask` in a directory, started now; the output is awaited by the caller.
+fn ask_in(
+    fake: &FakeUpstream,
+    dir: &std::path::Path,
+    args: &[&str],
+) -> impl std::future::Future<Output = (bool, String, String)> + use<> {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_chatls"));
+    command
+        .arg("ask")
+        .args(args)
+        .current_dir(dir)
+        .env_remove("CHATLS_API_KEY")
+        .env_remove("OPENAI_API_KEY")
+        .env("CHATLS_BASE_URL", fake.base_url())
+        .env("CHATLS_API_KEY", "k")
+        .stdin(Stdio::null())
+        .kill_on_drop(true);
+    async move {
+        let output = tokio::time::timeout(std::time::Duration::from_secs(30), command.output())
+            .await
+            .expect("chatls ask finishes")
+            .expect("runs");
+        (
+            output.status.success(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    }
+}
+
+const LIB: &str = "pub fn old_name() -> u32 {\n    1\n}\n";
+const MAIN: &str = "fn main() {\n    println!(\"{}\", lib::old_name());\n}\n";
+
+fn change_workspace() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join(".git")).unwrap();
+    std::fs::create_dir_all(dir.path().join("src")).unwrap();
+    std::fs::write(dir.path().join("src/lib.rs"), LIB).unwrap();
+    std::fs::write(dir.path().join("src/main.rs"), MAIN).unwrap();
+    dir
+}
+
+fn rename_replies() -> Vec<Reply> {
+    let lib = serde_json::json!({"path": "src/lib.rs", "old_text": "pub fn old_name()", "new_text": "pub fn new_name()"}).to_string();
+    let main = serde_json::json!({"path": "src/main.rs", "old_text": "lib::old_name()", "new_text": "lib::new_name()"}).to_string();
+    let note = serde_json::json!({"path": "docs/rename.md", "content": "old_name is new_name\n"})
+        .to_string();
+    vec![
+        Reply::tool_calls(
+            &[
+                ("c1", "edit_file", lib.as_str()),
+                ("c2", "edit_file", main.as_str()),
+                ("c3", "create_file", note.as_str()),
+            ],
+            11,
+        ),
+        Reply::text(&["Renamed old_name everywhere."]),
+    ]
+}
+
+#[tokio::test]
+async fn a_change_prints_one_diff_of_every_file_and_writes_them_only_with_apply() {
+    let fake = FakeUpstream::start(rename_replies()).await.unwrap();
+    let dir = change_workspace();
+    let target = format!("{}:1-3", dir.path().join("src/lib.rs").display());
+    let (ok, stdout, stderr) = ask_in(
+        &fake,
+        dir.path(),
+        &[
+            "--action",
+            "change",
+            "--instruction",
+            "rename old_name to new_name",
+            &target,
+        ],
+    )
+    .await;
+    assert!(ok, "{stderr}");
+    for header in [
+        "+++ b/src/lib.rs",
+        "+++ b/src/main.rs",
+        "--- /dev/null",
+        "+++ b/docs/rename.md",
+    ] {
+        assert!(stdout.contains(header), "{header} missing: {stdout}");
+    }
+    assert!(
+        stdout.contains("-pub fn old_name() -> u32 {\n+pub fn new_name() -> u32 {"),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains("Renamed"),
+        "stdout is the diff alone: {stdout}"
+    );
+    assert!(stderr.contains("Renamed old_name everywhere."), "{stderr}");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("src/lib.rs")).unwrap(),
+        LIB
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("src/main.rs")).unwrap(),
+        MAIN
+    );
+    assert!(!dir.path().join("docs").exists());
+
+    // Without a file: the workspace is the current directory's; --apply writes every file.
+    for reply in rename_replies() {
+        fake.push(reply);
+    }
+    let (ok, _, stderr) = ask_in(
+        &fake,
+        dir.path(),
+        &[
+            "--action",
+            "change",
+            "--instruction",
+            "rename old_name to new_name",
+            "--apply",
+        ],
+    )
+    .await;
+    assert!(ok, "{stderr}");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("src/lib.rs")).unwrap(),
+        LIB.replace("old_name", "new_name")
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("src/main.rs")).unwrap(),
+        MAIN.replace("old_name", "new_name")
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("docs/rename.md")).unwrap(),
+        "old_name is new_name\n"
+    );
+}
+
+#[tokio::test]
+async fn a_change_with_apply_writes_nothing_when_a_file_changed_meanwhile() {
+    let mut replies = rename_replies();
+    replies[1] = Reply::text_with_delay(&["Renamed", " everywhere."], 1_500);
+    let fake = FakeUpstream::start(replies).await.unwrap();
+    let dir = change_workspace();
+    let running = ask_in(
+        &fake,
+        dir.path(),
+        &["--action", "change", "--instruction", "rename", "--apply"],
+    );
+    let finished = tokio::spawn(running);
+    fake.wait_for_requests(2, std::time::Duration::from_secs(20))
+        .await;
+    // Someone edits main.rs while the model is still writing its answer.
+    let edited = MAIN.replace("fn main()", "fn main() /* edited */");
+    std::fs::write(dir.path().join("src/main.rs"), &edited).unwrap();
+    let (ok, _, stderr) = finished.await.unwrap();
+    assert!(!ok, "{stderr}");
+    assert!(stderr.contains("src/main.rs changed on disk"), "{stderr}");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("src/lib.rs")).unwrap(),
+        LIB
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("src/main.rs")).unwrap(),
+        edited
+    );
+    assert!(!dir.path().join("docs").exists());
+}
