@@ -4,8 +4,11 @@
 ---   :[range]ChatlsFix [instruction]
 ---   :[range]ChatlsAsk {question}   a question of your own; the answer opens in the transcript
 ---   :[range]ChatlsRun {id} [instruction]   any action of the table (a row of `actions` too)
+---   :[range]ChatlsChange {instruction}   change files across the workspace (Change with AI):
+---                          one diff of every file opens and a menu asks Apply or Discard
 ---   :ChatlsModel [name]    pick the model (a list without a name)
 ---   :ChatlsSend            in a transcript: send what you wrote under the last "## You"
+---   :ChatlsSendChange      in a transcript: send it as the instruction of a change across files
 ---   :ChatlsUsage           this session's tokens per model and kind (actions, completions)
 ---   :ChatlsCancel          stop every running action of the current buffer
 ---   :ChatlsReset           forget the buffer's conversation with the model
@@ -34,6 +37,14 @@ action_command('ChatlsExplain', 'explain', 0)
 action_command('ChatlsRefactor', 'refactor', '*')
 action_command('ChatlsFix', 'fix', '*')
 
+vim.api.nvim_create_user_command('ChatlsChange', function(opts)
+  if vim.trim(opts.args or '') == '' then
+    vim.notify('chatls: usage: :[range]ChatlsChange {instruction}', vim.log.levels.ERROR)
+    return
+  end
+  require('chatls').run_action('change', vim.tbl_extend('force', opts, { instruction = opts.args }))
+end, { range = true, nargs = '+', desc = 'chatls: change files across the workspace with AI' })
+
 vim.api.nvim_create_user_command('ChatlsAsk', function(opts)
   require('chatls').ask(opts)
 end, { range = true, nargs = '+', desc = 'chatls: ask a question about the selection' })
@@ -54,6 +65,10 @@ end, { nargs = '?', desc = 'chatls: pick the model' })
 vim.api.nvim_create_user_command('ChatlsSend', function()
   require('chatls').document_command('followUp')
 end, { desc = 'chatls: send the follow-up written under the last "## You" of this transcript' })
+
+vim.api.nvim_create_user_command('ChatlsSendChange', function()
+  require('chatls').document_command('followUp', { action = 'change' })
+end, { desc = 'chatls: send what is under the last "## You" of this transcript as a change across files' })
 
 vim.api.nvim_create_user_command('ChatlsCancel', function()
   require('chatls').document_command('cancel')

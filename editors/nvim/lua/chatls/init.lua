@@ -164,13 +164,14 @@ end
 
 --- Run a per-document command (`cancel`, `resetConversation` or `followUp`) for the current buffer.
 ---@param command 'cancel'|'resetConversation'|'followUp'
-function M.document_command(command)
+---@param extra? table  more arguments (`{ action = 'change' }` sends a follow-up as a change)
+function M.document_command(command, extra)
   local bufnr = vim.api.nvim_get_current_buf()
   local client = client_for(bufnr)
   if not client then
     return
   end
-  local args = { uri = vim.uri_from_bufnr(bufnr) }
+  local args = vim.tbl_extend('force', extra or {}, { uri = vim.uri_from_bufnr(bufnr) })
   client:exec_cmd({ title = 'chatls ' .. command, command = 'chatls.' .. command, arguments = { args } }, { bufnr = bufnr }, function(err)
     if err then
       notify(command .. ' failed: ' .. (err.message or vim.inspect(err)), vim.log.levels.ERROR)
