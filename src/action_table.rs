@@ -617,6 +617,31 @@ mod tests {
     }
 
     #[test]
+    fn workspace_rows_and_review_are_read_and_checked() {
+        let table = ActionTable::from_setting(&json!([
+            {"id": "migrate", "title": "Migrate", "kind": "workspace", "prompt": "Migrate: {instruction}", "review": "apply"},
+            {"id": "refactor", "review": "confirm"},
+        ]))
+        .unwrap();
+        let migrate = table.get("migrate").unwrap();
+        assert_eq!(migrate.kind, RowKind::Workspace);
+        assert_eq!(migrate.code_action_kind, DEFAULT_EDIT_KIND);
+        assert_eq!(migrate.review, Some(RowReview::Apply));
+        assert_eq!(
+            table.get("refactor").unwrap().review,
+            Some(RowReview::Confirm)
+        );
+        assert_eq!(table.get("change").unwrap().review, None);
+        for (row, key) in [
+            (json!({"id": "explain", "review": "confirm"}), "review"),
+            (json!({"id": "refactor", "review": "later"}), "review"),
+        ] {
+            let error = ActionTable::from_setting(&json!([row])).unwrap_err();
+            assert_eq!(error.key, key, "{error}");
+        }
+    }
+
+    #[test]
     fn a_bad_row_names_the_row_and_the_key() {
         let cases = [
             (json!({"actions": 1}), "actions", "list"),

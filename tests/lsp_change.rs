@@ -656,3 +656,31 @@ async fn without_an_input_box_the_instruction_is_written_in_a_transcript_and_sen
     let buffer = s.client.doc(&transcript).text;
     assert!(buffer.contains("Files in this change:"), "{buffer}");
 }
+
+#[tokio::test]
+async fn a_neovim_like_client_gets_the_change_after_what_was_typed_has_arrived() {
+    // Neovim holds `didChange` back (~150 ms) and is sent unversioned `changes`: the change is
+    // placed only once the document has settled, so a line typed just before Apply moves it.
+    let mut caps = capabilities(&["utf-8", "utf-16", "utf-32"], false);
+    caps["workspace"]["workspaceEdit"]["resourceOperations"] =
+        json!(["create", "rename", "delete"]);
+    let s = setup(vec![rename_calls(), Reply::text(&["Renamed."])], caps).await;
+    s.client
+        .set_neovim_like(std::time::Duration::from_millis(150));
+    let token = change(&s).await;
+    wait_question(&s.client).await;
+    s.client
+        .type_text(&s.lib, range(0, 0, 0, 0), "// header\n")
+        .await;
+    s.client.answer_held(json!({"title": "Apply"})).await;
+    let end = s.client.wait_progress_end(&token).await;
+    assert!(end.starts_with("applied 4 edits"), "{end}");
+    assert_eq!(
+        s.client.doc(&s.lib).text,
+        format!("// header\n{}", LIB_UNSAVED.replace("old_name", "new_name"))
+    );
+    assert_eq!(
+        s.client.doc(&uri(&s, "src/main.rs")).text,
+        MAIN.replace("old_name", "new_name")
+    );
+}

@@ -90,6 +90,26 @@ pub(super) async fn deliver(
     if let Some(problem) = problems {
         return Err(problem.to_string());
     }
+    // A client without versioned edits (Neovim, which holds `didChange` back) gets the edit
+    // only in each open document's turn, once what the person typed there has arrived; the
+    // turns are taken in URI order, so two changes never wait on each other.
+    let mut turns = Vec::new();
+    if !facts.document_changes {
+        let mut open: Vec<String> = files
+            .iter()
+            .filter_map(|file| session.open_uri(&file.path))
+            .collect();
+        open.sort();
+        open.dedup();
+        for uri in open {
+            let turn = session
+                .edit_order
+                .turn(&uri, cancel)
+                .await
+                .map_err(|reason| reason.to_string())?;
+            turns.push((uri, turn));
+        }
+    }
 
     // From here to the send: no `.await`, so nothing the person types slips in between.
     if cancel.is_cancelled() {
@@ -121,9 +141,16 @@ pub(super) async fn deliver(
     }
     let count = builder.edit_count();
     let edit = builder.build(&facts).map_err(|reason| reason.to_string())?;
+    let seen: Vec<u64> = turns
+        .iter()
+        .map(|(uri, _)| session.edit_order.change_count(uri))
+        .collect();
     send(client, input.action.label(), edit)
         .await
         .map_err(|reason| reason.to_string())?;
+    for ((_, turn), seen) in turns.into_iter().zip(seen) {
+        turn.applied(seen);
+    }
     Ok(format!(
         "applied {count} edit{} to {} file{} ({names})",
         if count == 1 { "" } else { "s" },

@@ -473,6 +473,14 @@ impl Client {
                     && state.neovim.is_some()
                 {
                     for (uri, edits) in changes {
+                        if !state.docs.contains_key(uri) {
+                            // A closed file, or a new one: Neovim loads it into a buffer.
+                            let text = std::fs::read_to_string(uri.trim_start_matches("file://"))
+                                .unwrap_or_default();
+                            state
+                                .docs
+                                .insert(uri.clone(), ClientDoc { text, version: 0 });
+                        }
                         let Some(doc) = state.docs.get_mut(uri) else {
                             return json!({"applied": false, "failureReason": "unknown document"});
                         };
