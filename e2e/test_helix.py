@@ -437,6 +437,49 @@ def test_helix_review_discard_then_apply(open_helix: OpenHelix, fake: FakeUpstre
     editor.wait_until(lambda: disk_text(path) == expected, "`:w` to write the applied change")
 
 
+def test_helix_change_across_files_from_the_transcript(open_helix: OpenHelix, fake: FakeUpstream, workspace: Path):
+    """Change with AI without an input box: the instruction is written under `## You` of a
+    transcript and sent with `space a` → Send to AI as a change. One diff of both files opens
+    with an Apply/Discard menu; Apply edits median.py's buffer and creates the new file; the
+    disk is untouched until `:write-all`."""
+    median = workspace / "median.py"
+    original = median.read_text()
+    fake.push(
+        text_reply("## median\n\nIt takes the upper middle: first-answer-marker.\n"),
+        tool_calls_reply([
+            ("c1", "edit_file", {"path": "median.py", "old_text": "def median(values):",
+                                 "new_text": "def middle_value(values):"}),
+            ("c2", "create_file", {"path": "NOTES.md", "content": "median is now middle_value\n"}),
+        ]),
+        text_reply("Renamed median to middle_value and noted it."),
+    )
+    editor = open_helix()
+    editor.select_lines(7, 13)
+    editor.code_action("Explain with AI")
+    editor.wait_for_text("first-answer-marker")
+    editor.wait_until(lambda: "chatls/explanations/median.py-" in editor.statusline(), "the transcript in the view")
+    editor.screen.type("ge")
+    editor.screen.type("o")
+    editor.wait_until(lambda: " INS " in editor.statusline(), "insert mode")
+    editor.screen.type("Rename median to middle_value and note it in NOTES.md")
+    editor.normal_mode()
+    before = editor.menu_marks()
+    editor.code_action("Send to AI as a change (Change with AI)")
+    editor.wait_until(lambda: "explanations/review-" in editor.statusline(), "the change's diff in the view")
+    editor.wait_for_text("+def middle_value(values):")
+    editor.wait_for_text("review the change to 2 files")
+    assert median.read_text() == original
+    assert not (workspace / "NOTES.md").exists()
+    editor.choose("Apply", before)
+    editor.wait_for_message("applied 2 edits to 2 files", timeout=30)
+    assert median.read_text() == original, "the edit lands in the buffer, not behind Helix's back"
+    editor.command("write-all")
+    editor.wait_until(lambda: disk_text(median) == original.replace("def median(values):", "def middle_value(values):"),
+                      "`:write-all` to write the changed file")
+    editor.wait_until(lambda: disk_text(workspace / "NOTES.md") == "median is now middle_value\n",
+                      "`:write-all` to write the new file")
+
+
 # --- the shipped languages.toml against Helix's own language list ------------------------
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
