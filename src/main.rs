@@ -102,13 +102,17 @@ fn main() {
             Some(Command::Models(args)) => models(args).await,
             Some(Command::SettingsSchema(args)) => settings_schema(args),
             Some(Command::Serve(_)) | None => {
-                let clean = chatls::lsp::serve(
+                // Served on a worker, not on this thread: the task reading stdin runs on the
+                // workers, and a message handed from it to a server polled here would wait
+                // for this thread to wake up each time (one thread hand-off per message, the
+                // longest part of answering `initialize` on a busy machine).
+                let served = tokio::spawn(chatls::lsp::serve(
                     stdin_reader(),
                     stdout_writer(),
                     EnvSettings::from_process(),
-                )
+                ))
                 .await;
-                if clean { 0 } else { 1 }
+                if matches!(served, Ok(true)) { 0 } else { 1 }
             }
         }
     });
