@@ -13,7 +13,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use chatls_fake_upstream::{FakeUpstream, Reply};
 use serde_json::{Value, json};
 
-use support::{Client, capabilities, env, file_uri, range};
+use support::fixture::{Fixture, Session};
+use support::{file_uri, range};
 
 const KEY: &str = "sk-sandbox-canary-5d1e";
 const MAIN: &str = "fn main() {\n    run();\n}\n";
@@ -50,53 +51,27 @@ fn unique_results(fake: &FakeUpstream) -> Vec<(String, String)> {
         .collect()
 }
 
-struct Server {
-    client: Client,
-    _explain_dir: tempfile::TempDir,
-}
+type Server = Session;
 
-/// A server over `root` (or with these workspace folders), one document open.
+/// A server over `root` (or with these workspace folders), one document open, the upstream
+/// answering `replies`.
 async fn start(
-    fake: &FakeUpstream,
+    replies: Vec<Reply>,
     root: Option<&Path>,
     folders: Option<Vec<PathBuf>>,
     options: Value,
     doc: &Path,
 ) -> Server {
-    let explain_dir = tempfile::tempdir().unwrap();
-    let client = Client::in_process(env(&fake.base_url(), Some(KEY), explain_dir.path()));
-    match folders {
-        None => {
-            client
-                .initialize(capabilities(&["utf-16"], true), options, root)
-                .await;
-        }
-        Some(folders) => {
-            let folders: Vec<Value> = folders
-                .iter()
-                .map(|folder| json!({"uri": file_uri(folder), "name": "folder"}))
-                .collect();
-            let response = client
-                .request(
-                    "initialize",
-                    json!({
-                        "processId": null,
-                        "rootUri": folders.first().map(|folder| folder["uri"].clone()),
-                        "capabilities": capabilities(&["utf-16"], true),
-                        "initializationOptions": options,
-                        "workspaceFolders": folders,
-                    }),
-                )
-                .await;
-            assert!(response.get("error").is_none(), "{response}");
-            client.notify("initialized", json!({})).await;
-        }
+    let mut fixture = Fixture::new()
+        .key(Some(KEY))
+        .settings(options)
+        .replies(replies);
+    match (root, folders) {
+        (_, Some(folders)) => fixture = fixture.folders(&folders),
+        (Some(root), None) => fixture = fixture.root_at(root),
+        (None, None) => fixture = fixture.no_root(),
     }
-    client.open(&file_uri(doc), "rust", MAIN).await;
-    Server {
-        client,
-        _explain_dir: explain_dir,
-    }
+    fixture.open(&doc.display().to_string()).start().await
 }
 
 async fn explain(server: &Server, doc: &Path) -> String {
@@ -180,25 +155,24 @@ async fn secret_names_stay_hidden_in_any_case_whatever_ignore_files_say() {
         .iter()
         .map(|(id, name, args)| (id.as_str(), name.as_str(), args.as_str()))
         .collect();
-    let fake = FakeUpstream::start(vec![
+    let replies = vec![
         Reply::tool_calls(&borrowed, 40),
         Reply::text(&["Nothing secret here."]),
-    ])
-    .await
-    .unwrap();
+    ];
     let doc = ws.join("src/main.rs");
     let server = start(
-        &fake,
+        replies,
         Some(&ws),
         None,
         json!({"tools": {"deny": ["PRIVATE/**"]}}),
         &doc,
     )
     .await;
+    let fake = &server.fake;
     let end = explain(&server, &doc).await;
     assert!(end.starts_with("explanation opened"), "{end}");
 
-    let results = unique_results(&fake);
+    let results = unique_results(fake);
     assert_eq!(results.len(), calls.len());
     for (id, content) in &results {
         assert!(
@@ -379,16 +353,17 @@ async fn files_and_directories_swapped_for_links_while_the_model_reads_leak_noth
 
     let mut replies: Vec<Reply> = (0..ROUNDS).map(|round| race_round(round, 60, 20)).collect();
     replies.push(Reply::text(&["Read it all."]));
-    let fake = FakeUpstream::start(replies).await.unwrap();
+    let replies = replies;
     let doc = ws.join("src/main.rs");
     let server = start(
-        &fake,
+        replies,
         Some(&ws),
         None,
         json!({"tools": {"maxRounds": ROUNDS + 1}}),
         &doc,
     )
     .await;
+    let fake = &server.fake;
 
     let swapper = {
         let ws = ws.clone();
@@ -414,7 +389,7 @@ async fn files_and_directories_swapped_for_links_while_the_model_reads_leak_noth
     assert!(end.starts_with("explanation opened"), "{end}");
     assert!(swaps > 0, "the swapper never ran");
 
-    let results = unique_results(&fake);
+    let results = unique_results(fake);
     assert_eq!(results.len(), ROUNDS * 81, "every call answered");
     let leaks: Vec<&(String, String)> = results
         .iter()
@@ -470,16 +445,15 @@ async fn a_file_swapped_for_a_fifo_never_hangs_a_tool_call() {
         .iter()
         .map(|(id, name, args)| (id.as_str(), *name, args.as_str()))
         .collect();
-    let fake = FakeUpstream::start(vec![
+    let replies = vec![
         Reply::tool_calls(&borrowed, 64),
         Reply::text(&["Done reading."]),
         Reply::tool_calls(&[("after", "read_file", r#"{"path": "src/data.txt"}"#)], 64),
         Reply::text(&["Served again."]),
-    ])
-    .await
-    .unwrap();
+    ];
     let doc = ws.join("src/main.rs");
-    let server = start(&fake, Some(&ws), None, Value::Null, &doc).await;
+    let server = start(replies, Some(&ws), None, Value::Null, &doc).await;
+    let fake = &server.fake;
 
     let swapper = {
         let data = ws.join("src/data.txt");
@@ -493,7 +467,7 @@ async fn a_file_swapped_for_a_fifo_never_hangs_a_tool_call() {
     let swaps = swapper.finish();
     assert!(end.starts_with("explanation opened"), "{end}");
     assert!(swaps > 0);
-    let results = unique_results(&fake);
+    let results = unique_results(fake);
     assert_eq!(results.len(), calls.len());
     let special = results
         .iter()
@@ -506,7 +480,7 @@ async fn a_file_swapped_for_a_fifo_never_hangs_a_tool_call() {
 
     let end = explain(&server, &doc).await;
     assert!(end.starts_with("explanation opened"), "{end}");
-    let after = unique_results(&fake)
+    let after = unique_results(fake)
         .into_iter()
         .find(|(id, _)| id == "after")
         .expect("the call after the swaps");
@@ -544,10 +518,9 @@ async fn workspace_folders_inside_secret_directories_or_at_the_file_system_root_
         (base.join("home/.ssh"), "id_work"),
         (base.join("home/.aws/sso"), "cache/token.json"),
     ] {
-        let fake = FakeUpstream::start(vec![reads(file), Reply::text(&["ok"])])
-            .await
-            .unwrap();
-        let server = start(&fake, None, Some(vec![folder.clone()]), Value::Null, &doc).await;
+        let replies = vec![reads(file), Reply::text(&["ok"])];
+        let server = start(replies, None, Some(vec![folder.clone()]), Value::Null, &doc).await;
+        let fake = &server.fake;
         server
             .client
             .wait_until("the refused folder message", |client| {
@@ -563,7 +536,7 @@ async fn workspace_folders_inside_secret_directories_or_at_the_file_system_root_
             "{shown}"
         );
         explain(&server, &doc).await;
-        for (id, content) in unique_results(&fake) {
+        for (id, content) in unique_results(fake) {
             assert!(!content.contains("s3cr3t-"), "{folder:?} {id}: {content}");
             assert!(
                 content.contains("refused: there is no workspace folder to read from"),
@@ -573,7 +546,7 @@ async fn workspace_folders_inside_secret_directories_or_at_the_file_system_root_
     }
 
     // `/` added to a good workspace: refused with a message, the good folder stays.
-    let fake = FakeUpstream::start(vec![
+    let replies = vec![
         Reply::tool_calls(
             &[
                 ("etc", "read_file", r#"{"path": "etc/passwd"}"#),
@@ -583,11 +556,10 @@ async fn workspace_folders_inside_secret_directories_or_at_the_file_system_root_
             64,
         ),
         Reply::text(&["ok"]),
-    ])
-    .await
-    .unwrap();
+    ];
     let project = base.join("project");
-    let server = start(&fake, Some(&project), None, Value::Null, &doc).await;
+    let server = start(replies, Some(&project), None, Value::Null, &doc).await;
+    let fake = &server.fake;
     server
         .client
         .notify(
@@ -605,7 +577,7 @@ async fn workspace_folders_inside_secret_directories_or_at_the_file_system_root_
         })
         .await;
     explain(&server, &doc).await;
-    let results = unique_results(&fake);
+    let results = unique_results(fake);
     assert_eq!(results.len(), 3);
     for (id, content) in &results[..2] {
         assert!(!content.contains("root:"), "{id}: {content}");
@@ -662,16 +634,12 @@ async fn huge_globs_are_not_echoed_and_names_cannot_forge_lines() {
         .iter()
         .map(|(id, name, args)| (*id, *name, args.as_str()))
         .collect();
-    let fake = FakeUpstream::start(vec![
-        Reply::tool_calls(&borrowed, 4096),
-        Reply::text(&["ok"]),
-    ])
-    .await
-    .unwrap();
+    let replies = vec![Reply::tool_calls(&borrowed, 4096), Reply::text(&["ok"])];
     let doc = ws.join("src/main.rs");
-    let server = start(&fake, Some(&ws), None, Value::Null, &doc).await;
+    let server = start(replies, Some(&ws), None, Value::Null, &doc).await;
+    let fake = &server.fake;
     explain(&server, &doc).await;
-    let results = unique_results(&fake);
+    let results = unique_results(fake);
     assert_eq!(results.len(), calls.len());
     for (id, content) in &results[..6] {
         assert!(
@@ -729,23 +697,17 @@ async fn parallel_searches_over_a_file_with_one_giant_line_keep_memory_bounded()
         .iter()
         .map(|(id, args)| (id.as_str(), "search_workspace", args.as_str()))
         .collect();
-    let fake = FakeUpstream::start(vec![Reply::tool_calls(&borrowed, 64), Reply::text(&["ok"])])
-        .await
-        .unwrap();
-    let explain_dir = tempfile::tempdir().unwrap();
-    let client = Client::binary(&[
-        ("CHATLS_BASE_URL", fake.base_url()),
-        ("CHATLS_API_KEY", KEY.to_owned()),
-        (
-            "CHATLS_EXPLAIN_DIR",
-            explain_dir.path().display().to_string(),
-        ),
-    ]);
-    client
-        .initialize(capabilities(&["utf-16"], true), Value::Null, Some(&ws))
+    let replies = vec![Reply::tool_calls(&borrowed, 64), Reply::text(&["ok"])];
+    let s = Fixture::new()
+        .binary(&[], &[])
+        .key(Some(KEY))
+        .root_at(&ws)
+        .open("src/main.rs")
+        .replies(replies)
+        .start()
         .await;
+    let (client, fake) = (&s.client, &s.fake);
     let doc = ws.join("src/main.rs");
-    client.open(&file_uri(&doc), "rust", MAIN).await;
     let token = client
         .run_action(
             "chatls.explain",
@@ -755,7 +717,7 @@ async fn parallel_searches_over_a_file_with_one_giant_line_keep_memory_bounded()
     let end = client.wait_progress_end(&token).await;
     assert!(end.starts_with("explanation opened"), "{end}");
     let peak = client.pid().and_then(peak_rss).expect("the binary's VmHWM");
-    let results = unique_results(&fake);
+    let results = unique_results(fake);
     assert_eq!(results.len(), 8);
     for (id, content) in &results {
         assert!(

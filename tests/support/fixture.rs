@@ -102,6 +102,10 @@ pub struct Fixture {
     key: Option<String>,
     hold_message_requests: bool,
     root: bool,
+    /// An existing directory as the workspace root instead of a fresh one.
+    root_at: Option<PathBuf>,
+    /// Workspace folders (the first is also the root URI) instead of the root.
+    folders: Option<Vec<PathBuf>>,
     transport: Transport,
     env_hook: Option<EnvHook>,
     before_initialize: Option<ClientHook>,
@@ -118,7 +122,10 @@ impl Default for Fixture {
 pub struct Session {
     pub fake: FakeUpstream,
     pub client: Client,
+    /// The fresh workspace (unused when the fixture was given `root_at`).
     pub dir: tempfile::TempDir,
+    /// The workspace root: `dir`, or the directory given to `root_at`.
+    pub root: PathBuf,
     pub explain_dir: tempfile::TempDir,
     pub uri: String,
     /// The whole `initialize` response.
@@ -128,12 +135,12 @@ pub struct Session {
 impl Session {
     /// The `file://` URI of a workspace file.
     pub fn uri_of(&self, path: &str) -> String {
-        file_uri(&self.dir.path().join(path))
+        file_uri(&self.root.join(path))
     }
 
     /// Where a workspace file is on disk.
     pub fn path(&self, path: &str) -> PathBuf {
-        self.dir.path().join(path)
+        self.root.join(path)
     }
 
     pub fn explain_path(&self) -> &Path {
@@ -182,6 +189,8 @@ impl Fixture {
             key: Some(FIXTURE_KEY.to_owned()),
             hold_message_requests: false,
             root: true,
+            root_at: None,
+            folders: None,
             transport: Transport::InProcess,
             env_hook: None,
             before_initialize: None,
@@ -307,6 +316,20 @@ impl Fixture {
         self
     }
 
+    /// Use this existing directory as the workspace (files and `open` paths are relative to
+    /// it), e.g. one a test laid out with symlinks.
+    pub fn root_at(mut self, root: &Path) -> Fixture {
+        self.root_at = Some(root.to_path_buf());
+        self
+    }
+
+    /// Initialize with these workspace folders (the first is also the root URI); `open`
+    /// paths are then absolute.
+    pub fn folders(mut self, folders: &[PathBuf]) -> Fixture {
+        self.folders = Some(folders.to_vec());
+        self
+    }
+
     /// Change the in-process server's environment settings (tuning, test hooks...).
     pub fn env(
         mut self,
@@ -345,7 +368,18 @@ impl Fixture {
             .iter()
             .map(|(path, text)| (path.as_str(), text.as_str()))
             .collect();
-        let dir = workspace(&files);
+        let dir = workspace(&[]);
+        let root = self
+            .root_at
+            .clone()
+            .unwrap_or_else(|| dir.path().to_path_buf());
+        for (path, text) in &files {
+            let path = root.join(path);
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent).expect("mkdir");
+            }
+            std::fs::write(&path, text).expect("write");
+        }
         let explain_dir = tempfile::tempdir().expect("tempdir");
         let client = match &self.transport {
             Transport::InProcess => {
@@ -386,13 +420,29 @@ impl Fixture {
         if let Some(hook) = self.before_initialize {
             hook(&client);
         }
-        let root_uri = self.root.then(|| file_uri(dir.path()));
+        let (root_uri, folders) = match &self.folders {
+            Some(folders) => {
+                let uris: Vec<String> = folders.iter().map(|folder| file_uri(folder)).collect();
+                let named: Vec<Value> = uris
+                    .iter()
+                    .map(|uri| json!({"uri": uri, "name": "folder"}))
+                    .collect();
+                (uris.first().cloned(), Some(Value::Array(named)))
+            }
+            None => {
+                let root_uri = self.root.then(|| file_uri(&root));
+                let folders = root_uri
+                    .as_ref()
+                    .map(|uri| json!([{"uri": uri, "name": "root"}]));
+                (root_uri, folders)
+            }
+        };
         let mut params = json!({
             "processId": null,
             "rootUri": root_uri,
             "capabilities": self.capabilities,
             "initializationOptions": settings,
-            "workspaceFolders": root_uri.as_ref().map(|uri| json!([{"uri": uri, "name": "root"}])),
+            "workspaceFolders": folders,
         });
         if let Some(info) = self.client_info {
             params["clientInfo"] = info;
@@ -411,9 +461,8 @@ impl Fixture {
         }
         let mut first = None;
         for path in &self.open {
-            let text = std::fs::read_to_string(dir.path().join(path))
-                .expect("an opened file is in the workspace");
-            let uri = file_uri(&dir.path().join(path));
+            let text = std::fs::read_to_string(root.join(path)).expect("an opened file is on disk");
+            let uri = file_uri(&root.join(path));
             client.open(&uri, language_of(path), &text).await;
             first.get_or_insert(uri);
         }
@@ -421,6 +470,7 @@ impl Fixture {
             fake,
             client,
             dir,
+            root,
             explain_dir,
             uri: first.unwrap_or_default(),
             initialized,
