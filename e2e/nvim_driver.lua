@@ -322,6 +322,51 @@ function scenarios.review(code_buf)
   result.refactored = text_of(code_buf)
 end
 
+--- :ChatlsChange on lines 7-13: the model edits median.py and creates NOTES.md; the diff of
+--- both is shown and Apply is chosen. Neovim gets `changes` (no documentChanges, so no
+--- CreateFile): median.py's buffer changes and NOTES.md opens as a new buffer with its text;
+--- `:wa` writes both.
+function scenarios.change(code_buf)
+  local original = text_of(code_buf)
+  local root = vim.fn.getcwd()
+  result.while_asked = {}
+  answer_selects({ 'Apply' }, function(prompt)
+    local diff_shown = false
+    for _, win in ipairs(vim.api.nvim_list_wins()) do
+      if vim.api.nvim_buf_get_name(vim.api.nvim_win_get_buf(win)):match('%.diff$') then
+        diff_shown = true
+      end
+    end
+    table.insert(result.while_asked, {
+      prompt = prompt,
+      unchanged = text_of(code_buf) == original,
+      diff_shown = diff_shown,
+      notes_on_disk = vim.uv.fs_stat(root .. '/NOTES.md') ~= nil,
+    })
+  end)
+
+  step('change')
+  select_lines(7, 13)
+  vim.cmd("'<,'>ChatlsChange rename median to middle_value and note it in NOTES.md")
+  wait_for(30000, function()
+    return #result.asked >= 1
+  end, 'chatls did not ask before applying the change')
+  wait_for(30000, function()
+    return text_of(code_buf) ~= original
+  end, 'Apply did not change the buffer')
+  result.changed = text_of(code_buf)
+  local notes = vim.fn.bufnr(root .. '/NOTES.md')
+  result.notes_buffer = notes ~= -1 and text_of(notes) or vim.NIL
+
+  step('write all')
+  vim.cmd('silent! wall')
+  local file = io.open(root .. '/NOTES.md', 'r')
+  result.notes_on_disk = file and file:read('*a') or vim.NIL
+  if file then
+    file:close()
+  end
+end
+
 --- Typing at the end of line 10 in insert mode: on Neovim 0.12 the ghost text appears and
 --- <Tab> (init.lua's mapping) accepts it; on 0.11 chatls's item shows in the completion menu
 --- (after the trigger character ".") and <C-n><C-y> accepts it.

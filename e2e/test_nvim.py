@@ -16,7 +16,7 @@ import pytest
 
 import editor_tools
 from conftest import REPO, server_env
-from fake import FakeUpstream, fenced, text_reply
+from fake import FakeUpstream, fenced, text_reply, tool_calls_reply
 
 pytestmark = pytest.mark.nvim
 
@@ -236,6 +236,35 @@ def test_nvim_review_asks_before_applying(nvim: Path, binaries, workspace: Path,
     custom, refactor = fake.chat_requests()
     assert "Add type annotations to this python code" in custom.text()
     assert "make it correct for even lengths" in refactor.text()
+
+
+def test_nvim_change_across_files(nvim: Path, binaries, workspace: Path, cache_dir: Path, fake: FakeUpstream,
+                                  tmp_path: Path):
+    """:ChatlsChange: the model stages an edit of median.py and a new NOTES.md; Neovim (no
+    documentChanges on 0.11 or 0.12) gets the diff and Apply/Discard, then `changes` that
+    edit median.py's buffer and open NOTES.md as a new buffer with its text; nothing is on
+    disk until :wall writes both."""
+    original = (workspace / "median.py").read_text()
+    fake.push(
+        tool_calls_reply([
+            ("c1", "edit_file", {"path": "median.py", "old_text": "def median(values):",
+                                 "new_text": "def middle_value(values):"}),
+            ("c2", "create_file", {"path": "NOTES.md", "content": "median is now middle_value\n"}),
+        ]),
+        text_reply("Renamed median to middle_value and noted it."),
+    )
+    result = run_scenario(nvim, "change", binaries=binaries, workspace=workspace, cache_dir=cache_dir, fake=fake,
+                          tmp_path=tmp_path)
+
+    (asked,) = result["while_asked"]
+    assert asked["unchanged"] and asked["diff_shown"] and not asked["notes_on_disk"], asked
+    assert "2 files" in asked["prompt"], asked
+    assert result["changed"] == original.replace("def median(values):", "def middle_value(values):").rstrip("\n")
+    assert result["notes_buffer"].rstrip("\n") == "median is now middle_value", result["notes_buffer"]
+    assert result["notes_on_disk"] == "median is now middle_value\n"
+    assert (workspace / "median.py").read_text() == original.replace("def median(values):", "def middle_value(values):")
+    request = fake.chat_requests()[0]
+    assert "rename median to middle_value" in request.text()
 
 
 def test_nvim_completion_accepted(nvim: Path, binaries, workspace: Path, cache_dir: Path, fake: FakeUpstream,

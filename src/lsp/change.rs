@@ -200,12 +200,22 @@ fn place(session: &Session, file: &StagedFile) -> Result<FileEdit, DeliveryError
         let uri = convert::file_uri(&file.path)
             .and_then(|uri| convert::parse_uri(&uri))
             .ok_or_else(|| DeliveryError::BadUri(file.shown.clone()))?;
+        // Without documentChanges (Neovim) the text goes into a new, empty buffer, whose one
+        // empty line already ends the file: its last line break would write a blank line more.
+        let text = if facts.document_changes {
+            file.text.as_str()
+        } else {
+            file.text
+                .strip_suffix("\r\n")
+                .or_else(|| file.text.strip_suffix('\n'))
+                .unwrap_or(&file.text)
+        };
         return Ok(FileEdit {
             uri,
             version: None,
             edits: vec![lsp::TextEdit {
                 range: lsp::Range::default(),
-                new_text: file.text.clone(),
+                new_text: text.to_owned(),
             }],
             create: true,
             annotation: None,
