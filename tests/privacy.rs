@@ -7,14 +7,14 @@
 
 mod support;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use chatls_fake_upstream::{FakeUpstream, Reply};
 use serde_json::{Value, json};
 
-use support::fixture::{Editor, Fixture, with_inline_completion};
-use support::{Client, env, file_uri, range, workspace};
+use support::fixture::{Editor, Fixture, Session};
+use support::{Client, file_uri, range, workspace};
 
 const KEY: &str = "sk-privacy-canary-77aa";
 /// The text of every file that must not be sent.
@@ -30,38 +30,18 @@ fn inline(uri: &str) -> Value {
     })
 }
 
-/// VS Code with the chatls extension.
-fn vscode_caps() -> Value {
-    with_inline_completion(Editor::VsCode.capabilities())
-}
-
-/// A server over these workspace folders (the first is also the root URI).
-async fn start(
-    fake: &FakeUpstream,
-    folders: &[&Path],
-    options: Value,
-) -> (Client, tempfile::TempDir) {
-    let explain_dir = tempfile::tempdir().unwrap();
-    let client = Client::in_process(env(&fake.base_url(), Some(KEY), explain_dir.path()));
-    let folders: Vec<Value> = folders
-        .iter()
-        .map(|folder| json!({"uri": file_uri(folder), "name": "folder"}))
-        .collect();
-    let response = client
-        .request(
-            "initialize",
-            json!({
-                "processId": null,
-                "rootUri": folders.first().map(|folder| folder["uri"].clone()),
-                "capabilities": vscode_caps(),
-                "initializationOptions": options,
-                "workspaceFolders": folders,
-            }),
-        )
-        .await;
-    assert!(response.get("error").is_none(), "{response}");
-    client.notify("initialized", json!({})).await;
-    (client, explain_dir)
+/// VS Code with the chatls extension over these workspace folders (the first is also the
+/// root URI).
+async fn start(folders: &[&Path], options: Value) -> Session {
+    let folders: Vec<PathBuf> = folders.iter().map(|folder| folder.to_path_buf()).collect();
+    Fixture::new()
+        .client(Editor::VsCode)
+        .inline_completion()
+        .key(Some(KEY))
+        .folders(&folders)
+        .settings(options)
+        .start()
+        .await
 }
 
 /// Opens `uri` with `text` and asks for a completion; the suggestion's text, if any.
@@ -107,18 +87,17 @@ fn sent(fake: &FakeUpstream) -> String {
 /// only a name, or with a harmless path, is still completed.
 #[tokio::test]
 async fn unsaved_documents_that_name_a_secret_path_are_not_sent() {
-    let fake = FakeUpstream::start(vec![]).await.unwrap();
-    fake.set_default(Reply::text(&["LEAKED()\n"]));
     let dir = workspace(&[("src/app.py", CODE)]);
     let outside = tempfile::tempdir().unwrap();
     let ws = std::fs::canonicalize(dir.path()).unwrap();
     let ws_text = ws.display().to_string();
-    let (client, _explain) = start(
-        &fake,
+    let s = start(
         &[&ws],
         json!({"completion": {"debounceMs": 0}, "tools": {"deny": ["private/**"]}}),
     )
     .await;
+    let (client, fake) = (&s.client, &s.fake);
+    fake.set_default(Reply::text(&["LEAKED()\n"]));
 
     let refused = [
         format!("untitled:{ws_text}/.env"),
@@ -133,16 +112,16 @@ async fn unsaved_documents_that_name_a_secret_path_are_not_sent() {
         "untitled:keys/id_rsa".to_owned(),
     ];
     for uri in &refused {
-        assert_eq!(complete(&client, uri, SECRET).await, None, "{uri}");
+        assert_eq!(complete(client, uri, SECRET).await, None, "{uri}");
     }
-    assert_eq!(fake.requests().len(), 0, "sent: {}", sent(&fake));
+    assert_eq!(fake.requests().len(), 0, "sent: {}", sent(fake));
 
     // Explain, chosen by the person, is refused too, saying why.
-    let error = explain(&client, &refused[0]).await.unwrap_err();
+    let error = explain(client, &refused[0]).await.unwrap_err();
     assert!(error.contains("may contain secrets"), "{error}");
-    let error = explain(&client, &refused[5]).await.unwrap_err();
+    let error = explain(client, &refused[5]).await.unwrap_err();
     assert!(error.contains("deny pattern `private/**`"), "{error}");
-    assert_eq!(fake.requests().len(), 0, "sent: {}", sent(&fake));
+    assert_eq!(fake.requests().len(), 0, "sent: {}", sent(fake));
     assert!(
         client
             .shown_messages()
@@ -159,12 +138,12 @@ async fn unsaved_documents_that_name_a_secret_path_are_not_sent() {
         format!("untitled:{ws_text}/src/new.py"),
     ] {
         assert_eq!(
-            complete(&client, &uri, CODE).await.as_deref(),
+            complete(client, &uri, CODE).await.as_deref(),
             Some("LEAKED()"),
             "{uri}"
         );
     }
-    assert!(!sent(&fake).contains(CANARY), "{}", sent(&fake));
+    assert!(!sent(fake).contains(CANARY), "{}", sent(fake));
 }
 
 /// Item 8: workspace folders nested in another (`ws/private`, `ws/credentials`) do not lift
@@ -172,27 +151,26 @@ async fn unsaved_documents_that_name_a_secret_path_are_not_sent() {
 /// refuses.
 #[tokio::test]
 async fn nested_workspace_folders_keep_the_outer_deny_rules() {
-    let fake = FakeUpstream::start(vec![]).await.unwrap();
     let dir = workspace(&[
         ("src/main.py", CODE),
         ("private/notes.py", SECRET),
         ("credentials/gcp.py", SECRET),
     ]);
     let ws = std::fs::canonicalize(dir.path()).unwrap();
-    let (client, _explain) = start(
-        &fake,
+    let s = start(
         &[&ws, &ws.join("private"), &ws.join("credentials")],
         json!({"completion": {"debounceMs": 0}, "tools": {"deny": ["private/**"]}}),
     )
     .await;
+    let (client, fake) = (&s.client, &s.fake);
     fake.set_default(Reply::text(&["LEAKED()\n"]));
     for name in ["private/notes.py", "credentials/gcp.py"] {
         let uri = file_uri(&ws.join(name));
-        assert_eq!(complete(&client, &uri, SECRET).await, None, "{name}");
-        let error = explain(&client, &uri).await.unwrap_err();
+        assert_eq!(complete(client, &uri, SECRET).await, None, "{name}");
+        let error = explain(client, &uri).await.unwrap_err();
         assert!(error.contains("refused"), "{error}");
     }
-    assert_eq!(fake.requests().len(), 0, "sent: {}", sent(&fake));
+    assert_eq!(fake.requests().len(), 0, "sent: {}", sent(fake));
 
     // The model asks for them by every name the roots give them.
     let calls: Vec<(String, String)> = [
@@ -222,9 +200,9 @@ async fn nested_workspace_folders_keep_the_outer_deny_rules() {
     fake.push(Reply::text(&["It runs."]));
     let main = file_uri(&ws.join("src/main.py"));
     client.open(&main, "python", CODE).await;
-    let end = explain(&client, &main).await.unwrap();
+    let end = explain(client, &main).await.unwrap();
     assert!(!end.contains("failed"), "{end}");
-    let results = tool_results(&fake);
+    let results = tool_results(fake);
     assert_eq!(results.len(), tool_calls.len(), "{results:?}");
     for (id, result) in &results {
         assert!(!result.contains(CANARY), "{id}: {result}");
@@ -243,7 +221,7 @@ async fn nested_workspace_folders_keep_the_outer_deny_rules() {
             .any(|(id, result)| id == "call_list" && result.contains("main.py")),
         "the listing worked: {results:?}"
     );
-    assert!(!sent(&fake).contains(CANARY));
+    assert!(!sent(fake).contains(CANARY));
 }
 
 /// The tool results the upstream received, first of each call id.
@@ -276,8 +254,6 @@ fn tool_results(fake: &FakeUpstream) -> Vec<(String, String)> {
 /// dot, as the tools do.
 #[tokio::test]
 async fn paths_are_judged_where_they_lead() {
-    let fake = FakeUpstream::start(vec![]).await.unwrap();
-    fake.set_default(Reply::text(&["LEAKED()\n"]));
     let base = tempfile::tempdir().unwrap();
     let base_path = std::fs::canonicalize(base.path()).unwrap();
     let ws = base_path.join("ws");
@@ -289,12 +265,13 @@ async fn paths_are_judged_where_they_lead() {
     std::os::unix::fs::symlink(ws.join(".env"), ws.join("notes.py")).unwrap();
     // A root reached through a link: judged by where it leads too.
     std::os::unix::fs::symlink(&ws, base_path.join("ws-link")).unwrap();
-    let (client, _explain) = start(
-        &fake,
+    let s = start(
         &[&base_path.join("ws-link")],
         json!({"completion": {"debounceMs": 0}}),
     )
     .await;
+    let (client, fake) = (&s.client, &s.fake);
+    fake.set_default(Reply::text(&["LEAKED()\n"]));
 
     let ws_text = ws.display().to_string();
     // Outside the workspace: completion does not send them (an action the person chooses
@@ -308,7 +285,7 @@ async fn paths_are_judged_where_they_lead() {
             base_path.display()
         ),
     ] {
-        assert_eq!(complete(&client, &uri, SECRET).await, None, "{uri}");
+        assert_eq!(complete(client, &uri, SECRET).await, None, "{uri}");
     }
     // Secrets: neither completion nor Explain sends them.
     for uri in [
@@ -321,21 +298,21 @@ async fn paths_are_judged_where_they_lead() {
         format!("file://{ws_text}/notes.py"),
         format!("file://{}/ws-link/notes.py", base_path.display()),
     ] {
-        assert_eq!(complete(&client, &uri, SECRET).await, None, "{uri}");
-        let error = explain(&client, &uri).await;
+        assert_eq!(complete(client, &uri, SECRET).await, None, "{uri}");
+        let error = explain(client, &uri).await;
         assert!(
             error.as_ref().is_err_and(|error| error.contains("refused")),
             "{uri}: {error:?}"
         );
     }
-    assert_eq!(fake.requests().len(), 0, "sent: {}", sent(&fake));
+    assert_eq!(fake.requests().len(), 0, "sent: {}", sent(fake));
     // Not vacuous: the file beside them is completed, through the linked root as well.
     let main = format!("file://{}/ws-link/src/main.py", base_path.display());
     assert_eq!(
-        complete(&client, &main, CODE).await.as_deref(),
+        complete(client, &main, CODE).await.as_deref(),
         Some("LEAKED()")
     );
-    assert!(!sent(&fake).contains(CANARY));
+    assert!(!sent(fake).contains(CANARY));
 }
 
 /// Item 9: a proxy that answers 502 with a body holding its user name, its password and the
