@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO, VSCode
-from fake import fenced, stalled_reply, text_reply
+from fake import fenced, stalled_reply, text_reply, tool_calls_reply
 from workbench import wait_for
 
 pytestmark = pytest.mark.vscode
@@ -376,6 +376,52 @@ def test_review_confirm_opens_the_refactor_preview_apply_and_discard(vs: VSCode)
         wait_for("the change on disk", lambda: "fixed-in-vscode" in path.read_text())
     finally:
         settings_json(vs, {"chatls.edits.review": None})
+
+
+def test_change_with_ai_lists_every_file_in_the_refactor_preview_and_apply_applies_them(vs: VSCode):
+    """Change with AI from Ctrl+.: the extension asks for the instruction, the model edits the
+    open file and creates another; VS Code's refactor preview lists both (one annotation per
+    file, needing confirmation), and Apply applies both."""
+    path = scenario_file(vs, "change_me.py")
+    notes = vs.workspace / "CHANGE_NOTES.md"
+    vs.bench.open_file(path)
+    vs.fake.push(
+        tool_calls_reply([
+            ("c1", "edit_file", {"path": "change_me.py", "old_text": "def median(values):",
+                                 "new_text": "def middle_value(values):"}),
+            ("c2", "create_file", {"path": "CHANGE_NOTES.md", "content": "median is now middle_value\n"}),
+        ]),
+        text_reply("Renamed median to middle_value and noted it."),
+    )
+    seen = len(vs.fake.chat_requests())
+    vs.bench.select_lines(7, 13)
+    vs.bench.code_action("Change with AI")
+    vs.bench.type_into_input_box("rename median to middle_value", title="chatls: Change with AI")
+    first = chat_requests_after(vs, seen)[0]
+    assert "rename median to middle_value" in first.text()
+    boxes = vs.bench.page.locator(
+        ".monaco-pane-view .monaco-list-row .monaco-checkbox:visible, .monaco-pane-view .monaco-list-row [role='checkbox']:visible"
+    )
+    vs.bench.wait_until("both files in the refactor preview", lambda: boxes.count() >= 2, 90)
+    rows = vs.bench.page.locator(".monaco-pane-view .monaco-list-row:visible").all_inner_texts()
+    assert any("change_me.py" in row for row in rows) and any("CHANGE_NOTES.md" in row for row in rows), rows
+    # VS Code lists changes that need confirmation unticked: tick each file, as a person does.
+    def unticked():
+        return [box for box in boxes.all()
+                if box.get_attribute("aria-checked") != "true" and "checked" not in (box.get_attribute("class") or "").split()]
+
+    for _ in range(8):
+        left = unticked()
+        if not left:
+            break
+        left[0].click()
+        vs.bench.page.wait_for_timeout(300)
+    assert not unticked(), "every file ticked"
+    vs.bench.shot("every file ticked")
+    vs.bench.click_button("Apply")
+    vs.bench.wait_until("the change in the editor", lambda: "def middle_value(values):" in vs.bench.editor_text(), 60)
+    wait_for("the new file created", notes.exists)
+    assert path.read_text() == MEDIAN, "the edit is in the buffer until it is saved"
 
 
 def test_streamed_edit_shows_while_it_streams_and_cancel_puts_the_original_back(vs: VSCode):
