@@ -156,7 +156,19 @@ pub(crate) fn edit(context: &Context, staging: &Staging, args: EditArgs) -> Tool
             Err(message) => return ToolOutput::error(message),
         },
     };
-    let found = current.matches(args.old_text.as_str()).count();
+    // A file with CRLF line ends is quoted by the model with LF: match and write it in the
+    // file's own line ends.
+    let (old_text, new_text) = if !current.contains(args.old_text.as_str())
+        && current.contains("\r\n")
+        && args.old_text.contains('\n')
+        && !args.old_text.contains('\r')
+    {
+        let crlf = |text: &str| text.replace("\r\n", "\n").replace('\n', "\r\n");
+        (crlf(&args.old_text), crlf(&args.new_text))
+    } else {
+        (args.old_text, args.new_text)
+    };
+    let found = current.matches(old_text.as_str()).count();
     if found == 0 {
         return ToolOutput::error(format!(
             "not found: old_text does not occur in `{shown}` as it stands now (with the changes staged so far); read the file again and quote its text exactly, whitespace included"
@@ -167,18 +179,18 @@ pub(crate) fn edit(context: &Context, staging: &Staging, args: EditArgs) -> Tool
             "found {found} times: old_text occurs {found} times in `{shown}`; quote more of the surrounding lines so it occurs exactly once"
         ));
     }
-    let Some(at) = current.find(args.old_text.as_str()) else {
+    let Some(at) = current.find(old_text.as_str()) else {
         return ToolOutput::error(format!("not found: old_text does not occur in `{shown}`"));
     };
-    let mut text = String::with_capacity(current.len() + args.new_text.len());
+    let mut text = String::with_capacity(current.len() + new_text.len());
     text.push_str(&current[..at]);
-    text.push_str(&args.new_text);
-    text.push_str(&current[at + args.old_text.len()..]);
+    text.push_str(&new_text);
+    text.push_str(&current[at + old_text.len()..]);
     if let Err(message) = check_text(&text, &shown) {
         return ToolOutput::error(message);
     }
     let first_line = current[..at].matches('\n').count() + 1;
-    let last_line = first_line + args.new_text.matches('\n').count();
+    let last_line = first_line + new_text.matches('\n').count();
     let stored = staging.with(|files| {
         if !files.contains_key(&path) && files.len() >= staging.max_files {
             return Err(too_many(staging.max_files));
@@ -675,6 +687,24 @@ mod tests {
         assert_eq!(files.len(), 1);
         assert_eq!(files[0].base, Base::New);
         assert_eq!(files[0].text, "fn test_renamed() {}\n");
+    }
+
+    #[tokio::test]
+    async fn lf_quoted_text_matches_a_crlf_file_and_keeps_its_line_ends() {
+        let workspace = Workspace::new();
+        workspace.write("win.rs", "fn a() {\r\n    1\r\n}\r\n");
+        let staging = Arc::new(Staging::new(20));
+        let toolbox = workspace
+            .toolbox(Limits::default())
+            .with_staging(Arc::clone(&staging));
+        let output = call(
+            &toolbox,
+            EDIT_FILE,
+            json!({"path": "win.rs", "old_text": "fn a() {\n    1\n", "new_text": "fn a() {\n    2\n"}),
+        )
+        .await;
+        assert!(!output.is_error, "{}", output.content);
+        assert_eq!(staging.files()[0].text, "fn a() {\r\n    2\r\n}\r\n");
     }
 
     #[tokio::test]
