@@ -76,6 +76,22 @@ impl ActionRow {
         self.code_action_kind == QUICKFIX_KIND
     }
 
+    /// Whether an answer of this row is written into the buffer as it streams, given the
+    /// `edits.stream` setting: the row's `stream` wins; only edit rows stream.
+    pub fn streams(&self, edits_stream: bool) -> bool {
+        self.kind == RowKind::Edit && self.stream.unwrap_or(edits_stream)
+    }
+
+    /// Whether an edit row's change is shown for confirmation first, given whether
+    /// `edits.review` is "confirm": the row's `review` wins.
+    pub fn confirms(&self, edits_confirm: bool) -> bool {
+        match self.review {
+            Some(RowReview::Confirm) => true,
+            Some(RowReview::Apply) => false,
+            None => edits_confirm,
+        }
+    }
+
     /// "chatls: Explain with AI" — the label of its edits and the head of its progress title.
     pub fn label(&self) -> String {
         format!("chatls: {}", crate::display::label(&self.title))
@@ -248,7 +264,7 @@ pub const ROW_KEYS: [(&str, &str); 9] = [
     ),
     (
         "stream",
-        r#"{"type": "boolean", "description": "edit rows: true writes the answer into the buffer as it streams, false never does; left out, edits.stream decides. Not with edits.review \"confirm\"."}"#,
+        r#"{"type": "boolean", "description": "edit rows: true writes the answer into the buffer as it streams, false never does; left out, edits.stream decides. Not with review \"confirm\" (the row's or edits.review)."}"#,
     ),
     (
         "review",
@@ -367,9 +383,18 @@ impl ActionTable {
         &self.rows
     }
 
-    /// The first row that asks to stream (`"stream": true`).
-    pub fn streamed_row(&self) -> Option<&ActionRow> {
-        self.rows.iter().find(|row| row.stream == Some(true))
+    /// The first edit row that would both stream and wait for confirmation, where the row
+    /// itself says one of them (both from the settings is the settings' own conflict).
+    pub fn streamed_and_confirmed(
+        &self,
+        edits_stream: bool,
+        edits_confirm: bool,
+    ) -> Option<&ActionRow> {
+        self.rows.iter().find(|row| {
+            (row.stream.is_some() || row.review.is_some())
+                && row.streams(edits_stream)
+                && row.confirms(edits_confirm)
+        })
     }
 
     pub fn get(&self, id: &str) -> Option<&ActionRow> {
@@ -604,11 +629,31 @@ mod tests {
         assert_eq!(table.get("tidy").unwrap().stream, Some(true));
         assert_eq!(table.get("refactor").unwrap().stream, Some(false));
         assert_eq!(table.get("fix").unwrap().stream, None);
+        assert!(table.get("tidy").unwrap().streams(false));
+        assert!(!table.get("refactor").unwrap().streams(true));
+        assert!(table.get("fix").unwrap().streams(true));
+        assert!(!table.get("explain").unwrap().streams(true));
+        // A row that streams beside confirmation, either of them its own.
         assert_eq!(
-            table.streamed_row().map(|row| row.id.as_str()),
+            table
+                .streamed_and_confirmed(false, true)
+                .map(|row| row.id.as_str()),
             Some("tidy")
         );
-        assert_eq!(ActionTable::default().streamed_row(), None);
+        assert_eq!(table.streamed_and_confirmed(false, false), None);
+        let confirming =
+            ActionTable::from_setting(&json!([{"id": "fix", "review": "confirm"}])).unwrap();
+        assert_eq!(
+            confirming
+                .streamed_and_confirmed(true, false)
+                .map(|row| row.id.as_str()),
+            Some("fix")
+        );
+        // Both from the settings is the settings' conflict, not a row's.
+        assert_eq!(
+            ActionTable::default().streamed_and_confirmed(true, true),
+            None
+        );
         // Every row key has a schema with a description.
         for (key, schema) in ROW_KEYS {
             let schema: Value = serde_json::from_str(schema).unwrap();

@@ -270,13 +270,25 @@ impl Settings {
                 message: "cannot be combined with edits.review \"confirm\": a streamed edit is in the buffer before there is anything to confirm; turn one of them off".to_owned(),
             });
         }
-        if settings.edits_review == ReviewMode::Confirm
-            && let Some(row) = settings.actions.streamed_row()
+        let confirm = settings.edits_review == ReviewMode::Confirm;
+        if let Some(row) = settings
+            .actions
+            .streamed_and_confirmed(settings.edits_stream, confirm)
         {
+            let stream = if row.stream.is_some() {
+                "its `stream`: true"
+            } else {
+                "edits.stream"
+            };
+            let review = if row.review.is_some() {
+                "its `review`: \"confirm\""
+            } else {
+                "edits.review \"confirm\""
+            };
             errors.push(SettingError {
                 key: "actions".to_owned(),
                 message: format!(
-                    "row \"{}\": `stream` cannot be combined with edits.review \"confirm\": a streamed edit is in the buffer before there is anything to confirm; turn one of them off",
+                    "row \"{}\": {stream} cannot be combined with {review}: a streamed edit is in the buffer before there is anything to confirm; turn one of them off",
                     row.id
                 ),
             });
@@ -604,6 +616,29 @@ mod tests {
         assert!(errors[0].message.contains("`stream`"), "{}", errors[0]);
         assert!(errors[0].message.contains("\"tidy\""), "{}", errors[0]);
         assert!(errors[0].message.contains("edits.review"), "{}", errors[0]);
+        // The row's own review "confirm" beside its stream, or beside edits.stream.
+        let errors = Settings::layered(
+            &base(),
+            &json!({"actions": [{"id": "tidy", "title": "Tidy", "kind": "edit", "prompt": "x", "stream": true, "review": "confirm"}]}),
+        )
+        .unwrap_err();
+        assert!(errors[0].message.contains("`stream`"), "{}", errors[0]);
+        assert!(errors[0].message.contains("`review`"), "{}", errors[0]);
+        let errors = Settings::layered(
+            &base(),
+            &json!({"edits.stream": true, "actions": [{"id": "fix", "review": "confirm"}]}),
+        )
+        .unwrap_err();
+        assert!(errors[0].message.contains("edits.stream"), "{}", errors[0]);
+        assert!(errors[0].message.contains("`review`"), "{}", errors[0]);
+        // A row that streams and says review "apply" is fine beside edits.review "confirm".
+        assert!(
+            Settings::layered(
+                &base(),
+                &json!({"edits.review": "confirm", "actions": [{"id": "fix", "stream": true, "review": "apply"}]})
+            )
+            .is_ok()
+        );
         assert!(
             Settings::layered(
                 &base(),

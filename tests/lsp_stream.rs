@@ -319,24 +319,51 @@ async fn a_row_streams_or_not_whatever_the_setting_says() {
     assert!(text(&s).contains("\tfor x in doubled {\r\n"));
 }
 
-/// A row with `"stream": true` beside `edits.review: "confirm"` is a settings error naming
-/// both.
+/// A row with `"stream": true` beside review "confirm" — `edits.review` or the row's own
+/// `review` — is a settings error naming both; the row's `review: "apply"` lifts it.
 #[tokio::test]
 async fn a_streamed_row_with_confirm_is_a_settings_error_naming_both() {
+    for (settings, review) in [
+        (
+            json!({"edits": {"review": "confirm"}, "actions": [{"id": "refactor", "stream": true}]}),
+            "edits.review",
+        ),
+        (
+            json!({"actions": [{"id": "refactor", "stream": true, "review": "confirm"}]}),
+            "`review`",
+        ),
+    ] {
+        let s = setup(Vec::new(), settings).await;
+        s.client
+            .wait_until("the settings error", |client| {
+                client
+                    .shown_messages()
+                    .iter()
+                    .any(|message| message.contains("`stream`"))
+            })
+            .await;
+        let messages = s.client.shown_messages().join("\n");
+        assert!(messages.contains(review), "{messages}");
+        assert!(messages.contains("refactor"), "{messages}");
+    }
+
+    // review "apply" on the row: it streams though edits.review is "confirm".
     let s = setup(
-        Vec::new(),
-        json!({"edits": {"review": "confirm"}, "actions": [{"id": "refactor", "stream": true}]}),
+        vec![slow(&NEW_LINES, finish())],
+        json!({"edits": {"review": "confirm"}, "actions": [{"id": "refactor", "stream": true, "review": "apply"}]}),
     )
     .await;
-    s.client
-        .wait_until("the settings error", |client| {
-            client
-                .shown_messages()
-                .iter()
-                .any(|message| message.contains("`stream`"))
-        })
-        .await;
-    let messages = s.client.shown_messages().join("\n");
-    assert!(messages.contains("edits.review"), "{messages}");
-    assert!(messages.contains("refactor"), "{messages}");
+    let token = refactor(&s).await;
+    wait_text(&s, "the first streamed line", |text| {
+        text.contains("\tlet mut sum = 0;\r\n") && !text.contains("\tfor x in xs")
+    })
+    .await;
+    let end = s.client.wait_progress_end(&token).await;
+    assert!(end.contains("applied"), "{end}");
+    assert!(
+        s.client
+            .shown_messages()
+            .iter()
+            .all(|message| !message.contains("`stream`"))
+    );
 }

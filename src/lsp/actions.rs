@@ -643,7 +643,7 @@ async fn run(
         session,
         client,
         &input,
-        input.action.stream.unwrap_or(settings.edits_stream),
+        input.action.streams(settings.edits_stream),
         &running.cancel,
     );
     let changes_files = staging.is_some();

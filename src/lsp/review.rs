@@ -12,7 +12,6 @@ use tower_lsp_server::ls_types::{
 };
 
 use crate::action::ActionInput;
-use crate::action_table::RowReview;
 use crate::apply::{Prepared, place};
 use crate::config::ReviewMode;
 use crate::review::{unified_diff, write_diff};
@@ -44,11 +43,9 @@ pub(super) async fn clear(
     cancel: &CancellationToken,
 ) -> Result<Cleared, String> {
     let settings = session.settings();
-    let confirm = match input.action.review {
-        Some(RowReview::Confirm) => true,
-        Some(RowReview::Apply) => false,
-        None => settings.edits_review == ReviewMode::Confirm,
-    };
+    let confirm = input
+        .action
+        .confirms(settings.edits_review == ReviewMode::Confirm);
     if !confirm {
         return Ok(Cleared::Plain);
     }
