@@ -15,8 +15,8 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use chatls::action::engine::build_request;
 use chatls::config::{EnvSettings, Settings};
-use chatls::engine::build_request;
 use chatls::llm::network::{CaFile, Network};
 use chatls::llm::types::Message;
 use chatls::llm::{Endpoint, LlmClient};

@@ -5,10 +5,10 @@
 use std::hint::black_box;
 
 use chatls::action::ActionInput;
+use chatls::action::engine::build_request;
+use chatls::action::prompt::{SYSTEM_PROMPT, user_turn};
 use chatls::config::{EnvSettings, Settings};
-use chatls::engine::build_request;
 use chatls::llm::types::Message;
-use chatls::prompt::{SYSTEM_PROMPT, user_turn};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use ropey::Rope;
 
@@ -35,7 +35,7 @@ fn input(text: &str) -> ActionInput {
     let start = rope.line_to_char(990);
     let end = rope.line_to_char(1010);
     ActionInput {
-        action: chatls::action_table::builtin_rows().remove(1),
+        action: chatls::action::table::builtin_rows().remove(1),
         uri: "file:///work/src/big.rs".into(),
         path: Some("/work/src/big.rs".into()),
         display_path: "src/big.rs".into(),

@@ -8,7 +8,7 @@ use std::time::Duration;
 use criterion::{Criterion, criterion_group, criterion_main};
 use ropey::Rope;
 
-use chatls::edits::minimal_edits;
+use chatls::answer::edits::minimal_edits;
 use chatls::text::{
     Document, Position, PositionEncoding, Range, TextChange, char_to_position, position_to_char,
 };

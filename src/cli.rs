@@ -11,12 +11,12 @@ use clap::{CommandFactory, Parser, Subcommand};
 use ropey::Rope;
 use tokio_util::sync::CancellationToken;
 
+use crate::action::engine::{Engine, EngineEvent, Workspace};
 use crate::action::{ActionInput, ActionRow, RowKind};
-use crate::apply::{NotApplied, plan_outcome};
+use crate::answer::apply::{NotApplied, plan_outcome};
+use crate::answer::edits::apply_edits;
+use crate::chat::conversation::Conversations;
 use crate::config::{EnvSettings, Settings};
-use crate::conversation::Conversations;
-use crate::edits::apply_edits;
-use crate::engine::{Engine, EngineEvent, Workspace};
 use crate::text::Document;
 use crate::tools::sandbox::{Opened, real_path};
 use crate::tools::staging::{Base, StagedFile, read_disk_text, unified_diff};
@@ -135,7 +135,7 @@ pub struct AskArgs {
 /// What `chatls ask` was asked: a row of the table and the instruction, and the target.
 fn choose(
     args: &AskArgs,
-    table: &crate::action_table::ActionTable,
+    table: &crate::action::table::ActionTable,
 ) -> Result<(ActionRow, Option<String>, Option<String>), String> {
     if args.words.is_empty() {
         // Only a change needs no file: the model finds the files itself.
@@ -353,9 +353,9 @@ fn cli_settings(
 /// Runs `chatls settings-schema`: the settings table as JSON Schema on stdout.
 pub fn settings_schema(args: SettingsSchemaArgs) -> i32 {
     let schema = if args.vscode {
-        crate::settings_table::vscode_properties()
+        crate::config::table::vscode_properties()
     } else {
-        crate::settings_table::schema()
+        crate::config::table::schema()
     };
     match serde_json::to_string_pretty(&schema) {
         Ok(text) => {
@@ -381,8 +381,8 @@ pub async fn models(args: ModelsArgs) -> i32 {
     let listed = match Engine::default()
         .client()
         .models(
-            &crate::engine::endpoint(&settings),
-            crate::models::LIST_TIMEOUT,
+            &crate::action::engine::endpoint(&settings),
+            crate::config::models::LIST_TIMEOUT,
         )
         .await
     {
@@ -396,7 +396,7 @@ pub async fn models(args: ModelsArgs) -> i32 {
             Vec::new()
         }
     };
-    for entry in crate::models::choices(&listed, &settings.model) {
+    for entry in crate::config::models::choices(&listed, &settings.model) {
         println!("{entry}");
     }
     0
@@ -578,7 +578,7 @@ async fn run_ask(
         )
         .await
         .map_err(|error| match error {
-            crate::engine::ActionError::Upstream(crate::llm::error::LlmError::NotFound {
+            crate::action::engine::ActionError::Upstream(crate::llm::error::LlmError::NotFound {
                 url,
                 upstream,
             }) => format!(
@@ -604,7 +604,7 @@ async fn run_ask(
     }
     status(&format!(
         "chatls: done ({}, {} tool rounds)",
-        crate::usage::describe(&outcome.usage),
+        crate::chat::usage::describe(&outcome.usage),
         outcome.tool_rounds
     ));
     if let Some(staging) = staging {

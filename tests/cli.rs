@@ -361,7 +361,7 @@ async fn ask_sends_the_project_rules_of_the_files_workspace() {
         .unwrap()
         .to_owned();
     assert!(
-        system.starts_with(chatls::prompt::SYSTEM_PROMPT),
+        system.starts_with(chatls::action::prompt::SYSTEM_PROMPT),
         "{system}"
     );
     assert!(

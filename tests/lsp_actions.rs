@@ -268,7 +268,10 @@ async fn refactor_applies_a_minimal_versioned_edit_and_sends_the_exact_request()
     let messages = body["messages"].as_array().unwrap();
     assert_eq!(messages.len(), 2);
     assert_eq!(messages[0]["role"], "system");
-    assert_eq!(messages[0]["content"], chatls::prompt::SYSTEM_PROMPT);
+    assert_eq!(
+        messages[0]["content"],
+        chatls::action::prompt::SYSTEM_PROMPT
+    );
     let user = messages[1]["content"].as_str().unwrap();
     assert!(
         user.starts_with("Refactor the selected code. Keep its behaviour identical unless the instruction says otherwise.\nInstruction: use iterators\n"),
@@ -352,7 +355,7 @@ async fn explain_writes_markdown_and_opens_it_with_show_document() {
         text,
         format!(
             "# chatls — src/lib.rs\n\n{}\n\n## You\n\n{link}\n\nExplain with AI\n\n## chatls (test-model)\n\nThe loop **adds** every element.\n\n## You\n\n",
-            chatls::transcript::HINT
+            chatls::chat::transcript::HINT
         )
     );
     assert_eq!(s.client.doc(&s.uri).text, CODE, "explain never edits");

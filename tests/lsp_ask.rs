@@ -370,7 +370,7 @@ async fn select_model_by_name_and_from_the_picker_with_the_upstream_list() {
         .iter()
         .filter_map(|action| action["title"].as_str())
         .collect();
-    for model in chatls::models::SEED_MODELS {
+    for model in chatls::config::models::SEED_MODELS {
         assert!(offered.contains(&model), "{offered:?}");
     }
     assert!(offered.contains(&"local-coder-7b"));
@@ -566,7 +566,7 @@ async fn list_models_and_list_actions_answer_from_the_server_table() {
     assert!(models.contains(&"local-coder-7b"), "{models:?}");
     assert!(models.contains(&"test-model"), "{models:?}");
     assert!(
-        models.contains(&chatls::models::SEED_MODELS[0]),
+        models.contains(&chatls::config::models::SEED_MODELS[0]),
         "{models:?}"
     );
 

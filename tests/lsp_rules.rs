@@ -4,7 +4,7 @@
 
 mod support;
 
-use chatls::prompt::SYSTEM_PROMPT;
+use chatls::action::prompt::SYSTEM_PROMPT;
 use chatls_fake_upstream::Reply;
 use serde_json::{Value, json};
 

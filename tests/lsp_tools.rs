@@ -185,7 +185,7 @@ async fn the_round_limit_asks_for_an_answer_without_tools() {
     let final_turn = messages(last).pop().unwrap();
     assert_eq!(
         final_turn,
-        json!({"role": "user", "content": chatls::engine::ROUNDS_EXHAUSTED})
+        json!({"role": "user", "content": chatls::action::engine::ROUNDS_EXHAUSTED})
     );
 }
 

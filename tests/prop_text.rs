@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 
-use chatls::edits::{CharEdit, apply_edits, minimal_edits};
+use chatls::answer::edits::{CharEdit, apply_edits, minimal_edits};
 use chatls::text::{
     Document, Position, PositionEncoding, Range, TextChange, char_to_position, rebase_range,
 };

@@ -307,7 +307,7 @@ async fn a_huge_model_list_is_dropped_and_memory_stays_small() {
     let asked = &s.client.server_requests("window/showMessageRequest")[0];
     let offered = asked["actions"].to_string();
     assert!(!offered.contains("hostile-"), "the huge list was used");
-    for model in chatls::models::SEED_MODELS {
+    for model in chatls::config::models::SEED_MODELS {
         assert!(offered.contains(model), "{offered}");
     }
     let peak = s.peak_kb();

@@ -29,7 +29,7 @@ fn schema_from_the_binary(extra: &[&str]) -> Value {
 fn the_binary_prints_every_key_with_type_default_and_description() {
     let schema = schema_from_the_binary(&[]);
     let properties = schema["properties"].as_object().unwrap();
-    let keys: Vec<&str> = chatls::settings_table::SETTINGS
+    let keys: Vec<&str> = chatls::config::table::SETTINGS
         .iter()
         .map(|setting| setting.key)
         .collect();
@@ -87,7 +87,7 @@ fn vscode_package_json_carries_the_servers_settings() {
     }
     // Every setting the server takes from a settings file is there, the key aside (secret
     // storage); arrays stay arrays.
-    for setting in chatls::settings_table::SETTINGS {
+    for setting in chatls::config::table::SETTINGS {
         let key = format!("chatls.{}", setting.key);
         assert_eq!(in_package.contains_key(&key), !setting.secret, "{key}");
     }
@@ -112,7 +112,7 @@ fn the_readme_settings_table_lists_every_key() {
             }
         }
     }
-    for setting in chatls::settings_table::SETTINGS {
+    for setting in chatls::config::table::SETTINGS {
         assert!(
             listed.iter().any(|key| key == setting.key),
             "README's settings table does not list `{}` (it lists {listed:?})",
@@ -136,7 +136,7 @@ fn every_row_key_is_in_the_schema_and_the_readme() {
         .nth(1)
         .and_then(|rest| rest.split("}`").next())
         .expect("README describes a row as `{\"id\", …}`");
-    for (key, _) in chatls::action_table::ROW_KEYS {
+    for (key, _) in chatls::action::table::ROW_KEYS {
         assert!(row.get(key).is_some(), "{key} not in the schema's row");
         assert!(
             in_package.get(key).is_some(),

@@ -6,10 +6,10 @@
 #![no_main]
 
 use chatls_fuzz::answer::classify;
-use chatls_fuzz::edits::{
+use chatls_fuzz::answer::edits::{
     apply_edits, extract_code, line_ending_of, minimal_edits, reindent, replacement_for,
 };
-use chatls_fuzz::patch::apply_diff;
+use chatls_fuzz::answer::patch::apply_diff;
 use libfuzzer_sys::arbitrary::{self, Arbitrary};
 use libfuzzer_sys::fuzz_target;
 

@@ -6,14 +6,25 @@
 #[path = "../../src/llm/sse.rs"]
 pub mod sse;
 
-#[path = "../../src/edits.rs"]
-pub mod edits;
+#[doc(hidden)]
+#[path = "../../src/answer/edits.rs"]
+pub mod answer_edits;
 
-#[path = "../../src/answer.rs"]
-pub mod answer;
+#[doc(hidden)]
+#[path = "../../src/answer/classify.rs"]
+pub mod answer_classify;
 
-#[path = "../../src/patch.rs"]
-pub mod patch;
+#[doc(hidden)]
+#[path = "../../src/answer/patch.rs"]
+pub mod answer_patch;
+
+/// The same paths as in chatls (`crate::answer::edits`, `crate::answer::patch`, ...).
+pub mod answer {
+    pub use crate::answer_classify as classify;
+    pub use crate::answer_classify::*;
+    pub use crate::answer_edits as edits;
+    pub use crate::answer_patch as patch;
+}
 
 #[doc(hidden)]
 #[path = "../../src/text/document.rs"]

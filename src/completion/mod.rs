@@ -21,12 +21,12 @@ use std::time::Duration;
 use ropey::Rope;
 use tokio_util::sync::CancellationToken;
 
+use crate::action::engine::{check_ready, endpoint};
+use crate::chat::usage::{Estimate, UsageLedger};
 use crate::config::Settings;
-use crate::engine::{check_ready, endpoint};
 use crate::llm::client::{LlmClient, StreamEvent};
 use crate::llm::types::{ChatRequest, Message, StreamOptions};
 use crate::tools::Sandbox;
-use crate::usage::{Estimate, UsageLedger};
 
 use self::answer::Surroundings;
 use self::cache::{MadeBy, Shown};

@@ -66,7 +66,7 @@ impl Documents {
             .or_insert_with(|| DocState {
                 generation: 0,
                 cancel: CancellationToken::new(),
-                conversation_id: crate::conversation::new_id(),
+                conversation_id: crate::chat::conversation::new_id(),
                 shown: None,
             });
         state.cancel.cancel();

@@ -3,8 +3,8 @@
 //! index, arguments spread over many), the finish reason, usage and model recorded. Pure
 //! logic: the client feeds it parsed chunks and forwards the events it reports.
 
-use crate::llm::client::{Completion, StreamEvent};
 use crate::llm::types::{ChatChunk, ChatResponse, FunctionCall, ToolCall, ToolCallFragment};
+use crate::llm::types::{Completion, StreamEvent};
 
 /// A tool call being assembled.
 #[derive(Debug, Default)]

@@ -22,7 +22,8 @@ use crate::llm::error::{LlmError, clean};
 use crate::llm::network::{self, BuildError, Built, ClientKey, Diagnosis, Network};
 use crate::llm::secret::{ApiKey, Redactor};
 use crate::llm::sse::{SseEvent, SseParser};
-use crate::llm::types::{ChatChunk, ChatRequest, ChatResponse, ToolCall, Usage};
+use crate::llm::types::{ChatChunk, ChatRequest, ChatResponse};
+pub use crate::llm::types::{Completion, StreamEvent};
 
 /// The default cap on a response body.
 pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 8 * 1024 * 1024;
@@ -141,35 +142,6 @@ impl Endpoint {
             format!("{base}/chat/completions")
         }
     }
-}
-
-/// Progress of one call, reported as it happens.
-#[derive(Debug)]
-pub enum StreamEvent<'a> {
-    /// The upstream answered with a success status; the answer follows.
-    Connected,
-    /// A piece of the answer's text.
-    Content(&'a str),
-    /// The model began a tool call.
-    ToolCallStarted { index: u32, name: &'a str },
-    /// More arguments of a tool call arrived; `total_len` is their length so far.
-    ToolCallArguments { index: u32, total_len: usize },
-    /// An attempt failed before any answer; the next one starts after `delay`.
-    Retrying {
-        attempt: u32,
-        delay: Duration,
-        reason: &'a str,
-    },
-}
-
-/// The assembled answer.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Completion {
-    pub content: String,
-    pub tool_calls: Vec<ToolCall>,
-    pub finish_reason: Option<String>,
-    pub usage: Option<Usage>,
-    pub model: Option<String>,
 }
 
 /// The upstream client. Cheap to clone; every clone shares one pooled `reqwest::Client`, so

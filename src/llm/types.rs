@@ -1,5 +1,8 @@
 //! Wire types of the OpenAI-compatible chat-completions protocol the upstream speaks
-//! (requests, streamed chunks, full responses), as plain serde structs with no behaviour.
+//! (requests, streamed chunks, full responses), as plain serde structs with no behaviour;
+//! and what one call reports as it streams and assembles (`StreamEvent`, `Completion`).
+
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -314,4 +317,33 @@ pub struct FunctionFragment {
     pub name: Option<String>,
     #[serde(default)]
     pub arguments: Option<String>,
+}
+
+/// Progress of one call, reported as it happens.
+#[derive(Debug)]
+pub enum StreamEvent<'a> {
+    /// The upstream answered with a success status; the answer follows.
+    Connected,
+    /// A piece of the answer's text.
+    Content(&'a str),
+    /// The model began a tool call.
+    ToolCallStarted { index: u32, name: &'a str },
+    /// More arguments of a tool call arrived; `total_len` is their length so far.
+    ToolCallArguments { index: u32, total_len: usize },
+    /// An attempt failed before any answer; the next one starts after `delay`.
+    Retrying {
+        attempt: u32,
+        delay: Duration,
+        reason: &'a str,
+    },
+}
+
+/// The assembled answer.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Completion {
+    pub content: String,
+    pub tool_calls: Vec<ToolCall>,
+    pub finish_reason: Option<String>,
+    pub usage: Option<Usage>,
+    pub model: Option<String>,
 }

@@ -12,17 +12,18 @@ use tower_lsp_server::Client;
 use tower_lsp_server::jsonrpc::{Error, Result};
 use tower_lsp_server::ls_types::{self as lsp, CodeActionParams, MessageType};
 
-use crate::action::{ActionInput, ActionRow, RowKind};
-use crate::action_table::{
+use crate::action::engine::{ActionError, EngineEvent, check_ready};
+use crate::action::table::{
     ALIASES, ActionTable, DEFAULT_ANSWER_KIND, DEFAULT_EDIT_KIND, QUICKFIX_KIND,
 };
-use crate::engine::{ActionError, EngineEvent, check_ready};
+use crate::action::{ActionInput, ActionRow, RowKind};
 use crate::llm::error::LlmError;
 use crate::text::{Range, range_to_chars};
 use crate::tools::Staging;
 
+use super::run::{stream, transcript};
 use super::session::{Running, Session};
-use super::{convert, models, stream, transcript};
+use super::{convert, model_picker};
 
 pub const RUN_COMMAND: &str = "chatls.run";
 pub const ASK_COMMAND: &str = "chatls.ask";
@@ -257,7 +258,7 @@ pub async fn execute(
         return Ok(Some(session.engine.usage().report()));
     }
     if command == LIST_MODELS_COMMAND {
-        return Ok(Some(models::list(session).await));
+        return Ok(Some(model_picker::list(session).await));
     }
     if command == LIST_ACTIONS_COMMAND {
         return Ok(Some(list_actions(&session.settings().actions)));
@@ -281,7 +282,7 @@ pub async fn execute(
             let (hook_client, token) = (client.clone(), running.token.clone());
             let supported = session.facts().work_done_progress;
             spawn_action(session, client, &running, id, async move {
-                let _progress = super::progress::ActionProgress::begin(
+                let _progress = super::run::progress::ActionProgress::begin(
                     &hook_client,
                     supported,
                     &token,
@@ -296,7 +297,7 @@ pub async fn execute(
         panic!("{DEBUG_PANIC_COMMAND} (test hook)");
     }
     if command == SELECT_MODEL_COMMAND {
-        return models::select(session, client, arguments.first()).await;
+        return model_picker::select(session, client, arguments.first()).await;
     }
     if command == FOLLOW_UP_COMMAND {
         let args: FollowUpArguments = argument(command, &arguments, "{\"uri\", \"action\"?}")?;
@@ -451,7 +452,7 @@ fn follow_up_input(session: &Session, uri: &str) -> std::result::Result<ActionIn
         format!("{uri} is not open in the editor; open the transcript and try again")
     })?;
     let text = document.text.to_string();
-    let question = crate::transcript::pending_question(&text).ok_or_else(|| {
+    let question = crate::chat::transcript::pending_question(&text).ok_or_else(|| {
         "write your follow-up under the last \"## You\" heading of the transcript, then Send to AI again".to_owned()
     })?;
     let path = convert::uri_path(uri);
@@ -492,7 +493,7 @@ fn spawn_action(
                 "chatls: {title} failed with an internal error (see the log); the document was not changed"
             );
             if session.facts().work_done_progress {
-                super::progress::ActionProgress::existing(&client, &token)
+                super::run::progress::ActionProgress::existing(&client, &token)
                     .end(&message)
                     .await;
             }
@@ -623,7 +624,7 @@ async fn run(
     settings.model = session.model_for(&settings, &input.action);
     let model = settings.model.clone();
     let title = input.action.label();
-    let (status, reporter) = super::progress::ActionProgress::start(
+    let (status, reporter) = super::run::progress::ActionProgress::start(
         client,
         facts.work_done_progress,
         &running.token,
@@ -712,7 +713,7 @@ async fn run(
     let mut streamed = streaming.finish().await;
     let progress = match reporter.await {
         Ok(progress) => progress,
-        Err(_) => super::progress::ActionProgress::hidden(client),
+        Err(_) => super::run::progress::ActionProgress::hidden(client),
     };
     // A failed or cancelled action that streamed into the buffer puts the original back
     // first; `restored` says how that went.
@@ -789,7 +790,7 @@ async fn run(
         }
         RowKind::Workspace => {
             let staging = staging.unwrap_or_else(|| Arc::new(Staging::new(1)));
-            let delivered = super::change::deliver(
+            let delivered = super::run::change::deliver(
                 session,
                 client,
                 &input,
@@ -798,7 +799,7 @@ async fn run(
                 &running.cancel,
             )
             .await;
-            let record = super::change::record(&outcome.answer, &staging.files(), &delivered);
+            let record = super::run::change::record(&outcome.answer, &staging.files(), &delivered);
             let answer = transcript::Answer {
                 key,
                 conversation: &conversation,
@@ -832,7 +833,7 @@ async fn run(
     let summary_cost = if outcome.usage == crate::llm::types::Usage::default() {
         String::new()
     } else {
-        format!(" ({})", crate::usage::describe(&outcome.usage))
+        format!(" ({})", crate::chat::usage::describe(&outcome.usage))
     };
     match delivered {
         Ok(summary) => {

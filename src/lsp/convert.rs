@@ -7,12 +7,12 @@ use std::str::FromStr;
 use ropey::Rope;
 use tower_lsp_server::ls_types::{self as lsp, Uri};
 
-use crate::edits::CharEdit;
+use crate::answer::edits::CharEdit;
 use crate::text::{Position, PositionEncoding, Range, TextChange, char_to_position};
 use crate::tools::FileDiagnostic;
 use crate::tools::sandbox::{Place, real_path};
 
-use super::session::ClientFacts;
+use super::client_facts::ClientFacts;
 
 pub fn position(position: lsp::Position) -> Position {
     Position {

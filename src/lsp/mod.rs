@@ -3,23 +3,17 @@
 //! `convert` translates types; `session` holds the state; `progress` talks work-done progress.
 
 pub mod actions;
-pub mod change;
+pub mod client_facts;
 pub mod completion;
 pub mod convert;
-pub mod deliver;
 pub mod guard;
 pub mod handlers;
 pub mod input;
-pub mod models;
-pub mod progress;
+pub mod model_picker;
 pub mod pull;
-pub mod review;
+pub mod run;
 pub mod server;
 pub mod session;
-pub mod settle;
-pub mod stream;
-pub mod transcript;
-pub mod workspace_edit;
 
 use std::sync::Arc;
 

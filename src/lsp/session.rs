@@ -11,29 +11,15 @@ use dashmap::DashMap;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
+use crate::action::engine::{Engine, Workspace};
+use crate::chat::conversation::Conversations;
 use crate::config::{EnvSettings, SettingError, Settings};
-use crate::conversation::Conversations;
-use crate::engine::{Engine, Workspace};
-use crate::text::{DocumentStore, PositionEncoding};
+use crate::text::DocumentStore;
 use crate::tools::{FileDiagnostic, Limits, Sandbox, ToolBox, WorkspaceView};
 
-use super::settle::EditOrder;
+use super::run::settle::EditOrder;
 
-/// What the client said it can do, reduced to what chatls needs.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct ClientFacts {
-    pub encoding: PositionEncoding,
-    pub work_done_progress: bool,
-    pub show_document: bool,
-    pub document_changes: bool,
-    pub configuration: bool,
-    /// The client declares `textDocument.inlineCompletion` (LSP 3.18).
-    pub inline_completion: bool,
-    /// The client declares `workspace.workspaceEdit.changeAnnotationSupport`.
-    pub change_annotations: bool,
-    /// The client declares `workspace.workspaceEdit.resourceOperations` with `create`.
-    pub create_files: bool,
-}
+use super::client_facts::ClientFacts;
 
 /// Where the effective settings come from: the environment, then one settings object —
 /// `initializationOptions` until the first runtime update, then the latest update, whole.
@@ -62,11 +48,11 @@ pub struct Session {
     pub engine: Engine,
     pub completer: crate::completion::Completer,
     /// The edits waiting for the user's Apply/Discard (`edits.review: "confirm"`).
-    pub reviews: crate::review::Reviews,
+    pub reviews: crate::chat::pending_review::Reviews,
     /// The `workspace/configuration` pull out, if any.
     pub pulls: super::pull::Pulls,
     /// The project rules files read so far (re-read when one changes on disk).
-    rules: Arc<crate::rules::RulesCache>,
+    rules: Arc<crate::action::rules::RulesCache>,
     explain_dir: Option<PathBuf>,
     facts: RwLock<ClientFacts>,
     settings: RwLock<SettingsLayers>,
@@ -75,7 +61,7 @@ pub struct Session {
     /// Changes reported per document and the turns of unversioned edits.
     pub edit_order: EditOrder,
     /// One answer at a time per transcript.
-    pub transcript_locks: super::transcript::TranscriptLocks,
+    pub transcript_locks: crate::chat::files::TranscriptLocks,
     /// Canonical file path → the URI the client opened it under.
     by_path: DashMap<PathBuf, String>,
     running: DashMap<u64, Running>,
@@ -111,7 +97,7 @@ impl Session {
                 engine.client().clone(),
                 engine.usage().clone(),
             ),
-            reviews: crate::review::Reviews::default(),
+            reviews: crate::chat::pending_review::Reviews::default(),
             rules: Arc::default(),
             pulls: super::pull::Pulls::default(),
             facts: RwLock::new(ClientFacts::default()),
@@ -147,7 +133,7 @@ impl Session {
     pub fn explain_dir(&self) -> std::io::Result<PathBuf> {
         match &self.explain_dir {
             Some(dir) => Ok(dir.clone()),
-            None => crate::explain::default_dir(),
+            None => crate::chat::files::default_dir(),
         }
     }
 
@@ -253,7 +239,7 @@ impl Session {
     /// other document by its URI.
     pub fn conversation_key(&self, uri: &str) -> String {
         match super::convert::uri_path(uri) {
-            Some(path) if self.is_transcript(uri) => super::transcript::conversation_key(&path),
+            Some(path) if self.is_transcript(uri) => crate::chat::files::conversation_key(&path),
             _ => uri.to_owned(),
         }
     }

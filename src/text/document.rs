@@ -7,23 +7,13 @@ use std::sync::OnceLock;
 
 use ropey::Rope;
 
+use crate::text::encoding::TextError;
 use crate::text::encoding::{PositionEncoding, Range, range_to_chars};
 use crate::text::minimal;
 
 /// How many edits the change log keeps (an empty change counts as one). Older entries
 /// are dropped, and `changes_since` of a version that old answers `None`.
 pub const CHANGE_LOG_CAPACITY: usize = 1024;
-
-/// What can go wrong when looking up or editing a document.
-#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
-pub enum TextError {
-    /// The URI names no open document.
-    #[error("no open document for {0}")]
-    UnknownDocument(String),
-    /// A range whose start comes after its end.
-    #[error("the range starts after it ends")]
-    ReversedRange,
-}
 
 /// One content change as the client sends it: `range: None` replaces the whole document.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -264,7 +254,7 @@ fn apply_one(
         && trimmed.old_len + trimmed.new_len <= SPLIT_LIMIT_CHARS
     {
         let old = text.slice(start..start + trimmed.old_len).to_string();
-        let pieces = crate::edits::minimal_edits(&old, inserted);
+        let pieces = crate::answer::edits::minimal_edits(&old, inserted);
         if (2..=SPLIT_MAX_PIECES).contains(&pieces.len()) {
             // Recorded left to right, each in the text the ones before it left; applied
             // right to left, so the offsets of the text as it was hold.

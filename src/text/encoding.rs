@@ -17,7 +17,16 @@ use std::ops::Range as CharRange;
 
 use ropey::{Rope, RopeSlice};
 
-use crate::text::document::TextError;
+/// What can go wrong when looking up or editing a document.
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+pub enum TextError {
+    /// The URI names no open document.
+    #[error("no open document for {0}")]
+    UnknownDocument(String),
+    /// A range whose start comes after its end.
+    #[error("the range starts after it ends")]
+    ReversedRange,
+}
 
 /// The unit in which a `Position::character` counts, negotiated once per session.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Hash)]

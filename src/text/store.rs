@@ -5,8 +5,9 @@
 use dashmap::DashMap;
 use ropey::Rope;
 
-use crate::text::document::{Document, TextChange, TextError};
+use crate::text::document::{Document, TextChange};
 use crate::text::encoding::PositionEncoding;
+use crate::text::encoding::TextError;
 
 /// A document's state at one moment, detached from the store.
 #[derive(Clone, Debug)]

@@ -7,11 +7,9 @@
 pub mod diagnostics;
 pub mod images;
 pub mod list_files;
-pub mod open;
 pub mod read_file;
 pub mod sandbox;
 pub mod search;
-pub mod secrets;
 pub mod staging;
 
 use std::path::{Path, PathBuf};

@@ -14,7 +14,7 @@ use std::sync::Mutex;
 use ropey::Rope;
 use serde::Deserialize;
 
-use crate::edits::CharEdit;
+use crate::answer::edits::CharEdit;
 use crate::text::{Document, rebase_range};
 
 use super::images::human_size;
@@ -804,7 +804,7 @@ mod tests {
         use crate::text::{Position, PositionEncoding, Range, TextChange};
         let base = "fn a() {}\nfn b() {}\nfn c() {}\n";
         let staged = base.replace("fn b()", "fn bee()");
-        let edits = crate::edits::minimal_edits(base, &staged);
+        let edits = crate::answer::edits::minimal_edits(base, &staged);
         let typed = |line: u32, character: u32| {
             let mut document = Document::new(base, 1, "rust");
             let at = Position { line, character };
@@ -824,14 +824,14 @@ mod tests {
         let (document, placed) = typed(0, 0);
         let placed = placed.unwrap();
         assert_eq!(
-            crate::edits::apply_edits(&document.contents(), &placed),
+            crate::answer::edits::apply_edits(&document.contents(), &placed),
             format!("x{staged}")
         );
         let (_, placed) = typed(1, 9);
         assert_eq!(placed, Err("you typed in an edited line"));
         let (document, placed) = typed(2, 3);
         assert_eq!(
-            crate::edits::apply_edits(&document.contents(), &placed.unwrap()),
+            crate::answer::edits::apply_edits(&document.contents(), &placed.unwrap()),
             staged.replace("fn c", "fn xc")
         );
     }

@@ -8,7 +8,7 @@
 //! added lines then take the selection's indentation). A hunk that matches nowhere refuses
 //! the whole diff: a diff applied in part, or in the wrong place, would corrupt the code.
 
-use crate::edits::line_ending_of;
+use crate::answer::edits::line_ending_of;
 
 /// Why a diff does not apply to the selection.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

@@ -5,7 +5,10 @@
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
+
+use dashmap::DashMap;
 
 use crate::action::ActionInput;
 
@@ -111,6 +114,42 @@ fn prune(dir: &Path, keep: usize) {
     for (_, path) in &files[..files.len() - keep] {
         let _ = fs::remove_file(path);
     }
+}
+
+/// One answer at a time per transcript: its text is read, appended to and written whole, so
+/// two answers finishing together would otherwise each write the text without the other's.
+#[derive(Default)]
+pub struct TranscriptLocks {
+    by_path: DashMap<PathBuf, Arc<tokio::sync::Mutex<()>>>,
+}
+
+impl TranscriptLocks {
+    /// Waits until no other answer is being added to the transcript at `path`.
+    pub async fn lock(&self, path: &Path) -> tokio::sync::OwnedMutexGuard<()> {
+        let lock = Arc::clone(
+            self.by_path
+                .entry(transcript_file(path))
+                .or_default()
+                .value(),
+        );
+        lock.lock_owned().await
+    }
+}
+
+/// The transcript's file, the same however it was spelled (its directory resolved).
+pub fn transcript_file(path: &Path) -> PathBuf {
+    match (path.parent(), path.file_name()) {
+        (Some(dir), Some(name)) => std::fs::canonicalize(dir)
+            .unwrap_or_else(|_| dir.to_path_buf())
+            .join(name),
+        _ => path.to_path_buf(),
+    }
+}
+
+/// The key its transcript gives a conversation: the file, not the URI the editor opened it
+/// under, so closing and reopening it (under any spelling) leads to the same conversation.
+pub fn conversation_key(path: &Path) -> String {
+    format!("transcript:{}", transcript_file(path).display())
 }
 
 #[cfg(test)]

@@ -5,7 +5,9 @@
 
 use std::fmt::Write as _;
 
-use crate::action::{ActionInput, RowKind};
+use crate::action::input::ActionInput;
+use crate::action::table::RowKind;
+use crate::action::template::{PLACEHOLDERS, placeholders};
 
 /// Lines of context shown on each side of the selection.
 pub const CONTEXT_LINES: usize = 60;
@@ -33,25 +35,6 @@ selection verbatim, so it must compile in place.
 search_workspace, get_diagnostics) to look before you answer. Paths are relative to the \
 workspace root. Read only what you need.
 - Never ask the user questions; make the best reasonable choice and say which.";
-
-/// The placeholders a row's prompt template may use.
-pub const PLACEHOLDERS: [&str; 5] = [
-    "selection",
-    "language",
-    "path",
-    "instruction",
-    "diagnostics",
-];
-
-/// The names of the `{placeholder}`s in a template (a `{` followed by ASCII letters and `}`;
-/// every other brace is text, so code in a template needs no escaping).
-pub fn placeholders(template: &str) -> impl Iterator<Item = &str> {
-    template
-        .split('{')
-        .skip(1)
-        .filter_map(|after| after.split_once('}').map(|(name, _)| name))
-        .filter(|name| !name.is_empty() && name.chars().all(|c| c.is_ascii_alphabetic()))
-}
 
 /// The largest a row's filled template may come to: far beyond any model's context window,
 /// well short of the hundreds of megabytes a template that repeats `{selection}` reaches.
@@ -323,7 +306,7 @@ mod tests {
     use ropey::Rope;
 
     use super::*;
-    use crate::action_table::{ActionTable, builtin_rows};
+    use crate::action::table::{ActionTable, builtin_rows};
     use crate::tools::FileDiagnostic;
 
     fn row(id: &str) -> crate::action::ActionRow {

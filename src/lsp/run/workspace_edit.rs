@@ -15,9 +15,9 @@ use tower_lsp_server::ls_types::{
     WorkspaceEdit,
 };
 
-use crate::apply::NotApplied;
+use crate::answer::apply::NotApplied;
 
-use super::session::ClientFacts;
+use crate::lsp::client_facts::ClientFacts;
 
 /// Why an edit did not reach the document: the answer's own reasons ([`NotApplied`], pure)
 /// and the states of delivering it to an editor.

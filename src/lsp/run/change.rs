@@ -17,18 +17,18 @@ use tower_lsp_server::Client;
 use tower_lsp_server::ls_types::{self as lsp, ChangeAnnotation};
 
 use crate::action::ActionInput;
-use crate::action_table::RowReview;
-use crate::edits::minimal_edits;
+use crate::action::table::RowReview;
+use crate::answer::edits::minimal_edits;
 use crate::tools::Sandbox;
 use crate::tools::staging::{Base, StagedFile, Staging, place_on, read_disk_text, unified_diff};
 
-use super::convert;
 use super::review::Cleared;
-use super::session::Session;
 use super::workspace_edit::{DeliveryError, EditBuilder, FileEdit, send};
+use crate::lsp::convert;
+use crate::lsp::session::Session;
 
 /// The staged change sent as one workspace edit; `Ok` is the summary for the person.
-pub(super) async fn deliver(
+pub(in crate::lsp) async fn deliver(
     session: &Session,
     client: &Client,
     input: &ActionInput,
@@ -160,7 +160,7 @@ pub(super) async fn deliver(
 }
 
 /// "a.rs, b.rs, new c.rs": the files of a change, for messages and the transcript.
-pub(super) fn names(files: &[StagedFile]) -> String {
+pub(in crate::lsp) fn names(files: &[StagedFile]) -> String {
     files
         .iter()
         .map(|file| match file.base {
@@ -268,7 +268,7 @@ fn place(session: &Session, file: &StagedFile) -> Result<FileEdit, DeliveryError
 }
 
 /// The transcript's record of a change: the model's closing words and the files.
-pub(super) fn record(
+pub(in crate::lsp) fn record(
     answer: &str,
     files: &[StagedFile],
     result: &Result<String, String>,

@@ -6,12 +6,12 @@ use tokio_util::sync::CancellationToken;
 use tower_lsp_server::Client;
 
 use crate::action::ActionInput;
-use crate::apply::{place, prepare};
+use crate::answer::apply::{place, prepare};
 
-use super::convert;
 use super::review::{ANNOTATION_ID, Cleared};
-use super::session::Session;
 use super::workspace_edit::{DeliveryError, EditBuilder, FileEdit, send};
+use crate::lsp::convert;
+use crate::lsp::session::Session;
 
 /// Applies a refactor/fix answer as a workspace edit; the text says what happened. An
 /// answer with nothing to apply is shown to the person (see [`show_unapplied`]).
@@ -20,7 +20,7 @@ use super::workspace_edit::{DeliveryError, EditBuilder, FileEdit, send};
 /// stale one is refused by the client). One without gets it only in its document's turn
 /// (see `settle`). Cancellation is checked after every wait, right before the edit is placed
 /// and sent, with no `.await` between the check and the send.
-pub(super) async fn apply_answer(
+pub(in crate::lsp) async fn apply_answer(
     session: &Session,
     client: &Client,
     input: &ActionInput,
@@ -108,7 +108,7 @@ const SHOWN_ANSWER_CHARS: usize = 4000;
 
 /// Shows an answer that was not applied, so nothing the model wrote is lost: in a message,
 /// and, when it is too long for one, saved whole beside the explanations.
-pub(super) async fn show_unapplied(
+pub(in crate::lsp) async fn show_unapplied(
     session: &Session,
     client: &Client,
     input: &ActionInput,
@@ -124,7 +124,7 @@ pub(super) async fn show_unapplied(
         message.push_str(" …");
         match session
             .explain_dir()
-            .and_then(|dir| crate::explain::write(&dir, input, answer))
+            .and_then(|dir| crate::chat::files::write(&dir, input, answer))
         {
             Ok(path) => message.push_str(&format!(
                 "\n\n(the whole answer is saved in {})",

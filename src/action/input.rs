@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use ropey::Rope;
 
-pub use crate::action_table::{ActionRow, RowKind};
+use crate::action::table::{ActionRow, RowKind};
 use crate::tools::FileDiagnostic;
 
 /// A snapshot of everything an action needs, taken when it starts.

@@ -117,7 +117,7 @@ impl Conversations {
         }
     }
 
-    /// Notes the conversation's transcript and makes its key (see `lsp::transcript`) lead to
+    /// Notes the conversation's transcript and makes its key (see `chat::files::conversation_key`) lead to
     /// the same conversation, for as long as the server runs.
     pub fn set_transcript(&self, uri: &str, id: &str, path: PathBuf, transcript_key: &str) {
         let Some(shared) = self.by_document.get(uri).map(|entry| entry.clone()) else {

@@ -12,13 +12,13 @@ use tower_lsp_server::ls_types::{
 };
 
 use crate::action::ActionInput;
-use crate::apply::{Prepared, place};
+use crate::answer::apply::{Prepared, place};
+use crate::chat::pending_review::{unified_diff, write_diff};
 use crate::config::ReviewMode;
-use crate::review::{unified_diff, write_diff};
 
-use super::convert;
-use super::session::Session;
 use super::workspace_edit::DeliveryError;
+use crate::lsp::convert;
+use crate::lsp::session::Session;
 
 /// The one annotation id chatls uses; it is always in the edit's `changeAnnotations` map.
 pub const ANNOTATION_ID: &str = "chatls.review";
@@ -26,7 +26,7 @@ pub const APPLY: &str = "Apply";
 pub const DISCARD: &str = "Discard";
 
 /// How an edit goes out after review.
-pub(super) enum Cleared {
+pub(in crate::lsp) enum Cleared {
     /// As a plain edit (no review, or the user chose Apply).
     Plain,
     /// Annotated: the client's preview asks the user.
@@ -35,7 +35,7 @@ pub(super) enum Cleared {
 
 /// Decides whether and how the prepared edit may be sent. `Err` is the sentence for the user
 /// when it must not be (discarded, dismissed, replaced, or it no longer fits).
-pub(super) async fn clear(
+pub(in crate::lsp) async fn clear(
     session: &Session,
     client: &Client,
     input: &ActionInput,

@@ -11,10 +11,7 @@ use serde_json::{Map, Value};
 use crate::llm::network::{CaFile, Network, ProxySetting};
 use crate::llm::secret::ApiKey;
 
-pub const DEFAULT_BASE_URL: &str = "https://gateway.theturbo.ai/v1";
-pub const DEFAULT_MODEL: &str = "claude-sonnet-4-6";
-/// The fastest of the seed's models, for completion while typing.
-pub const DEFAULT_COMPLETION_MODEL: &str = "claude-haiku-4-5-20251001";
+use super::table::{DEFAULT_BASE_URL, DEFAULT_COMPLETION_MODEL, DEFAULT_MODEL};
 
 /// When `textDocument/completion` is offered (`completion.popup`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -62,7 +59,7 @@ pub enum ReviewMode {
     /// Applied as soon as the answer is complete.
     #[default]
     Apply,
-    /// Shown first; applied only once the user confirms (see `lsp::review`).
+    /// Shown first; applied only once the user confirms (see `lsp::run::review`).
     Confirm,
 }
 
@@ -87,13 +84,13 @@ pub struct Settings {
     pub tools_deny: Vec<String>,
     pub explain_output: ExplainOutput,
     pub edits_review: ReviewMode,
-    /// `edits.stream`: write the replacement into the buffer as it streams (`lsp::stream`).
+    /// `edits.stream`: write the replacement into the buffer as it streams (`lsp::run::stream`).
     pub edits_stream: bool,
     /// `change.maxFiles`: the most files one change across files may touch.
     pub change_max_files: u32,
     pub completion: CompletionSettings,
-    /// The action table: the built-ins with the `actions` setting applied (see `action_table`).
-    pub actions: crate::action_table::ActionTable,
+    /// The action table: the built-ins with the `actions` setting applied (see `action::table`).
+    pub actions: crate::action::table::ActionTable,
     /// Timeouts and backoff from the environment only.
     pub tuning: UpstreamTuning,
     /// `caFile` (env `CHATLS_CA_FILE`) and `proxy`.
@@ -215,7 +212,7 @@ impl Settings {
             edits_review: ReviewMode::Apply,
             edits_stream: false,
             completion: CompletionSettings::default(),
-            actions: crate::action_table::ActionTable::default(),
+            actions: crate::action::table::ActionTable::default(),
             tuning: env.tuning,
             network: Network {
                 ca_file: env.ca_file.clone().map(|path| CaFile {
@@ -253,7 +250,7 @@ impl Settings {
                 continue;
             }
             // The settings table is the one list of keys: anything else is not a setting.
-            if crate::settings_table::find(key).is_none() {
+            if crate::config::table::find(key).is_none() {
                 tracing::debug!(key, "ignoring unknown setting");
                 continue;
             }
@@ -423,7 +420,7 @@ impl Settings {
                 self.network.proxy = ProxySetting::parse(text)?;
             }
             "actions" => {
-                self.actions = crate::action_table::ActionTable::from_setting(value)
+                self.actions = crate::action::table::ActionTable::from_setting(value)
                     .map_err(|error| error.to_string())?;
             }
             _ => {
@@ -517,7 +514,7 @@ fn section(options: &Value) -> Option<&Map<String, Value>> {
 /// True for a key whose object value holds nested settings: the head of a dotted key of the
 /// settings table (`tools` of `tools.enabled`), so a new group needs no second list.
 fn is_group(key: &str) -> bool {
-    crate::settings_table::SETTINGS.iter().any(|setting| {
+    crate::config::table::SETTINGS.iter().any(|setting| {
         setting
             .key
             .split_once('.')
@@ -854,12 +851,12 @@ mod tests {
             },
             ..EnvSettings::default()
         };
-        let endpoint = crate::engine::endpoint(&Settings::from_env(&env));
+        let endpoint = crate::action::engine::endpoint(&Settings::from_env(&env));
         assert_eq!(endpoint.timeouts.first_byte.as_millis(), 400);
         assert_eq!(endpoint.timeouts.first_content.as_millis(), 700);
         assert_eq!(endpoint.timeouts.idle.as_millis(), 300);
         assert_eq!(endpoint.retry.base_delay.as_millis(), 5);
-        let defaults = crate::engine::endpoint(&base());
+        let defaults = crate::action::engine::endpoint(&base());
         let expected = crate::llm::client::Endpoint::new("x", None);
         assert_eq!(defaults.timeouts.idle, expected.timeouts.idle);
         assert_eq!(defaults.timeouts.first_byte, expected.timeouts.first_byte);

@@ -8,7 +8,7 @@
 
 use std::collections::HashSet;
 
-use crate::edits::{FencedBlock, fenced_blocks, trim_blank_lines};
+use crate::answer::edits::{FencedBlock, fenced_blocks, trim_blank_lines};
 
 /// What the answer is, for the selection it answers.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -6,7 +6,10 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::config::{DEFAULT_BASE_URL, DEFAULT_COMPLETION_MODEL, DEFAULT_MODEL};
+pub const DEFAULT_BASE_URL: &str = "https://gateway.theturbo.ai/v1";
+pub const DEFAULT_MODEL: &str = "claude-sonnet-4-6";
+/// The fastest of the seed's models, for completion while typing.
+pub const DEFAULT_COMPLETION_MODEL: &str = "claude-haiku-4-5-20251001";
 
 /// The shape of a setting's value.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -28,7 +31,7 @@ pub enum SettingType {
     Choice(&'static [&'static str]),
     /// A list of glob strings.
     Globs,
-    /// A list of action rows (see `action_table`).
+    /// A list of action rows (see `action::table`).
     Rows,
 }
 
@@ -318,7 +321,7 @@ fn number(value: f64) -> Value {
 
 /// One row of the `actions` setting, from the action table's list of row keys.
 pub fn row_schema() -> Value {
-    let properties: Map<String, Value> = crate::action_table::ROW_KEYS
+    let properties: Map<String, Value> = crate::action::table::ROW_KEYS
         .iter()
         .map(|(key, schema)| {
             let schema = serde_json::from_str(schema).unwrap_or_else(|_| json!({}));

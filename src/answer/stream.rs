@@ -1,6 +1,6 @@
 //! Streamed edits, the pure part: which complete lines of an answer still being written form
 //! the replacement so far, and how often the buffer may be rewritten. The delivery (edits in
-//! the editor, restoring the original) is `lsp::stream`.
+//! the editor, restoring the original) is `lsp::run::stream`.
 //!
 //! Only code inside the answer's first fenced block is streamed, and only whole lines: a
 //! line still being written could be anything, and a fence not yet opened means the answer
@@ -9,7 +9,7 @@
 
 use std::time::Duration;
 
-use crate::edits::{Layout, reindent_with};
+use crate::answer::edits::{Layout, reindent_with};
 
 /// The shortest time between two streamed edits: at most about 5 a second.
 pub const MIN_INTERVAL: Duration = Duration::from_millis(200);

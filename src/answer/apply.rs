@@ -4,11 +4,11 @@
 //! minimal edits in the current document.
 
 use crate::action::ActionInput;
-use crate::answer::{AnswerCode, NoCode, classify};
-use crate::edits::{
+use crate::answer::edits::{
     CharEdit, IndentStyle, Layout, indent_style, line_ending_of, minimal_edits, reindent_with,
 };
-use crate::patch::{PatchError, apply_diff};
+use crate::answer::patch::{PatchError, apply_diff};
+use crate::answer::{AnswerCode, NoCode, classify};
 use crate::text::{Document, rebase_range};
 
 /// Why an answer is not applied.
@@ -96,7 +96,7 @@ impl Prepared {
 
     /// The whole replacement of the selection.
     pub fn replacement(&self) -> String {
-        crate::edits::apply_edits(&self.original, &self.edits)
+        crate::answer::edits::apply_edits(&self.original, &self.edits)
     }
 }
 
@@ -195,14 +195,14 @@ mod tests {
     use ropey::Rope;
 
     use super::*;
-    use crate::edits::apply_edits;
+    use crate::answer::edits::apply_edits;
     use crate::text::{Position, PositionEncoding, Range, TextChange};
 
     const TEXT: &str = "fn main() {\n    let x = 1;\n    println!(\"{x}\");\n}\n";
 
     fn input(document: &Document, selection: std::ops::Range<usize>) -> ActionInput {
         ActionInput {
-            action: crate::action_table::builtin_rows().remove(1),
+            action: crate::action::table::builtin_rows().remove(1),
             uri: "file:///a.rs".into(),
             path: None,
             display_path: "a.rs".into(),

@@ -13,8 +13,10 @@ use std::path::{Component, Path, PathBuf};
 
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 
-use super::open::{self, Kind, OpenError};
-use super::secrets;
+pub mod open;
+pub mod secrets;
+
+use self::open::{Kind, OpenError};
 
 /// Directories whose contents are never workspace files, even when a root sits above them.
 const SYSTEM_DIRS: &[&str] = &["/proc", "/sys", "/dev"];

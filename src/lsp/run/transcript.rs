@@ -4,25 +4,24 @@
 //! message when the client cannot open documents or `explain.output` is `"message"`.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
-use dashmap::DashMap;
 use tokio_util::sync::CancellationToken;
 
 use tower_lsp_server::Client;
 use tower_lsp_server::ls_types::{self as lsp, MessageType, ShowDocumentParams, TextEdit};
 
 use crate::action::ActionInput;
+use crate::chat::conversation::ConversationTurn;
+use crate::chat::files::conversation_key;
+use crate::chat::{files, transcript};
 use crate::config::ExplainOutput;
-use crate::conversation::ConversationTurn;
 use crate::text::char_to_position;
-use crate::{explain, transcript};
 
-use super::convert;
-use super::session::Session;
+use crate::lsp::convert;
+use crate::lsp::session::Session;
 
 /// What one answer adds to a transcript.
-pub(super) struct Answer<'a> {
+pub(in crate::lsp) struct Answer<'a> {
     /// The key of the conversation (the code's URI, or the transcript's for a follow-up).
     pub key: &'a str,
     pub conversation: &'a ConversationTurn,
@@ -36,7 +35,7 @@ pub(super) struct Answer<'a> {
 /// The `path:line` link and the action or question of a turn. The link is relative to the
 /// transcripts' directory when there is one (VS Code's preview opens no `file:` link), else
 /// the code's `file:` URI.
-pub(super) fn you_turn(session: &Session, input: &ActionInput, what: &str) -> String {
+pub(in crate::lsp) fn you_turn(session: &Session, input: &ActionInput, what: &str) -> String {
     let (first, last) = input.selected_lines();
     let lines = if first == last {
         format!("{}", first + 1)
@@ -70,51 +69,15 @@ fn transcript_path(session: &Session, answer: &Answer<'_>) -> Result<PathBuf, St
     let dir = session
         .explain_dir()
         .map_err(|error| format!("no directory for transcripts: {error}"))?;
-    Ok(explain::transcript_path(
+    Ok(files::transcript_path(
         &dir,
         &answer.input.display_path,
         &answer.conversation.id,
     ))
 }
 
-/// One answer at a time per transcript: its text is read, appended to and written whole, so
-/// two answers finishing together would otherwise each write the text without the other's.
-#[derive(Default)]
-pub struct TranscriptLocks {
-    by_path: DashMap<PathBuf, Arc<tokio::sync::Mutex<()>>>,
-}
-
-impl TranscriptLocks {
-    /// Waits until no other answer is being added to the transcript at `path`.
-    async fn lock(&self, path: &Path) -> tokio::sync::OwnedMutexGuard<()> {
-        let lock = Arc::clone(
-            self.by_path
-                .entry(transcript_file(path))
-                .or_default()
-                .value(),
-        );
-        lock.lock_owned().await
-    }
-}
-
-/// The transcript's file, the same however it was spelled (its directory resolved).
-pub(super) fn transcript_file(path: &Path) -> PathBuf {
-    match (path.parent(), path.file_name()) {
-        (Some(dir), Some(name)) => std::fs::canonicalize(dir)
-            .unwrap_or_else(|_| dir.to_path_buf())
-            .join(name),
-        _ => path.to_path_buf(),
-    }
-}
-
-/// The key its transcript gives a conversation: the file, not the URI the editor opened it
-/// under, so closing and reopening it (under any spelling) leads to the same conversation.
-pub(super) fn conversation_key(path: &Path) -> String {
-    format!("transcript:{}", transcript_file(path).display())
-}
-
 /// Appends the answer to the transcript and shows it; the text says what happened.
-pub(super) async fn deliver(
+pub(in crate::lsp) async fn deliver(
     session: &Session,
     client: &Client,
     answer: Answer<'_>,
@@ -192,13 +155,13 @@ async fn append(
             answer.model,
             answer.text,
         );
-        explain::save(path, &format!("{current}{addition}"))
+        files::save(path, &format!("{current}{addition}"))
             .map_err(|error| format!("could not write the transcript {}: {error}", path.display()))
             .map(|()| addition)
     };
     for _ in 0..3 {
         let Some(open_uri) = session.open_uri(path) else {
-            let current = explain::read(path)
+            let current = files::read(path)
                 .map_err(|error| format!("could not read {}: {error}", path.display()))?;
             save(&current)?;
             return Ok(());

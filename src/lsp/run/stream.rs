@@ -1,6 +1,6 @@
 //! Streamed edits (`edits.stream`), the delivery stage: while an edit action's answer
 //! streams, the selection is rewritten with the complete code lines received so far (see
-//! `crate::stream`), at most about 5 times a second; the final answer then lands as one more
+//! `crate::answer::stream`), at most about 5 times a second; the final answer then lands as one more
 //! edit, and on cancel, failure or an answer with no code the original comes back byte for
 //! byte.
 //!
@@ -27,14 +27,15 @@ use tower_lsp_server::Client;
 use tower_lsp_server::ls_types as lsp;
 
 use crate::action::{ActionInput, RowKind};
-use crate::apply::{NotApplied, document_layout, prepare};
-use crate::edits::{CharEdit, Layout, minimal_edits};
-use crate::stream::{MIN_INTERVAL, replacement_so_far};
+use crate::answer::apply::{NotApplied, document_layout, prepare};
+use crate::answer::edits::{CharEdit, Layout, minimal_edits};
+use crate::answer::stream::{MIN_INTERVAL, replacement_so_far};
 use crate::text::rebase_range;
 
-use super::convert;
-use super::session::{ClientFacts, Session};
 use super::workspace_edit::DeliveryError;
+use crate::lsp::client_facts::ClientFacts;
+use crate::lsp::convert;
+use crate::lsp::session::Session;
 
 /// How long the client may take to report a streamed edit it applied.
 const REPORT_TIMEOUT: Duration = Duration::from_secs(3);
@@ -70,14 +71,14 @@ enum Left {
 }
 
 /// The stage for one action; inert when the action does not stream.
-pub(super) struct Stream {
+pub(in crate::lsp) struct Stream {
     running: Option<(mpsc::UnboundedSender<Piece>, JoinHandle<Left>)>,
 }
 
 impl Stream {
     /// Starts streaming when the setting is on, the action edits, and the client takes
     /// versioned edits.
-    pub(super) fn start(
+    pub(in crate::lsp) fn start(
         session: &Arc<Session>,
         client: &Client,
         input: &ActionInput,
@@ -101,21 +102,21 @@ impl Stream {
     }
 
     /// A piece of the answer.
-    pub(super) fn token(&self, text: &str) {
+    pub(in crate::lsp) fn token(&self, text: &str) {
         if let Some((sender, _)) = &self.running {
             let _ = sender.send(Piece::Token(text.to_owned()));
         }
     }
 
     /// The answer starts over.
-    pub(super) fn restart(&self) {
+    pub(in crate::lsp) fn restart(&self) {
         if let Some((sender, _)) = &self.running {
             let _ = sender.send(Piece::Restart);
         }
     }
 
     /// Ends streaming (the answer is complete, failed or was cancelled).
-    pub(super) async fn finish(self) -> Streamed {
+    pub(in crate::lsp) async fn finish(self) -> Streamed {
         let left = match self.running {
             None => Left::Nothing,
             Some((sender, task)) => {
@@ -128,7 +129,7 @@ impl Stream {
 }
 
 /// What streaming left in the buffer, to be settled by the final edit or a restore.
-pub(super) struct Streamed {
+pub(in crate::lsp) struct Streamed {
     left: Left,
 }
 
@@ -139,7 +140,7 @@ impl Streamed {
     /// After a cancel or a failure: puts the original back. `None` when nothing had been
     /// streamed; otherwise what happened, for the person.
     /// Settles the buffer: a second call finds nothing left to do.
-    pub(super) async fn restore(
+    pub(in crate::lsp) async fn restore(
         &mut self,
         session: &Session,
         client: &Client,
@@ -163,7 +164,7 @@ impl Streamed {
 
     /// The complete answer: lands as the final edit, or, when it is not code for the
     /// selection, the original comes back.
-    pub(super) async fn deliver(
+    pub(in crate::lsp) async fn deliver(
         self,
         session: &Session,
         client: &Client,

@@ -8,19 +8,19 @@ use std::time::Duration;
 use futures::future::join_all;
 use tokio_util::sync::CancellationToken;
 
+use crate::action::prompt::{SYSTEM_PROMPT, user_turn};
+use crate::action::rules::RulesCache;
 use crate::action::{ActionInput, RowKind};
+use crate::chat::conversation::ConversationTurn;
+use crate::chat::usage::{UsageKind, UsageLedger};
 use crate::config::{Settings, is_loopback};
-use crate::conversation::ConversationTurn;
 use crate::llm::client::{Endpoint, LlmClient, StreamEvent};
 use crate::llm::error::LlmError;
 use crate::llm::types::{
     ChatRequest, ContentPart, ImageUrl, Message, StreamOptions, ToolCall, Usage,
 };
-use crate::prompt::{SYSTEM_PROMPT, user_turn};
-use crate::rules::RulesCache;
 use crate::tools::images::{Image, data_url, find_references, load_images};
 use crate::tools::{Limits, Sandbox, ToolBox, change_definitions, definitions, label};
-use crate::usage::{UsageKind, UsageLedger};
 
 /// What the engine tells its caller while it works.
 #[derive(Debug)]
@@ -65,7 +65,7 @@ pub enum ActionError {
     #[error("cancelled")]
     Cancelled,
     #[error("{0}")]
-    PromptTooLarge(crate::prompt::PromptTooLarge),
+    PromptTooLarge(crate::action::prompt::PromptTooLarge),
 }
 
 impl ActionError {
@@ -195,7 +195,7 @@ impl Engine {
         check_ready(settings)?;
         let endpoint = endpoint(settings);
 
-        crate::prompt::check_size(input).map_err(ActionError::PromptTooLarge)?;
+        crate::action::prompt::check_size(input).map_err(ActionError::PromptTooLarge)?;
         let user_text = user_turn(input);
         let images = match (workspace, &input.path) {
             (Some(workspace), Some(path)) => {

@@ -8,7 +8,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::prompt::{PLACEHOLDERS, placeholders};
+use crate::action::template::{PLACEHOLDERS, placeholders};
 
 /// What happens to a row's answer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -56,7 +56,7 @@ pub struct ActionRow {
     pub title: String,
     pub kind: RowKind,
     /// The task, a template with `{selection}`, `{language}`, `{path}`, `{instruction}`,
-    /// `{diagnostics}` (see [`crate::prompt::render`]).
+    /// `{diagnostics}` (see [`crate::action::prompt::render`]).
     pub prompt: String,
     /// The model for this row; `None` uses the session's model.
     pub model: Option<String>,

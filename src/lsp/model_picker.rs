@@ -11,8 +11,8 @@ use tower_lsp_server::Client;
 use tower_lsp_server::jsonrpc::{Error, Result};
 use tower_lsp_server::ls_types::{MessageActionItem, MessageType};
 
-use crate::engine::endpoint;
-use crate::models::{LIST_TIMEOUT, choices, from_choice};
+use crate::action::engine::endpoint;
+use crate::config::models::{LIST_TIMEOUT, choices, from_choice};
 
 use super::session::Session;
 
@@ -45,7 +45,7 @@ pub(super) async fn select(
 pub async fn list(session: &Session) -> Value {
     let settings = session.settings();
     let current = session.model(&settings);
-    let models = crate::models::merged(&listed(session).await, &current);
+    let models = crate::config::models::merged(&listed(session).await, &current);
     json!({ "current": current, "models": models })
 }
 

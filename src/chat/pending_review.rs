@@ -1,7 +1,7 @@
 //! Review before apply (`edits.review: "confirm"`), the parts without LSP: the unified diff a
 //! person reads before deciding, the file it is written to, and the register of pending
 //! reviews (one per range of a document: a newer action on overlapping code replaces the
-//! older review). The editor side lives in `lsp::review`.
+//! older review). The editor side lives in `lsp::run::review`.
 
 use std::fs;
 use std::io;
@@ -13,7 +13,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use similar::TextDiff;
 use tokio_util::sync::CancellationToken;
 
-use crate::edits::{CharEdit, apply_edits};
+use crate::answer::edits::{CharEdit, apply_edits};
 
 /// The document before and after `edits` (char offsets in `before`) as a unified diff with
 /// three lines of context, headed with the file's display path.
@@ -30,7 +30,7 @@ pub fn unified_diff(display_path: &str, before: &str, edits: &[CharEdit]) -> Str
 /// ends in `.diff` so editors highlight it.
 pub fn write_diff(dir: &Path, display_path: &str, diff: &str) -> io::Result<PathBuf> {
     fs::create_dir_all(dir)?;
-    let stem = crate::explain::file_stem(display_path);
+    let stem = crate::chat::files::file_stem(display_path);
     let stamp = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|elapsed| elapsed.as_millis())
