@@ -33,6 +33,54 @@ fn loop_range() -> Value {
     range(LOOP_LINES.0, 0, LOOP_LINES.1, 0)
 }
 
+/// `executeCommandProvider` lists exactly the command enum's advertised commands, and every
+/// one of them is a command the server answers: none is told "unknown command", whatever
+/// arguments it lacks. The hidden test-hook command is neither advertised nor answered.
+#[tokio::test]
+async fn the_advertised_commands_are_the_command_enum_and_each_is_answered() {
+    let fake = FakeUpstream::start(vec![]).await.unwrap();
+    let explain_dir = tempfile::tempdir().unwrap();
+    let client = Client::in_process(env(&fake.base_url(), Some(KEY), explain_dir.path()));
+    let response = client
+        .initialize(capabilities(&["utf-16"], true), Value::Null, None)
+        .await;
+    let listed: Vec<String> =
+        response["result"]["capabilities"]["executeCommandProvider"]["commands"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect();
+    let from_enum: Vec<String> = chatls::lsp::command::Command::all()
+        .filter(|command| command.is_advertised())
+        .map(|command| command.name().to_owned())
+        .collect();
+    assert_eq!(listed, from_enum);
+    for command in &listed {
+        let answer = client
+            .request(
+                "workspace/executeCommand",
+                json!({"command": command, "arguments": []}),
+            )
+            .await;
+        let error = answer["error"]["message"].as_str().unwrap_or_default();
+        assert!(!error.contains("unknown command"), "{command}: {answer}");
+    }
+    let hidden = client
+        .request(
+            "workspace/executeCommand",
+            json!({"command": "chatls.debug.panic", "arguments": []}),
+        )
+        .await;
+    assert!(
+        hidden["error"]["message"]
+            .as_str()
+            .is_some_and(|message| message.contains("unknown command")),
+        "{hidden}"
+    );
+}
+
 #[tokio::test]
 async fn initialize_advertises_commands_kinds_and_the_negotiated_encoding() {
     let fake = FakeUpstream::start(vec![]).await.unwrap();

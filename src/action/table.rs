@@ -401,14 +401,6 @@ impl ActionTable {
         self.rows.iter().find(|row| row.id == id)
     }
 
-    /// The row a `chatls.*` alias stands for.
-    pub fn alias(command: &str) -> Option<&'static str> {
-        ALIASES
-            .iter()
-            .find(|(alias, _)| *alias == command)
-            .map(|(_, id)| *id)
-    }
-
     /// The ids, for messages ("chatls knows explain, refactor, …").
     pub fn ids(&self) -> String {
         self.rows
@@ -585,8 +577,6 @@ mod tests {
                 row.id
             );
         }
-        assert_eq!(ActionTable::alias("chatls.fix"), Some("fix"));
-        assert_eq!(ActionTable::alias("chatls.run"), None);
     }
 
     #[test]

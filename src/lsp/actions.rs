@@ -13,59 +13,21 @@ use tower_lsp_server::jsonrpc::{Error, Result};
 use tower_lsp_server::ls_types::{self as lsp, CodeActionParams, MessageType};
 
 use crate::action::engine::{ActionError, EngineEvent, check_ready};
-use crate::action::table::{
-    ALIASES, ActionTable, DEFAULT_ANSWER_KIND, DEFAULT_EDIT_KIND, QUICKFIX_KIND,
-};
+use crate::action::table::{ActionTable, DEFAULT_ANSWER_KIND, DEFAULT_EDIT_KIND, QUICKFIX_KIND};
 use crate::action::{ActionInput, ActionRow, RowKind};
 use crate::llm::error::LlmError;
 use crate::text::{Range, range_to_chars};
 use crate::tools::Staging;
 
+use super::command::{Command, advertised};
 use super::run::{stream, transcript};
 use super::session::{Running, Session};
 use super::{convert, model_picker};
 
-pub const RUN_COMMAND: &str = "chatls.run";
-pub const ASK_COMMAND: &str = "chatls.ask";
-pub const FOLLOW_UP_COMMAND: &str = "chatls.followUp";
-pub const SELECT_MODEL_COMMAND: &str = "chatls.selectModel";
-pub const RESET_COMMAND: &str = "chatls.resetConversation";
-pub const CANCEL_COMMAND: &str = "chatls.cancel";
-/// The session's token totals per model and kind (no argument).
-pub const USAGE_COMMAND: &str = "chatls.usage";
-/// The models to pick from and the one in use (no argument), for pickers of an editor's own.
-pub const LIST_MODELS_COMMAND: &str = "chatls.listModels";
-/// The enabled rows of the action table (no argument), for pickers of an editor's own.
-pub const LIST_ACTIONS_COMMAND: &str = "chatls.listActions";
 /// The code-action kind of "Send to AI" in a transcript.
 pub const FOLLOW_UP_KIND: &str = "chatls.followUp";
 /// The LSP 3.18 code-action tag `LLMGenerated`, carried by every chatls code action.
 pub const LLM_GENERATED_TAG: u32 = 1;
-/// A hidden command that panics, for the tests of the panic guards. It exists only when the
-/// session has test hooks on (`CHATLS_TEST_HOOKS=1`) and is never advertised. With the
-/// argument `{"in": "action"}` the panic happens in a background action task instead of the
-/// request handler.
-pub const DEBUG_PANIC_COMMAND: &str = "chatls.debug.panic";
-
-/// Every command chatls answers, as advertised in `executeCommandProvider`.
-pub fn commands() -> Vec<String> {
-    let mut commands = vec![RUN_COMMAND.to_owned()];
-    commands.extend(ALIASES.iter().map(|(alias, _)| (*alias).to_owned()));
-    for command in [
-        ASK_COMMAND,
-        FOLLOW_UP_COMMAND,
-        SELECT_MODEL_COMMAND,
-        RESET_COMMAND,
-        CANCEL_COMMAND,
-        USAGE_COMMAND,
-        LIST_MODELS_COMMAND,
-        LIST_ACTIONS_COMMAND,
-    ] {
-        commands.push(command.to_owned());
-    }
-    commands
-}
-
 /// The code-action kinds to advertise: the table's, and the defaults later rows may get.
 pub fn code_action_kinds(table: &ActionTable) -> Vec<String> {
     let mut kinds: Vec<String> = Vec::new();
@@ -120,7 +82,7 @@ pub fn code_actions(session: &Session, params: CodeActionParams) -> Option<Value
             "title": "Send to AI",
             "kind": FOLLOW_UP_KIND,
             "tags": [LLM_GENERATED_TAG],
-            "command": {"title": "Send to AI", "command": FOLLOW_UP_COMMAND, "arguments": [{"uri": uri}]},
+            "command": {"title": "Send to AI", "command": Command::FollowUp.name(), "arguments": [{"uri": uri}]},
         })];
         // The way to give a change its instruction in an editor without an input box: write
         // it under "## You", then send it as a change.
@@ -136,7 +98,7 @@ pub fn code_actions(session: &Session, params: CodeActionParams) -> Option<Value
                 "title": title,
                 "kind": FOLLOW_UP_KIND,
                 "tags": [LLM_GENERATED_TAG],
-                "command": {"title": title, "command": FOLLOW_UP_COMMAND, "arguments": [{"uri": uri, "action": row.id}]},
+                "command": {"title": title, "command": Command::FollowUp.name(), "arguments": [{"uri": uri, "action": row.id}]},
             }));
         }
         return Some(Value::Array(actions));
@@ -166,7 +128,7 @@ pub fn code_actions(session: &Session, params: CodeActionParams) -> Option<Value
             }
         }
         action["command"] =
-            json!({"title": row.title, "command": RUN_COMMAND, "arguments": [argument]});
+            json!({"title": row.title, "command": Command::Run.name(), "arguments": [argument]});
         actions.push(action);
     }
     Some(Value::Array(actions))
@@ -244,111 +206,119 @@ pub async fn execute(
     command: &str,
     arguments: Vec<Value>,
 ) -> Result<Option<Value>> {
-    // Without an argument (Helix's `:lsp-workspace-command chatls.cancel`), cancel and reset
-    // act on every document.
-    if command == CANCEL_COMMAND {
-        if arguments.is_empty() {
-            return Ok(Some(json!({ "cancelled": session.cancel_all() })));
-        }
-        let args: DocumentArguments = argument(command, &arguments, "{\"uri\"}")?;
-        let cancelled = session.cancel_document(&args.uri);
-        return Ok(Some(json!({ "cancelled": cancelled })));
-    }
-    if command == USAGE_COMMAND {
-        return Ok(Some(session.engine.usage().report()));
-    }
-    if command == LIST_MODELS_COMMAND {
-        return Ok(Some(model_picker::list(session).await));
-    }
-    if command == LIST_ACTIONS_COMMAND {
-        return Ok(Some(list_actions(&session.settings().actions)));
-    }
-    if command == RESET_COMMAND {
-        if arguments.is_empty() {
-            return Ok(Some(json!({ "reset": session.conversations.reset_all() })));
-        }
-        let args: DocumentArguments = argument(command, &arguments, "{\"uri\"}")?;
-        let reset = session
-            .conversations
-            .reset(&session.conversation_key(&args.uri));
-        return Ok(Some(json!({ "reset": reset })));
-    }
-    if command == DEBUG_PANIC_COMMAND && session.test_hooks() {
-        if arguments
-            .first()
-            .is_some_and(|first| first["in"] == "action")
-        {
-            let (id, running) = session.start_action("chatls:debug", "debug");
-            let (hook_client, token) = (client.clone(), running.token.clone());
-            let supported = session.facts().work_done_progress;
-            spawn_action(session, client, &running, id, async move {
-                let _progress = super::run::progress::ActionProgress::begin(
-                    &hook_client,
-                    supported,
-                    &token,
-                    "chatls: debug",
-                    "about to panic",
-                )
-                .await;
-                panic!("{DEBUG_PANIC_COMMAND} in an action (test hook)");
-            });
-            return Ok(Some(json!({ "started": true, "token": running.token })));
-        }
-        panic!("{DEBUG_PANIC_COMMAND} (test hook)");
-    }
-    if command == SELECT_MODEL_COMMAND {
-        return model_picker::select(session, client, arguments.first()).await;
-    }
-    if command == FOLLOW_UP_COMMAND {
-        let args: FollowUpArguments = argument(command, &arguments, "{\"uri\", \"action\"?}")?;
-        let mut input = follow_up_input(session, &args.uri).map_err(invalid)?;
-        if let Some(id) = &args.action {
-            // Sent as a change: the text under "## You" is the instruction.
-            let row = session
-                .settings()
-                .actions
-                .get(id)
-                .filter(|row| row.kind == RowKind::Workspace)
-                .cloned()
-                .ok_or_else(|| {
-                    invalid(format!(
-                        "{command}: {id:?} is not a change action (a row of kind \"workspace\")"
-                    ))
-                })?;
-            input.action = row;
-        }
-        let key = session.conversation_key(&args.uri);
-        return start(session, client, input, key, None).await;
-    }
-    if command == ASK_COMMAND {
-        let args: AskArguments =
-            argument(command, &arguments, "{\"uri\", \"range\", \"question\"}")?;
-        let question = args
-            .question
-            .as_deref()
-            .map(str::trim)
-            .filter(|question| !question.is_empty())
-            .ok_or_else(|| invalid(format!("{command} needs a non-empty \"question\"")))?
-            .to_owned();
-        let run = RunArguments {
-            uri: args.uri,
-            range: args.range,
-            action: None,
-            instruction: Some(question.clone()),
-            diagnostics: None,
-        };
-        let input = snapshot(session, ActionRow::ask(), run).map_err(invalid)?;
-        let key = session.conversation_key(&input.uri);
-        let you = transcript::you_turn(session, &input, &question);
-        return start(session, client, input, key, Some(you)).await;
-    }
-    let alias = ActionTable::alias(command);
-    if command != RUN_COMMAND && alias.is_none() {
+    let Some(parsed) = Command::parse(command)
+        .filter(|parsed| *parsed != Command::DebugPanic || session.test_hooks())
+    else {
         return Err(invalid(format!(
             "unknown command {command:?}; chatls knows {}",
-            commands().join(", ")
+            advertised().join(", ")
         )));
+    };
+    match parsed {
+        // Without an argument (Helix's `:lsp-workspace-command chatls.cancel`), cancel and reset
+        // act on every document.
+        Command::Cancel => {
+            if arguments.is_empty() {
+                return Ok(Some(json!({ "cancelled": session.cancel_all() })));
+            }
+            let args: DocumentArguments = argument(command, &arguments, "{\"uri\"}")?;
+            let cancelled = session.cancel_document(&args.uri);
+            return Ok(Some(json!({ "cancelled": cancelled })));
+        }
+        Command::Usage => {
+            return Ok(Some(session.engine.usage().report()));
+        }
+        Command::ListModels => {
+            return Ok(Some(model_picker::list(session).await));
+        }
+        Command::ListActions => {
+            return Ok(Some(list_actions(&session.settings().actions)));
+        }
+        Command::Reset => {
+            if arguments.is_empty() {
+                return Ok(Some(json!({ "reset": session.conversations.reset_all() })));
+            }
+            let args: DocumentArguments = argument(command, &arguments, "{\"uri\"}")?;
+            let reset = session
+                .conversations
+                .reset(&session.conversation_key(&args.uri));
+            return Ok(Some(json!({ "reset": reset })));
+        }
+        Command::DebugPanic => {
+            if arguments
+                .first()
+                .is_some_and(|first| first["in"] == "action")
+            {
+                let (id, running) = session.start_action("chatls:debug", "debug");
+                let (hook_client, token) = (client.clone(), running.token.clone());
+                let supported = session.facts().work_done_progress;
+                spawn_action(session, client, &running, id, async move {
+                    let _progress = super::run::progress::ActionProgress::begin(
+                        &hook_client,
+                        supported,
+                        &token,
+                        "chatls: debug",
+                        "about to panic",
+                    )
+                    .await;
+                    panic!("{} in an action (test hook)", Command::DebugPanic.name());
+                });
+                return Ok(Some(json!({ "started": true, "token": running.token })));
+            }
+            panic!("{command} (test hook)");
+        }
+        Command::SelectModel => {
+            return model_picker::select(session, client, arguments.first()).await;
+        }
+        Command::FollowUp => {
+            let args: FollowUpArguments = argument(command, &arguments, "{\"uri\", \"action\"?}")?;
+            let mut input = follow_up_input(session, &args.uri).map_err(invalid)?;
+            if let Some(id) = &args.action {
+                // Sent as a change: the text under "## You" is the instruction.
+                let row = session
+                    .settings()
+                    .actions
+                    .get(id)
+                    .filter(|row| row.kind == RowKind::Workspace)
+                    .cloned()
+                    .ok_or_else(|| {
+                        invalid(format!(
+                            "{command}: {id:?} is not a change action (a row of kind \"workspace\")"
+                        ))
+                    })?;
+                input.action = row;
+            }
+            let key = session.conversation_key(&args.uri);
+            return start(session, client, input, key, None).await;
+        }
+        Command::Ask => {
+            let args: AskArguments =
+                argument(command, &arguments, "{\"uri\", \"range\", \"question\"}")?;
+            let question = args
+                .question
+                .as_deref()
+                .map(str::trim)
+                .filter(|question| !question.is_empty())
+                .ok_or_else(|| invalid(format!("{command} needs a non-empty \"question\"")))?
+                .to_owned();
+            let run = RunArguments {
+                uri: args.uri,
+                range: args.range,
+                action: None,
+                instruction: Some(question.clone()),
+                diagnostics: None,
+            };
+            let input = snapshot(session, ActionRow::ask(), run).map_err(invalid)?;
+            let key = session.conversation_key(&input.uri);
+            let you = transcript::you_turn(session, &input, &question);
+            return start(session, client, input, key, Some(you)).await;
+        }
+        Command::Run | Command::Alias { .. } => {}
     }
+    let alias = match parsed {
+        Command::Alias { row, .. } => Some(row),
+        _ => None,
+    };
     let args: RunArguments = argument(
         command,
         &arguments,

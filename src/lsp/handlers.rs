@@ -17,7 +17,8 @@ use tower_lsp_server::ls_types::{
 
 use crate::config::{describe_errors, says_nothing};
 
-use super::actions::{code_action_kinds, commands};
+use super::actions::code_action_kinds;
+use super::command::advertised;
 use super::pull::PULL_TIMEOUT;
 use super::session::Session;
 use super::{completion, convert};
@@ -64,7 +65,7 @@ pub fn initialize(
             ..CodeActionOptions::default()
         })),
         execute_command_provider: Some(ExecuteCommandOptions {
-            commands: commands(),
+            commands: advertised(),
             ..ExecuteCommandOptions::default()
         }),
         inline_completion_provider: Some(OneOf::Left(true)),

@@ -4,6 +4,7 @@
 
 pub mod actions;
 pub mod client_facts;
+pub mod command;
 pub mod completion;
 pub mod convert;
 pub mod guard;
