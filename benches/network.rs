@@ -77,7 +77,12 @@ async fn burst() {
         .unwrap();
     let base_url = front.base_url("127.0.0.1");
     let settings = Settings::from_env(&EnvSettings::default());
-    let request = build_request(&settings, vec![Message::user("hello")], false);
+    let request = build_request(
+        &settings,
+        &settings.model,
+        vec![Message::user("hello")],
+        false,
+    );
 
     let mut chatls_walls = Vec::new();
     let mut chatls_connections = Vec::new();

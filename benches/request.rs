@@ -74,7 +74,7 @@ fn bench(c: &mut Criterion) {
     let input = input(&text);
     let settings = settings();
     let turn = user_turn(&input);
-    let request = build_request(&settings, messages(turn.clone()), true);
+    let request = build_request(&settings, &settings.model, messages(turn.clone()), true);
     let body_len = serde_json::to_vec(&request)
         .map(|body| body.len())
         .unwrap_or(0);
@@ -83,7 +83,14 @@ fn bench(c: &mut Criterion) {
     group.throughput(Throughput::Bytes(body_len as u64));
     group.bench_function("user_turn", |b| b.iter(|| user_turn(black_box(&input))));
     group.bench_function("build_request", |b| {
-        b.iter(|| build_request(&settings, messages(black_box(turn.clone())), true))
+        b.iter(|| {
+            build_request(
+                &settings,
+                &settings.model,
+                messages(black_box(turn.clone())),
+                true,
+            )
+        })
     });
     group.bench_function("to_vec", |b| {
         b.iter(|| serde_json::to_vec(black_box(&request)))
@@ -91,7 +98,7 @@ fn bench(c: &mut Criterion) {
     group.bench_function("all", |b| {
         b.iter(|| {
             let turn = user_turn(black_box(&input));
-            let request = build_request(&settings, messages(turn), true);
+            let request = build_request(&settings, &settings.model, messages(turn), true);
             serde_json::to_vec(&request)
         })
     });

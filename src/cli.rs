@@ -570,6 +570,7 @@ async fn run_ask(
     let outcome = Engine::default()
         .run(
             settings,
+            &settings.model,
             &conversation,
             &input,
             Some(&workspace),

@@ -129,12 +129,13 @@ pub fn endpoint(settings: &Settings) -> Endpoint {
 /// The request body for one round; `messages` already holds system, history and new turns.
 pub fn build_request(
     settings: &Settings,
+    model: &str,
     messages: Vec<Message>,
     tools_allowed: bool,
 ) -> ChatRequest {
     let offer_tools = settings.tools_enabled;
     ChatRequest {
-        model: settings.model.clone(),
+        model: model.to_owned(),
         messages,
         temperature: settings.temperature,
         top_p: settings.top_p,
@@ -182,10 +183,13 @@ impl Engine {
         &self.usage
     }
 
-    /// Runs one action to its answer.
+    /// Runs one action to its answer with `model` (the row's, the picked one or the
+    /// setting's: the caller decides), the rest from the request's settings snapshot.
+    #[allow(clippy::too_many_arguments)]
     pub async fn run(
         &self,
         settings: &Settings,
+        model: &str,
         conversation: &ConversationTurn,
         input: &ActionInput,
         workspace: Option<&Workspace>,
@@ -247,7 +251,7 @@ impl Engine {
         let mut round = 0u32;
         loop {
             let tools_allowed = tools_enabled && round < max_rounds;
-            let mut request = build_request(settings, messages.clone(), tools_allowed);
+            let mut request = build_request(settings, model, messages.clone(), tools_allowed);
             if !tools_enabled {
                 request.tools = None;
                 request.tool_choice = None;

@@ -588,11 +588,10 @@ async fn run(
     key: &str,
     you: Option<String>,
 ) {
-    let mut settings = session.settings();
+    let settings = session.settings();
     let facts = session.facts();
     // The row's model wins, then the one picked with chatls.selectModel, then the setting.
-    settings.model = session.model_for(&settings, &input.action);
-    let model = settings.model.clone();
+    let model = session.model_for(&settings, &input.action);
     let title = input.action.label();
     let (status, reporter) = super::run::progress::ActionProgress::start(
         client,
@@ -671,6 +670,7 @@ async fn run(
             .engine
             .run(
                 &settings,
+                &model,
                 &conversation,
                 &input,
                 Some(&workspace),

@@ -29,7 +29,9 @@ struct SettingsLayers {
     init: Value,
     /// The latest `didChangeConfiguration` / `workspace/configuration` that said something.
     latest: Option<Value>,
-    effective: Settings,
+    /// Shared, never changed in place: an update swaps in a new one, so a request that took
+    /// it keeps one consistent snapshot for its whole life without copying it.
+    effective: Arc<Settings>,
 }
 
 /// A running action, for cancellation.
@@ -84,7 +86,7 @@ fn read<T: Clone>(lock: &RwLock<T>) -> T {
 
 impl Session {
     pub fn new(env: EnvSettings) -> Self {
-        let effective = Settings::from_env(&env);
+        let effective = Arc::new(Settings::from_env(&env));
         // One engine: actions and completions share its connection pool and usage ledger.
         let engine = Engine::default();
         Session {
@@ -152,7 +154,9 @@ impl Session {
         }
     }
 
-    pub fn settings(&self) -> Settings {
+    /// The settings snapshot for one request: cheap to take (an `Arc`), consistent for the
+    /// request's whole life even if an update arrives meanwhile.
+    pub fn settings(&self) -> Arc<Settings> {
         match self.settings.read() {
             Ok(guard) => guard.effective.clone(),
             Err(poisoned) => poisoned.into_inner().effective.clone(),
@@ -181,7 +185,7 @@ impl Session {
         change(&mut candidate);
         let base = Settings::from_env(&candidate.env);
         let active = candidate.latest.as_ref().unwrap_or(&candidate.init);
-        candidate.effective = Settings::layered(&base, active)?;
+        candidate.effective = Arc::new(Settings::layered(&base, active)?);
         *layers = candidate;
         Ok(())
     }
@@ -202,7 +206,7 @@ impl Session {
 
     /// Picks the model until the `model` setting changes.
     pub fn select_model(&self, model: &str) {
-        let under = self.settings().model;
+        let under = self.settings().model.clone();
         if let Ok(mut guard) = self.selected_model.write() {
             *guard = Some((model.to_owned(), under));
         }
