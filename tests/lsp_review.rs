@@ -242,3 +242,45 @@ async fn cancelling_while_the_question_waits_applies_nothing_even_after_apply() 
     assert!(s.client.server_requests("workspace/applyEdit").is_empty());
     assert_eq!(s.client.doc(&s.uri).text, CODE);
 }
+
+/// One snapshot per action: a row with a model of its own asks that model, and the review
+/// the editor shows names it too (the annotation once named the `model` setting instead).
+#[tokio::test]
+async fn the_review_names_the_model_the_row_asked_not_the_setting() {
+    let s = Fixture::new()
+        .client(Editor::VsCode)
+        .settings(json!({
+            "edits": {"review": "confirm"},
+            "actions": [{"id": "tidy", "title": "Tidy with AI", "kind": "edit",
+                         "prompt": "Tidy this:\n{selection}", "model": "tidy-model"}],
+        }))
+        .file("src/lib.rs", CODE)
+        .open("src/lib.rs")
+        .replies(vec![answer_with("sum = xs.iter().sum();\n")])
+        .start()
+        .await;
+    let token = s
+        .client
+        .run_action(
+            "chatls.run",
+            json!({"uri": s.uri, "range": loop_range(), "action": "tidy"}),
+        )
+        .await;
+    let end = s.client.wait_progress_end(&token).await;
+    assert!(end.starts_with("applied 1 edit"), "{end}");
+    let asked = s.fake.requests();
+    assert_eq!(
+        asked.last().map(|r| r.body["model"].clone()),
+        Some(json!("tidy-model"))
+    );
+    let edit = &s.client.server_requests("workspace/applyEdit")[0]["edit"];
+    let annotations = edit["changeAnnotations"]
+        .as_object()
+        .expect("changeAnnotations");
+    assert!(!annotations.is_empty());
+    for annotation in annotations.values() {
+        let description = annotation["description"].as_str().unwrap_or_default();
+        assert!(description.contains("tidy-model"), "{description}");
+        assert!(!description.contains("test-model"), "{description}");
+    }
+}

@@ -6,6 +6,7 @@
 pub mod engine;
 pub mod input;
 pub mod prompt;
+pub mod request;
 pub mod rules;
 pub mod table;
 pub mod template;

@@ -1,7 +1,7 @@
 //! The commands chatls answers over `workspace/executeCommand`, as one enum: a command's name
 //! is parsed in one place ([`Command::parse`]), and the list `initialize` advertises in
 //! `executeCommandProvider` is made from the enum ([`advertised`]), never kept by hand.
-//! Plain data; what each command does is `actions::execute`'s match.
+//! Plain data; what each command does is `execute::execute`'s match.
 
 use crate::action::table::ALIASES;
 

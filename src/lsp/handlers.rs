@@ -17,7 +17,7 @@ use tower_lsp_server::ls_types::{
 
 use crate::config::{describe_errors, says_nothing};
 
-use super::actions::code_action_kinds;
+use super::code_actions::code_action_kinds;
 use super::command::advertised;
 use super::pull::PULL_TIMEOUT;
 use super::session::Session;

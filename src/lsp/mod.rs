@@ -2,11 +2,12 @@
 //! method to `handlers` (lifecycle, sync, settings) or `actions` (code actions, commands);
 //! `convert` translates types; `session` holds the state; `progress` talks work-done progress.
 
-pub mod actions;
 pub mod client_facts;
+pub mod code_actions;
 pub mod command;
 pub mod completion;
 pub mod convert;
+pub mod execute;
 pub mod guard;
 pub mod handlers;
 pub mod input;

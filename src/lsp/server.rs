@@ -15,7 +15,7 @@ use tower_lsp_server::ls_types::{
 use tower_lsp_server::{Client, LanguageServer};
 
 use super::session::Session;
-use super::{actions, completion, guard, handlers};
+use super::{code_actions, completion, execute, guard, handlers};
 
 /// What the input guard says about a message it could not pass on.
 #[derive(Debug, serde::Deserialize)]
@@ -43,7 +43,7 @@ impl Server {
     /// [`super::input::CODE_ACTION_METHOD`]): the actions as JSON, each tagged `LLMGenerated`.
     pub async fn code_action_tagged(&self, params: CodeActionParams) -> Result<Option<Value>> {
         guard::request("textDocument/codeAction", async {
-            Ok(actions::code_actions(&self.session, params))
+            Ok(code_actions::code_actions(&self.session, params))
         })
         .await
     }
@@ -184,7 +184,7 @@ impl LanguageServer for Server {
     async fn execute_command(&self, params: ExecuteCommandParams) -> Result<Option<LSPAny>> {
         guard::request("workspace/executeCommand", async {
             let arguments: Vec<Value> = params.arguments;
-            actions::execute(&self.session, &self.client, &params.command, arguments).await
+            execute::execute(&self.session, &self.client, &params.command, arguments).await
         })
         .await
     }

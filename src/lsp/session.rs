@@ -44,6 +44,17 @@ pub struct Running {
     pub cancel: CancellationToken,
 }
 
+/// What one action reads of the session, taken once when it starts and handed to every
+/// stage after: a settings update, a model picked or a root added meanwhile changes nothing
+/// of an action already running, and nothing is cloned per stage.
+#[derive(Clone)]
+pub struct Snapshot {
+    pub settings: Arc<Settings>,
+    pub facts: ClientFacts,
+    /// The model the action asks: the row's, else the one picked, else the setting.
+    pub model: String,
+}
+
 pub struct Session {
     pub documents: DocumentStore,
     pub conversations: Conversations,
@@ -364,6 +375,16 @@ impl Session {
             count += 1;
         }
         count
+    }
+
+    /// The snapshot one action of `row` runs on.
+    pub fn snapshot(&self, row: &crate::action::ActionRow) -> Snapshot {
+        let settings = self.settings();
+        Snapshot {
+            model: self.model_for(&settings, row),
+            facts: self.facts(),
+            settings,
+        }
     }
 
     /// The sandbox and tools for one action, over the current roots and settings.

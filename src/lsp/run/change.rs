@@ -24,13 +24,15 @@ use crate::tools::staging::{Base, StagedFile, Staging, place_on, read_disk_text,
 
 use super::review::Cleared;
 use super::workspace_edit::{DeliveryError, EditBuilder, FileEdit, send};
+use crate::lsp::client_facts::ClientFacts;
 use crate::lsp::convert;
-use crate::lsp::session::Session;
+use crate::lsp::session::{Session, Snapshot};
 
 /// The staged change sent as one workspace edit; `Ok` is the summary for the person.
 pub(in crate::lsp) async fn deliver(
     session: &Session,
     client: &Client,
+    snapshot: &Snapshot,
     input: &ActionInput,
     staging: &Arc<Staging>,
     sandbox: &Sandbox,
@@ -43,7 +45,7 @@ pub(in crate::lsp) async fn deliver(
     if cancel.is_cancelled() {
         return Err(DeliveryError::Cancelled.to_string());
     }
-    let facts = session.facts();
+    let facts = snapshot.facts;
     let confirm = input.action.review != Some(RowReview::Apply);
     let annotate = confirm && facts.change_annotations && facts.document_changes;
     let names = names(&files);
@@ -135,7 +137,7 @@ pub(in crate::lsp) async fn deliver(
             );
             id
         });
-        let mut edit = place(session, file).map_err(|reason| reason.to_string())?;
+        let mut edit = place(session, facts, file).map_err(|reason| reason.to_string())?;
         edit.annotation = annotation;
         builder.file(edit);
     }
@@ -185,8 +187,11 @@ fn still_as_staged(sandbox: &Sandbox, file: &StagedFile) -> Result<(), DeliveryE
 }
 
 /// One staged file's edits on what it is now (see the module).
-fn place(session: &Session, file: &StagedFile) -> Result<FileEdit, DeliveryError> {
-    let facts = session.facts();
+fn place(
+    session: &Session,
+    facts: ClientFacts,
+    file: &StagedFile,
+) -> Result<FileEdit, DeliveryError> {
     let changed = |why: &str| DeliveryError::FileChanged {
         file: file.shown.clone(),
         why: why.to_owned(),

@@ -11,7 +11,7 @@ use crate::answer::apply::{place, prepare};
 use super::review::{ANNOTATION_ID, Cleared};
 use super::workspace_edit::{DeliveryError, EditBuilder, FileEdit, send};
 use crate::lsp::convert;
-use crate::lsp::session::Session;
+use crate::lsp::session::{Session, Snapshot};
 
 /// Applies a refactor/fix answer as a workspace edit; the text says what happened. An
 /// answer with nothing to apply is shown to the person (see [`show_unapplied`]).
@@ -23,6 +23,7 @@ use crate::lsp::session::Session;
 pub(in crate::lsp) async fn apply_answer(
     session: &Session,
     client: &Client,
+    snapshot: &Snapshot,
     input: &ActionInput,
     answer: &str,
     truncated: bool,
@@ -38,8 +39,8 @@ pub(in crate::lsp) async fn apply_answer(
             return Err(reason.to_string());
         }
     };
-    let cleared = super::review::clear(session, client, input, &prepared, cancel).await?;
-    let facts = session.facts();
+    let cleared = super::review::clear(session, client, snapshot, input, &prepared, cancel).await?;
+    let facts = snapshot.facts;
     let turn = if facts.document_changes {
         None
     } else {

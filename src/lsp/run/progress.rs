@@ -173,3 +173,43 @@ impl ActionProgress {
         (sender, task)
     }
 }
+/// The last `max` chars of `text` on one line, for progress messages.
+/// Only the end of `text` is looked at, so calling it on every token of a long answer costs
+/// O(max) each time, not O(answer).
+pub(in crate::lsp) fn tail(text: &str, max: usize) -> String {
+    let cut = match max.checked_sub(1) {
+        Some(last) => text.char_indices().rev().nth(last).map(|(index, _)| index),
+        None => Some(text.len()),
+    };
+    let kept = &text[cut.unwrap_or(0)..];
+    let flat: String = kept
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    match cut {
+        Some(index) if index > 0 => format!("…{flat}"),
+        _ => flat,
+    }
+}
+
+#[cfg(test)]
+mod tail_tests {
+    use super::*;
+
+    #[test]
+    fn tail_keeps_the_last_chars_on_one_line() {
+        assert_eq!(tail("short", 10), "short");
+        assert_eq!(tail("exactly10!", 10), "exactly10!");
+        assert_eq!(tail("a\nb\tc", 10), "a b c");
+        assert_eq!(tail("0123456789abc", 3), "…abc");
+        assert_eq!(tail("ééééé😀", 2), "…é😀");
+        assert_eq!(tail("abc", 0), "…");
+        assert_eq!(tail("", 0), "");
+        // Linear, not quadratic: 2,000 calls on a text growing to 8 MB.
+        let mut text = String::new();
+        for _ in 0..2_000 {
+            text.push_str(&"x".repeat(4096));
+            assert_eq!(tail(&text, 60).chars().count(), 61);
+        }
+    }
+}

@@ -18,7 +18,7 @@ use crate::config::ReviewMode;
 
 use super::workspace_edit::DeliveryError;
 use crate::lsp::convert;
-use crate::lsp::session::Session;
+use crate::lsp::session::{Session, Snapshot};
 
 /// The one annotation id chatls uses; it is always in the edit's `changeAnnotations` map.
 pub const ANNOTATION_ID: &str = "chatls.review";
@@ -38,24 +38,25 @@ pub(in crate::lsp) enum Cleared {
 pub(in crate::lsp) async fn clear(
     session: &Session,
     client: &Client,
+    snapshot: &Snapshot,
     input: &ActionInput,
     prepared: &Prepared,
     cancel: &CancellationToken,
 ) -> Result<Cleared, String> {
-    let settings = session.settings();
+    let settings = &snapshot.settings;
     let confirm = input
         .action
         .confirms(settings.edits_review == ReviewMode::Confirm);
     if !confirm {
         return Ok(Cleared::Plain);
     }
-    let facts = session.facts();
+    let facts = snapshot.facts;
     if facts.change_annotations && facts.document_changes {
         let description = match input.instruction.as_deref().map(str::trim) {
             Some(instruction) if !instruction.is_empty() => {
-                format!("{instruction} (model {})", settings.model)
+                format!("{instruction} (model {})", snapshot.model)
             }
-            _ => format!("model {}", settings.model),
+            _ => format!("model {}", snapshot.model),
         };
         return Ok(Cleared::Annotated(ChangeAnnotation {
             label: input.action.title.clone(),

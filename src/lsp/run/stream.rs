@@ -26,6 +26,7 @@ use tokio_util::sync::CancellationToken;
 use tower_lsp_server::Client;
 use tower_lsp_server::ls_types as lsp;
 
+use crate::action::engine::Outcome;
 use crate::action::{ActionInput, RowKind};
 use crate::answer::apply::{NotApplied, document_layout, prepare};
 use crate::answer::edits::{CharEdit, Layout, minimal_edits};
@@ -35,7 +36,8 @@ use crate::text::rebase_range;
 use super::workspace_edit::DeliveryError;
 use crate::lsp::client_facts::ClientFacts;
 use crate::lsp::convert;
-use crate::lsp::session::Session;
+use crate::lsp::session::{Session, Snapshot};
+use crate::text::PositionEncoding;
 
 /// How long the client may take to report a streamed edit it applied.
 const REPORT_TIMEOUT: Duration = Duration::from_secs(3);
@@ -73,6 +75,7 @@ enum Left {
 /// The stage for one action; inert when the action does not stream.
 pub(in crate::lsp) struct Stream {
     running: Option<(mpsc::UnboundedSender<Piece>, JoinHandle<Left>)>,
+    encoding: PositionEncoding,
 }
 
 impl Stream {
@@ -81,22 +84,29 @@ impl Stream {
     pub(in crate::lsp) fn start(
         session: &Arc<Session>,
         client: &Client,
+        snapshot: &Snapshot,
         input: &ActionInput,
         enabled: bool,
         cancel: &CancellationToken,
     ) -> Stream {
-        if !enabled || input.action.kind != RowKind::Edit || !session.facts().document_changes {
-            return Stream { running: None };
+        let encoding = snapshot.facts.encoding;
+        if !enabled || input.action.kind != RowKind::Edit || !snapshot.facts.document_changes {
+            return Stream {
+                running: None,
+                encoding,
+            };
         }
         let (sender, receiver) = mpsc::unbounded_channel();
         let task = tokio::spawn(stream(
             Arc::clone(session),
             client.clone(),
             input.clone(),
+            encoding,
             receiver,
             cancel.clone(),
         ));
         Stream {
+            encoding,
             running: Some((sender, task)),
         }
     }
@@ -124,13 +134,17 @@ impl Stream {
                 task.await.unwrap_or(Left::Lost)
             }
         };
-        Streamed { left }
+        Streamed {
+            left,
+            encoding: self.encoding,
+        }
     }
 }
 
 /// What streaming left in the buffer, to be settled by the final edit or a restore.
 pub(in crate::lsp) struct Streamed {
     left: Left,
+    encoding: PositionEncoding,
 }
 
 const TYPED_INSIDE: &str = "you typed inside the text being streamed, so streaming stopped and your text was kept as it is; the answer was not applied";
@@ -153,7 +167,7 @@ impl Streamed {
             Left::Written(written) => {
                 let original = input.selected_text();
                 Some(
-                    match put(session, client, input, &written, &original).await {
+                    match put(session, client, self.encoding, input, &written, &original).await {
                         Ok(()) => "the original text was put back".to_owned(),
                         Err(problem) => problem,
                     },
@@ -168,15 +182,16 @@ impl Streamed {
         self,
         session: &Session,
         client: &Client,
+        snapshot: &Snapshot,
         input: &ActionInput,
-        answer: &str,
-        truncated: bool,
+        outcome: &Outcome,
         cancel: &CancellationToken,
     ) -> Result<String, String> {
+        let (answer, truncated) = (outcome.answer.as_str(), outcome.truncated);
         let written = match self.left {
             Left::Nothing => {
                 return super::deliver::apply_answer(
-                    session, client, input, answer, truncated, cancel,
+                    session, client, snapshot, input, answer, truncated, cancel,
                 )
                 .await;
             }
@@ -200,7 +215,7 @@ impl Streamed {
             super::deliver::show_unapplied(session, client, input, answer).await;
         }
         match (
-            put(session, client, input, &written, &target).await,
+            put(session, client, self.encoding, input, &written, &target).await,
             refused,
         ) {
             (Ok(()), None) => Ok("applied the streamed answer".to_owned()),
@@ -217,6 +232,7 @@ async fn stream(
     session: Arc<Session>,
     client: Client,
     input: ActionInput,
+    encoding: PositionEncoding,
     mut pieces: mpsc::UnboundedReceiver<Piece>,
     cancel: CancellationToken,
 ) -> Left {
@@ -259,7 +275,7 @@ async fn stream(
         if &partial == shown {
             continue;
         }
-        match write(&session, &client, &input, &left, &partial).await {
+        match write(&session, &client, encoding, &input, &left, &partial).await {
             Ok(Some(written)) => {
                 left = Left::Written(written);
                 last_edit = Some(Instant::now());
@@ -295,11 +311,11 @@ enum Stop {
 /// document as it is now: `None` when the person typed inside it.
 fn place(
     session: &Session,
+    encoding: PositionEncoding,
     input: &ActionInput,
     written: &Written,
     target: &str,
 ) -> Result<(i32, Vec<lsp::TextEdit>, Range<usize>), Stop> {
-    let encoding = session.facts().encoding;
     session
         .documents
         .with_document(&input.uri, |document| {
@@ -353,6 +369,7 @@ async fn send(
 async fn write(
     session: &Session,
     client: &Client,
+    encoding: PositionEncoding,
     input: &ActionInput,
     left: &Left,
     partial: &str,
@@ -365,7 +382,7 @@ async fn write(
             text: input.selected_text(),
         },
     };
-    let (version, edits, moved) = place(session, input, &current, partial)?;
+    let (version, edits, moved) = place(session, encoding, input, &current, partial)?;
     match send(client, input, version, edits).await {
         Ok(true) => {}
         Ok(false) => return Ok(None),
@@ -406,6 +423,7 @@ async fn reported_version(session: &Session, uri: &str, version: i32) -> Option<
 async fn put(
     session: &Session,
     client: &Client,
+    encoding: PositionEncoding,
     input: &ActionInput,
     written: &Written,
     target: &str,
@@ -414,7 +432,7 @@ async fn put(
         return Ok(());
     }
     for _ in 0..PUT_ATTEMPTS {
-        let (version, edits, _) = match place(session, input, written, target) {
+        let (version, edits, _) = match place(session, encoding, input, written, target) {
             Ok(placed) => placed,
             Err(Stop::TypedInside) => return Err(TYPED_INSIDE.to_owned()),
             Err(Stop::Lost) => return Err(LOST.to_owned()),

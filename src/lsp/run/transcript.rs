@@ -17,8 +17,9 @@ use crate::chat::{files, transcript};
 use crate::config::ExplainOutput;
 use crate::text::char_to_position;
 
+use crate::lsp::client_facts::ClientFacts;
 use crate::lsp::convert;
-use crate::lsp::session::Session;
+use crate::lsp::session::{Session, Snapshot};
 
 /// What one answer adds to a transcript.
 pub(in crate::lsp) struct Answer<'a> {
@@ -27,7 +28,7 @@ pub(in crate::lsp) struct Answer<'a> {
     pub conversation: &'a ConversationTurn,
     pub input: &'a ActionInput,
     pub model: &'a str,
-    pub text: &'a str,
+    pub text: String,
     /// The person's turn as the transcript shows it; `None` for a follow-up.
     pub you: Option<String>,
 }
@@ -80,11 +81,11 @@ fn transcript_path(session: &Session, answer: &Answer<'_>) -> Result<PathBuf, St
 pub(in crate::lsp) async fn deliver(
     session: &Session,
     client: &Client,
+    snapshot: &Snapshot,
     answer: Answer<'_>,
     cancel: &CancellationToken,
 ) -> Result<String, String> {
-    let settings = session.settings();
-    let facts = session.facts();
+    let (settings, facts) = (&snapshot.settings, snapshot.facts);
     let path = transcript_path(session, &answer)?;
     let uri =
         convert::file_uri(&path).ok_or_else(|| format!("cannot address {}", path.display()))?;
@@ -104,7 +105,7 @@ pub(in crate::lsp) async fn deliver(
     };
     {
         let _appending = session.transcript_locks.lock(&path).await;
-        if let Err(problem) = append(session, client, &answer, &path, cancel).await {
+        if let Err(problem) = append(session, client, facts, &answer, &path, cancel).await {
             if !cancel.is_cancelled() {
                 // Nothing the model wrote is lost: it is shown instead.
                 client.show_message(MessageType::INFO, as_message()).await;
@@ -142,18 +143,18 @@ pub(in crate::lsp) async fn deliver(
 async fn append(
     session: &Session,
     client: &Client,
+    facts: ClientFacts,
     answer: &Answer<'_>,
     path: &Path,
     cancel: &CancellationToken,
 ) -> Result<(), String> {
-    let facts = session.facts();
     let save = |current: &str| {
         let addition = transcript::addition(
             current,
             &answer.input.display_path,
             answer.you.as_deref(),
             answer.model,
-            answer.text,
+            &answer.text,
         );
         files::save(path, &format!("{current}{addition}"))
             .map_err(|error| format!("could not write the transcript {}: {error}", path.display()))
@@ -191,7 +192,7 @@ async fn append(
         };
         let addition = save(&current)?;
         // Into the open buffer as one edit at its end: one undo step, nothing overwritten.
-        if append_in_editor(session, client, &open_uri, &current, version, &addition).await {
+        if append_in_editor(client, facts, &open_uri, &current, version, &addition).await {
             if let Some(turn) = turn {
                 turn.applied(changes_seen);
             }
@@ -205,14 +206,13 @@ async fn append(
 /// Inserts `addition` at the end of the open transcript; false when the editor refused it
 /// (the person typed meanwhile: the caller reads the buffer again and retries).
 async fn append_in_editor(
-    session: &Session,
     client: &Client,
+    facts: ClientFacts,
     uri: &str,
     current: &str,
     version: i32,
     addition: &str,
 ) -> bool {
-    let facts = session.facts();
     let rope = ropey::Rope::from_str(current);
     let end = convert::to_lsp_position(char_to_position(&rope, rope.len_chars(), facts.encoding));
     let Some(target) = convert::parse_uri(uri) else {

@@ -1,136 +1,27 @@
-//! The command line: `chatls [serve]` runs the language server on stdio; `chatls ask` runs
-//! one action of the table (or a free question) on a file through the same engine and
-//! streams the answer to stdout; `chatls models` lists the models to pick from;
-//! `chatls settings-schema` prints the settings table as JSON Schema.
+//! `chatls ask`: the target read through the sandbox, the action's input built as the
+//! server builds it (`action::request`), the engine run with its progress on stderr and its
+//! answer on stdout, and an edit's diff shown (and with `--apply` written).
 
 use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use clap::{CommandFactory, Parser, Subcommand};
 use ropey::Rope;
 use tokio_util::sync::CancellationToken;
 
 use crate::action::engine::{Engine, EngineEvent, Workspace};
+use crate::action::request::{explain_error, selection_from_lines, stage_changes};
 use crate::action::{ActionInput, ActionRow, RowKind};
 use crate::answer::apply::{NotApplied, plan_outcome};
 use crate::answer::edits::apply_edits;
 use crate::chat::conversation::Conversations;
-use crate::config::{EnvSettings, Settings};
+use crate::config::Settings;
 use crate::text::Document;
 use crate::tools::sandbox::{Opened, real_path};
-use crate::tools::staging::{Base, StagedFile, read_disk_text, unified_diff};
-use crate::tools::{FileDiagnostic, Limits, Sandbox, Staging, ToolBox, WorkspaceView};
+use crate::tools::{FileDiagnostic, Limits, Sandbox, ToolBox, WorkspaceView};
 
-#[derive(Parser, Debug)]
-#[command(
-    name = "chatls",
-    version,
-    about = "An AI language server: Explain, Refactor and Fix code from any LSP editor"
-)]
-pub struct Cli {
-    /// Also write logs to this file (stderr always gets them); filter with CHATLS_LOG.
-    #[arg(long, global = true, value_name = "FILE")]
-    pub log_file: Option<PathBuf>,
-    #[command(flatten)]
-    pub serve: ServeArgs,
-    #[command(subcommand)]
-    pub command: Option<Command>,
-}
-
-/// The arguments LSP clients add when they start a server (vscode-languageclient appends
-/// `--stdio` for the stdio transport and `--clientProcessId=N` for some others). stdio is
-/// the only transport chatls speaks, so both are accepted and change nothing; any other
-/// transport flag (`--pipe`, `--socket`, `--node-ipc`) is a usage error.
-#[derive(clap::Args, Debug, Default, Clone)]
-pub struct ServeArgs {
-    /// Speak LSP on stdin/stdout: the default and only transport, accepted because LSP clients pass it
-    #[arg(long)]
-    pub stdio: bool,
-    /// The editor's process id, as LSP clients may pass it (chatls ends when its stdin closes)
-    #[arg(long = "clientProcessId", value_name = "PID")]
-    pub client_process_id: Option<u32>,
-}
-
-impl Cli {
-    /// The command line, parsed; a usage error (exit code 2) for anything chatls does not
-    /// take, including the server's transport flags in front of `ask`.
-    pub fn parse_args() -> Cli {
-        let cli = Cli::parse();
-        if matches!(cli.command, Some(Command::Ask(_)))
-            && (cli.serve.stdio || cli.serve.client_process_id.is_some())
-        {
-            Cli::command()
-                .error(
-                    clap::error::ErrorKind::ArgumentConflict,
-                    "--stdio and --clientProcessId start the language server; `chatls ask` takes neither",
-                )
-                .exit();
-        }
-        cli
-    }
-}
-
-#[derive(Subcommand, Debug)]
-pub enum Command {
-    /// Run the language server on stdio (the default).
-    Serve(ServeArgs),
-    /// Run one action on a file (or ask a question about it) and stream the answer to stdout.
-    Ask(AskArgs),
-    /// List the models: the gateway's seven and what GET {baseUrl}/models returns.
-    Models(ModelsArgs),
-    /// Print the settings chatls accepts as JSON Schema (keys, types, defaults, ranges).
-    SettingsSchema(SettingsSchemaArgs),
-}
-
-#[derive(clap::Args, Debug)]
-pub struct SettingsSchemaArgs {
-    /// Print VS Code's `contributes.configuration.properties` instead (`chatls.<key>`)
-    #[arg(long)]
-    pub vscode: bool,
-}
-
-#[derive(clap::Args, Debug)]
-pub struct ModelsArgs {
-    /// Override the base URL (else CHATLS_BASE_URL or the default gateway)
-    #[arg(long)]
-    pub base_url: Option<String>,
-}
-
-#[derive(clap::Args, Debug)]
-#[command(
-    after_help = "Examples:\n  chatls ask explain src/lib.rs:10-20\n  chatls ask --action write-tests src/lib.rs:10-20 --settings chatls.json\n  chatls ask \"why is this slow?\" src/lib.rs:10-20\n  chatls ask --action change --instruction \"rename parse to load\" src/lib.rs:10-20 > change.diff"
-)]
-pub struct AskArgs {
-    /// An action id (explain, refactor, fix, document, change, or a row of --settings) or a
-    /// question, then the file, optionally with 1-based inclusive lines: src/lib.rs:10-20 (or
-    /// :10). A change (`--action change`) may leave the file out: the workspace is the
-    /// current directory's
-    #[arg(num_args = 0..=2, value_names = ["ACTION|QUESTION", "FILE[:LINES]"])]
-    pub words: Vec<String>,
-    /// The action to run (the first word is then the file)
-    #[arg(long, value_name = "ID")]
-    pub action: Option<String>,
-    /// What to do, in your words ("use iterators", "handle the empty case")
-    #[arg(long)]
-    pub instruction: Option<String>,
-    /// Write an edit action's change to the file (a change's to every file) instead of only
-    /// printing it
-    #[arg(long)]
-    pub apply: bool,
-    /// Override the model (else CHATLS_MODEL or the default)
-    #[arg(long)]
-    pub model: Option<String>,
-    /// Override the base URL (else CHATLS_BASE_URL or the default gateway)
-    #[arg(long)]
-    pub base_url: Option<String>,
-    /// Do not let the model call workspace tools
-    #[arg(long)]
-    pub no_tools: bool,
-    /// A JSON file of settings, as an editor sends them (for example an `actions` table)
-    #[arg(long, value_name = "FILE")]
-    pub settings: Option<PathBuf>,
-}
+use super::change::finish_change;
+use super::{AskArgs, cli_settings};
 
 /// What `chatls ask` was asked: a row of the table and the instruction, and the target.
 fn choose(
@@ -320,88 +211,6 @@ pub async fn ask(args: AskArgs) -> i32 {
     }
 }
 
-/// Settings from the environment, a `--settings` file and the flags, in that order.
-fn cli_settings(
-    file: Option<&Path>,
-    model: Option<String>,
-    base_url: Option<String>,
-    no_tools: bool,
-) -> Result<Settings, String> {
-    let mut settings = Settings::from_env(&EnvSettings::from_process());
-    if let Some(file) = file {
-        let text = std::fs::read_to_string(file)
-            .map_err(|error| format!("cannot read {}: {error}", file.display()))?;
-        let value: serde_json::Value = serde_json::from_str(&text)
-            .map_err(|error| format!("{} is not JSON: {error}", file.display()))?;
-        settings = Settings::layered(&settings, &value)
-            .map_err(|errors| crate::config::describe_errors(&errors))?;
-    }
-    let mut overrides = serde_json::Map::new();
-    if let Some(model) = model {
-        overrides.insert("model".into(), model.into());
-    }
-    if let Some(base_url) = base_url {
-        overrides.insert("baseUrl".into(), base_url.into());
-    }
-    if no_tools {
-        overrides.insert("tools.enabled".into(), false.into());
-    }
-    Settings::layered(&settings, &serde_json::Value::Object(overrides))
-        .map_err(|errors| crate::config::describe_errors(&errors))
-}
-
-/// Runs `chatls settings-schema`: the settings table as JSON Schema on stdout.
-pub fn settings_schema(args: SettingsSchemaArgs) -> i32 {
-    let schema = if args.vscode {
-        crate::config::table::vscode_properties()
-    } else {
-        crate::config::table::schema()
-    };
-    match serde_json::to_string_pretty(&schema) {
-        Ok(text) => {
-            println!("{text}");
-            0
-        }
-        Err(error) => {
-            eprintln!("chatls: cannot write the schema: {error}");
-            1
-        }
-    }
-}
-
-/// Runs `chatls models`: the seed's models and the upstream's, the current one marked.
-pub async fn models(args: ModelsArgs) -> i32 {
-    let settings = match cli_settings(None, None, args.base_url, false) {
-        Ok(settings) => settings,
-        Err(message) => {
-            eprintln!("chatls: {message}");
-            return 1;
-        }
-    };
-    let listed = match Engine::default()
-        .client()
-        .models(
-            &crate::action::engine::endpoint(&settings),
-            crate::config::models::LIST_TIMEOUT,
-        )
-        .await
-    {
-        Ok(listed) => listed,
-        Err(error) => {
-            eprintln!(
-                "chatls: {} did not list its models ({}); showing the known ones",
-                settings.base_url,
-                crate::display::line(&error.to_string())
-            );
-            Vec::new()
-        }
-    };
-    for entry in crate::config::models::choices(&listed, &settings.model) {
-        println!("{entry}");
-    }
-    0
-}
-
 async fn ask_inner(args: AskArgs) -> Result<(), String> {
     let settings = cli_settings(
         args.settings.as_deref(),
@@ -455,22 +264,12 @@ async fn ask_inner(args: AskArgs) -> Result<(), String> {
     let text = Rope::from_str(&original);
     let selection = match lines {
         None => 0..text.len_chars(),
-        Some((start, end)) => {
-            let total = text.len_lines();
-            if start > total {
-                return Err(format!(
-                    "{} has {total} lines; line {start} is past the end",
-                    path.display()
-                ));
-            }
-            let first = text.line_to_char(start - 1);
-            let last = if end >= total {
-                text.len_chars()
-            } else {
-                text.line_to_char(end)
-            };
-            first..last
-        }
+        Some((start, end)) => selection_from_lines(&text, start, end).map_err(|total| {
+            format!(
+                "{} has {total} lines; line {start} is past the end",
+                path.display()
+            )
+        })?,
     };
 
     let root = sandbox.roots().first().cloned().unwrap_or_default();
@@ -508,18 +307,13 @@ async fn run_ask(
     let edits = input.action.kind == RowKind::Edit;
     let changes_files = input.action.kind == RowKind::Workspace;
     let limits = Limits::default();
-    let mut toolbox = ToolBox::new(sandbox.clone(), Arc::new(DiskOnly), limits.clone());
-    let staging = changes_files.then(|| {
-        let staging = Arc::new(Staging::new(settings.change_max_files as usize));
-        toolbox = toolbox.with_staging(Arc::clone(&staging));
-        staging
-    });
-    let workspace = Workspace {
-        toolbox,
+    let mut workspace = Workspace {
+        toolbox: ToolBox::new(sandbox.clone(), Arc::new(DiskOnly), limits.clone()),
         sandbox,
         limits,
         rules: Arc::default(),
     };
+    let staging = stage_changes(&mut workspace, &input.action, settings.change_max_files);
 
     let cancel = CancellationToken::new();
     let on_interrupt = cancel.clone();
@@ -578,19 +372,12 @@ async fn run_ask(
             &mut on_event,
         )
         .await
-        .map_err(|error| match error {
-            crate::action::engine::ActionError::Upstream(crate::llm::error::LlmError::NotFound {
-                url,
-                upstream,
-            }) => format!(
-                "unknown model \"{}\" (404){}: pick another with --model (`chatls models` lists them) or CHATLS_MODEL; if the model is right, check the base URL ({url})",
-                settings.model,
-                upstream
-                    .as_deref()
-                    .map(|said| format!(" (upstream said: {said})"))
-                    .unwrap_or_default()
-            ),
-            other => other.to_string(),
+        .map_err(|error| {
+            explain_error(
+                &error,
+                &settings.model,
+                "--model (`chatls models` lists them) or CHATLS_MODEL",
+            )
         })?;
     if changes_files {
         if !settings.stream {
@@ -625,18 +412,10 @@ async fn run_ask(
         Err(reason) => return Err(reason.to_string()),
     };
     let changed = apply_edits(&original, &edit_plan.edits);
-    let diff = similar::TextDiff::from_lines(&original, &changed);
-    let shown = path.display().to_string();
-    eprint!(
-        "{}",
-        crate::display::terminal(
-            &diff
-                .unified_diff()
-                .context_radius(2)
-                .header(&shown, &shown)
-                .to_string()
-        )
-    );
+    // The same diff a review shows in the editor (`a/` and `b/` paths, for `git apply`).
+    let diff =
+        crate::chat::pending_review::unified_diff(&input.display_path, &original, &edit_plan.edits);
+    eprint!("{}", crate::display::terminal(&diff));
     if args.apply {
         let now = std::fs::read_to_string(&path)
             .map_err(|error| format!("cannot re-read {}: {error}", path.display()))?;
@@ -657,98 +436,6 @@ async fn run_ask(
         status("chatls: not written (add --apply to write the change)");
     }
     Ok(())
-}
-
-/// A change's end in the terminal: one unified diff of every file on stdout (ready for
-/// `git apply`); with `--apply` every file written, once none of them changed on disk since
-/// the model read it (else nothing is written).
-async fn finish_change(
-    staging: &Staging,
-    sandbox: &Sandbox,
-    apply: bool,
-    status: &dyn Fn(&str),
-) -> Result<(), String> {
-    let files = staging.files();
-    if files.is_empty() {
-        return Err("the model changed no file; nothing to show or write".to_owned());
-    }
-    print!("{}", crate::display::terminal(&unified_diff(&files)));
-    let _ = std::io::stdout().flush();
-    let names = files
-        .iter()
-        .map(|file| file.shown.as_str())
-        .collect::<Vec<_>>()
-        .join(", ");
-    if !apply {
-        status(&format!(
-            "chatls: {} file(s) changed ({names}); not written (add --apply to write them)",
-            files.len()
-        ));
-        return Ok(());
-    }
-    let sandbox = sandbox.clone();
-    let written = files.clone();
-    tokio::task::spawn_blocking(move || write_change(&sandbox, &written))
-        .await
-        .map_err(|_| "writing the change failed".to_owned())??;
-    status(&format!("chatls: wrote {} file(s) ({names})", files.len()));
-    Ok(())
-}
-
-/// Writes every file of a change, all checked first: a file changed on disk (or swapped for
-/// a link) since the model read it, or a new file that appeared meanwhile, writes nothing.
-fn write_change(sandbox: &Sandbox, files: &[StagedFile]) -> Result<(), String> {
-    for file in files {
-        let shown = &file.shown;
-        match &file.base {
-            Base::New => {
-                if std::fs::symlink_metadata(&file.path).is_ok() {
-                    return Err(format!(
-                        "{shown} appeared while the model was working; nothing was written"
-                    ));
-                }
-            }
-            base => {
-                let now = read_disk_text(sandbox, &file.path, shown)
-                    .map_err(|reason| format!("{reason}; nothing was written"))?;
-                if now != base.text() {
-                    return Err(format!(
-                        "{shown} changed on disk while the model was working; nothing was written"
-                    ));
-                }
-            }
-        }
-    }
-    for file in files {
-        write_file(file).map_err(|error| {
-            format!(
-                "cannot write {}: {error} (the files before it in the diff were written)",
-                file.shown
-            )
-        })?;
-    }
-    Ok(())
-}
-
-/// One file of a change: a new one created (never over something there), an existing one
-/// rewritten without following a link.
-fn write_file(file: &StagedFile) -> std::io::Result<()> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true);
-    if file.base == Base::New {
-        if let Some(parent) = file.path.parent() {
-            std::fs::create_dir_all(parent)?;
-        }
-        options.create_new(true);
-    } else {
-        options.truncate(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32);
-        }
-    }
-    options.open(&file.path)?.write_all(file.text.as_bytes())
 }
 
 #[cfg(test)]
