@@ -7,11 +7,11 @@
 pub mod sse;
 
 #[doc(hidden)]
-#[path = "../../src/answer/edits.rs"]
+#[path = "../../src/answer/edits/mod.rs"]
 pub mod answer_edits;
 
 #[doc(hidden)]
-#[path = "../../src/answer/classify.rs"]
+#[path = "../../src/answer/classify/mod.rs"]
 pub mod answer_classify;
 
 #[doc(hidden)]
@@ -27,7 +27,7 @@ pub mod answer {
 }
 
 #[doc(hidden)]
-#[path = "../../src/text/document.rs"]
+#[path = "../../src/text/document/mod.rs"]
 pub mod text_document;
 
 #[doc(hidden)]
