@@ -231,6 +231,26 @@ fn after(retry_after_secs: &Option<u64>) -> String {
     }
 }
 
+/// An error and its causes, joined with ": " and without repeats ("error sending request:
+/// client error (Connect): tcp connect error: Connection refused (os error 111)").
+pub(crate) fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    let mut depth = 0;
+    while let Some(error) = current {
+        let text = error.to_string();
+        if !parts.iter().any(|part| part.contains(&text)) {
+            parts.push(text);
+        }
+        current = error.source();
+        depth += 1;
+        if depth > 8 {
+            break;
+        }
+    }
+    parts.join(": ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

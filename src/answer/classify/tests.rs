@@ -1,4 +1,3 @@
-
 use super::*;
 
 const FUNCTION: &str = "def total(values):\n    result = 0\n    for value in values:\n        result += value\n    return result\n";

@@ -1,5 +1,8 @@
-
+use super::read::excerpt;
+use super::retry::parse_retry_after;
+use super::upstream_error::upstream_message;
 use super::*;
+use crate::llm::secret::{ApiKey, Redactor};
 
 #[test]
 fn an_excerpt_never_keeps_half_a_key() {
