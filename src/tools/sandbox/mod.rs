@@ -13,13 +13,15 @@ use std::path::{Component, Path, PathBuf};
 
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 
+mod create;
 pub mod open;
+mod roots;
 pub mod secrets;
+mod send;
 
 use self::open::{Kind, OpenError};
-
-/// Directories whose contents are never workspace files, even when a root sits above them.
-const SYSTEM_DIRS: &[&str] = &["/proc", "/sys", "/dev"];
+pub use self::roots::{RootProblem, check_root, real_path};
+use self::roots::{is_system_path, normalize};
 
 /// Longest requested path quoted back in a refusal, in characters.
 const MAX_QUOTED_PATH: usize = 200;
@@ -194,15 +196,20 @@ impl Sandbox {
         result
     }
 
-    fn resolve_inner(&self, requested: &str) -> Result<PathBuf, Refusal> {
+    /// What every requested path is checked for first (no NUL byte, a root to look in), then
+    /// the path as quoted back to the model and without its surrounding white space.
+    fn requested<'a>(&self, requested: &'a str) -> Result<(String, &'a str), Refusal> {
         if requested.contains('\0') {
             return Err(Refusal::NulByte);
         }
         if self.roots.is_empty() {
             return Err(self.no_workspace());
         }
-        let shown = quote(requested);
-        let trimmed = requested.trim();
+        Ok((quote(requested), requested.trim()))
+    }
+
+    fn resolve_inner(&self, requested: &str) -> Result<PathBuf, Refusal> {
+        let (shown, trimmed) = self.requested(requested)?;
         let requested_path = Path::new(if trimmed.is_empty() { "." } else { trimmed });
 
         let candidates = self.candidates(requested_path);
@@ -413,82 +420,6 @@ impl Sandbox {
     }
 }
 
-impl Sandbox {
-    /// Resolves a path for a file that does not exist yet (`create_file`): the same rules as
-    /// [`Sandbox::resolve`] (inside a root, no system path, no secret, no deny glob), checked
-    /// on the nearest directory that exists, canonicalised (a link out refuses), with the
-    /// missing names appended. Anything already at the path, a dangling link included, is
-    /// refused as [`Refusal::Exists`].
-    pub fn resolve_new(&self, requested: &str) -> Result<PathBuf, Refusal> {
-        if requested.contains('\0') {
-            return Err(Refusal::NulByte);
-        }
-        if self.roots.is_empty() {
-            return Err(self.no_workspace());
-        }
-        let shown = quote(requested);
-        let trimmed = requested.trim();
-        if trimmed.is_empty() || trimmed.ends_with('/') {
-            return Err(Refusal::Unreadable {
-                path: shown,
-                reason: "a file path is needed, not a directory".to_owned(),
-            });
-        }
-        let candidates = self.candidates(Path::new(trimmed));
-        if candidates
-            .iter()
-            .any(|candidate| fs::symlink_metadata(candidate).is_ok())
-        {
-            return Err(Refusal::Exists { path: shown });
-        }
-        let Some(lexical) = candidates
-            .iter()
-            .find(|candidate| self.root_of(candidate).is_some())
-            .cloned()
-        else {
-            return Err(Refusal::Outside { path: shown });
-        };
-        if is_system_path(&lexical) {
-            return Err(Refusal::SystemPath { path: shown });
-        }
-        self.check_denied(&lexical, &shown)?;
-        // The nearest ancestor that exists decides where the file would really land.
-        let mut existing = lexical.clone();
-        let mut missing: Vec<std::ffi::OsString> = Vec::new();
-        while fs::symlink_metadata(&existing).is_err() {
-            let Some(name) = existing.file_name() else {
-                return Err(Refusal::Outside { path: shown });
-            };
-            missing.push(name.to_owned());
-            if !existing.pop() {
-                return Err(Refusal::Outside { path: shown });
-            }
-        }
-        let canonical = fs::canonicalize(&existing).map_err(|error| Refusal::Unreadable {
-            path: shown.clone(),
-            reason: error.to_string(),
-        })?;
-        if is_system_path(&canonical) {
-            return Err(Refusal::SystemPath { path: shown });
-        }
-        if self.root_of(&canonical).is_none() {
-            return Err(Refusal::SymlinkOutside { path: shown });
-        }
-        if !canonical.is_dir() {
-            return Err(Refusal::Unreadable {
-                path: shown,
-                reason: format!("`{}` is not a directory", self.display(&canonical)),
-            });
-        }
-        let mut target = canonical;
-        for name in missing.iter().rev() {
-            target.push(name);
-        }
-        self.check_denied(&target, &shown)?;
-        Ok(target)
-    }
-}
-
 /// Where an open document lives, as far as the rules on what may be sent care.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Place {
@@ -499,152 +430,6 @@ pub enum Place {
     Name(String),
     /// Another scheme (`vscode-vfs:`, `git:`, ...), with its decoded path: not a file here.
     Elsewhere(String),
-}
-
-impl Sandbox {
-    /// Whether completion may send a document on its own accord: a path must lie inside a
-    /// root and pass the secret and deny rules, an unsaved buffer's name must not be a
-    /// secret's, and other schemes are not sent.
-    pub fn may_complete(&self, place: &Place) -> Result<(), Refusal> {
-        match place {
-            Place::Path(path) => {
-                let shown = self.display(path);
-                if is_system_path(path) {
-                    return Err(Refusal::SystemPath { path: shown });
-                }
-                if self.root_of(path).is_none() {
-                    return Err(Refusal::Outside { path: shown });
-                }
-                self.check_denied(path, &shown)
-            }
-            Place::Name(name) => check_names(name),
-            Place::Elsewhere(path) => Err(Refusal::Outside { path: quote(path) }),
-        }
-    }
-
-    /// Whether an action the person chose (Explain, Refactor, Ask) may send a document: the
-    /// same secret and deny rules as the tools, for a file inside a root; outside every root
-    /// (a file opened on its own) and for other schemes, the secret names along its path.
-    pub fn may_act_on(&self, place: &Place) -> Result<(), Refusal> {
-        match place {
-            Place::Path(path) if self.root_of(path).is_some() => {
-                self.check_denied(path, &self.display(path))
-            }
-            Place::Path(path) if is_system_path(path) => Err(Refusal::SystemPath {
-                path: self.display(path),
-            }),
-            Place::Path(path) => check_names(&path.to_string_lossy()),
-            Place::Name(name) | Place::Elsewhere(name) => check_names(name),
-        }
-    }
-}
-
-/// Refuses a path (as text) any of whose components is a secret's name.
-fn check_names(path: &str) -> Result<(), Refusal> {
-    if path
-        .split(['/', '\\'])
-        .any(|component| !component.is_empty() && secrets::is_secret_name(component))
-    {
-        return Err(Refusal::Secret { path: quote(path) });
-    }
-    Ok(())
-}
-
-/// The path the system would open for `path` (absolute): canonical where it exists, and
-/// for a part that does not exist yet, `.` and `..` collapsed over the real directories
-/// above it. `ws/nothere/../../outside/x` is `outside/x`, not a path inside `ws`.
-pub fn real_path(path: &Path) -> PathBuf {
-    if let Ok(canonical) = fs::canonicalize(path) {
-        return canonical;
-    }
-    let mut out = PathBuf::new();
-    for component in path.components() {
-        match component {
-            Component::CurDir => {}
-            Component::ParentDir => {
-                out.pop();
-            }
-            Component::Normal(name) => {
-                out.push(name);
-                if fs::symlink_metadata(&out).is_ok()
-                    && let Ok(canonical) = fs::canonicalize(&out)
-                {
-                    out = canonical;
-                }
-            }
-            other => out.push(other.as_os_str()),
-        }
-    }
-    out
-}
-
-/// Why a workspace folder is not used as a root.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RootProblem {
-    /// Refused on purpose (the whole file system, a system or secret directory); the
-    /// sentence says why, for the user and the model.
-    Refused(String),
-    /// Missing, not a directory, or unreadable.
-    Unusable(String),
-}
-
-/// The canonical path of a workspace folder, or why the tools must not read it: `/` (the
-/// whole file system), /proc, /sys, /dev, and any folder that is or sits inside a secret
-/// directory (`.git`, `.ssh`, `.aws`, ...: the secret rules only look below a root).
-pub fn check_root(root: &Path) -> Result<PathBuf, RootProblem> {
-    let shown = super::escape_name(&root.to_string_lossy());
-    let canonical = fs::canonicalize(root)
-        .map_err(|error| RootProblem::Unusable(format!("`{shown}` cannot be opened: {error}")))?;
-    let shown = super::escape_name(&canonical.to_string_lossy());
-    if canonical.parent().is_none() {
-        return Err(RootProblem::Refused(format!(
-            "the workspace folder `{shown}` is the whole file system; open a project folder instead"
-        )));
-    }
-    if is_system_path(&canonical) {
-        return Err(RootProblem::Refused(format!(
-            "the workspace folder `{shown}` is a system directory"
-        )));
-    }
-    if let Some(secret) = canonical
-        .components()
-        .find_map(|component| match component {
-            Component::Normal(name) if secrets::is_secret_dir(&name.to_string_lossy()) => {
-                Some(name.to_string_lossy().into_owned())
-            }
-            _ => None,
-        })
-    {
-        return Err(RootProblem::Refused(format!(
-            "the workspace folder `{shown}` is inside `{}`, whose files may hold secrets",
-            super::escape_name(&secret)
-        )));
-    }
-    if !canonical.is_dir() {
-        return Err(RootProblem::Unusable(format!(
-            "`{shown}` is not a directory"
-        )));
-    }
-    Ok(canonical)
-}
-
-/// Collapses `.` and `..` without touching the filesystem (`..` never climbs above `/`).
-fn normalize(path: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for component in path.components() {
-        match component {
-            Component::CurDir => {}
-            Component::ParentDir => {
-                out.pop();
-            }
-            other => out.push(other.as_os_str()),
-        }
-    }
-    out
-}
-
-fn is_system_path(path: &Path) -> bool {
-    SYSTEM_DIRS.iter().any(|dir| path.starts_with(dir))
 }
 
 /// The requested path as quoted back to the model: one line, bounded length.
