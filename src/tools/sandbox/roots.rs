@@ -52,10 +52,10 @@ pub enum RootProblem {
 /// whole file system), /proc, /sys, /dev, and any folder that is or sits inside a secret
 /// directory (`.git`, `.ssh`, `.aws`, ...: the secret rules only look below a root).
 pub fn check_root(root: &Path) -> Result<PathBuf, RootProblem> {
-    let shown = crate::tools::escape_name(&root.to_string_lossy());
+    let shown = crate::tools::escape::escape_name(&root.to_string_lossy());
     let canonical = fs::canonicalize(root)
         .map_err(|error| RootProblem::Unusable(format!("`{shown}` cannot be opened: {error}")))?;
-    let shown = crate::tools::escape_name(&canonical.to_string_lossy());
+    let shown = crate::tools::escape::escape_name(&canonical.to_string_lossy());
     if canonical.parent().is_none() {
         return Err(RootProblem::Refused(format!(
             "the workspace folder `{shown}` is the whole file system; open a project folder instead"
@@ -77,7 +77,7 @@ pub fn check_root(root: &Path) -> Result<PathBuf, RootProblem> {
     {
         return Err(RootProblem::Refused(format!(
             "the workspace folder `{shown}` is inside `{}`, whose files may hold secrets",
-            crate::tools::escape_name(&secret)
+            crate::tools::escape::escape_name(&secret)
         )));
     }
     if !canonical.is_dir() {
