@@ -13,6 +13,7 @@ pub mod read_file;
 pub mod sandbox;
 pub mod search;
 pub mod staging;
+mod text_file;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -10,6 +10,7 @@ use serde::Deserialize;
 
 use super::images::{self, human_size};
 use super::sandbox::Opened;
+use super::text_file::text_of;
 use super::{Context, ToolOutput, lenient_number};
 
 /// Longest line shown, in characters; longer lines are cut with a note.
@@ -142,24 +143,6 @@ fn read_disk(
         ));
     }
     text_of(bytes, shown).map(Disk::Text)
-}
-
-/// The bytes as text, or a refusal for binary files.
-pub(crate) fn text_of(bytes: Vec<u8>, shown: &str) -> Result<String, String> {
-    if bytes.contains(&0) {
-        return Err(format!(
-            "`{shown}` looks like a binary file (it contains NUL bytes), so it is not shown"
-        ));
-    }
-    let mut text = String::from_utf8(bytes).map_err(|_| {
-        format!(
-            "`{shown}` looks like a binary file (it is not valid UTF-8 text), so it is not shown"
-        )
-    })?;
-    if text.starts_with('\u{feff}') {
-        text.drain(..'\u{feff}'.len_utf8());
-    }
-    Ok(text)
 }
 
 #[derive(Clone, Copy, Debug)]

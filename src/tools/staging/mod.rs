@@ -18,8 +18,8 @@ use crate::answer::edits::CharEdit;
 use crate::text::{Document, rebase_range};
 
 use super::images::human_size;
-use super::read_file::text_of;
 use super::sandbox::{Opened, Refusal, Sandbox};
+use super::text_file::text_of;
 use super::{Context, ToolOutput, WorkspaceView};
 
 /// The largest file that may be edited or created, in bytes (before and after the edit).
