@@ -17,25 +17,13 @@ pub fn real_path(path: &Path) -> PathBuf {
     if let Ok(canonical) = fs::canonicalize(path) {
         return canonical;
     }
-    let mut out = PathBuf::new();
-    for component in path.components() {
-        match component {
-            Component::CurDir => {}
-            Component::ParentDir => {
-                out.pop();
-            }
-            Component::Normal(name) => {
-                out.push(name);
-                if fs::symlink_metadata(&out).is_ok()
-                    && let Ok(canonical) = fs::canonicalize(&out)
-                {
-                    out = canonical;
-                }
-            }
-            other => out.push(other.as_os_str()),
+    collapse(path, |out| {
+        if fs::symlink_metadata(&*out).is_ok()
+            && let Ok(canonical) = fs::canonicalize(&*out)
+        {
+            *out = canonical;
         }
-    }
-    out
+    })
 }
 
 /// Why a workspace folder is not used as a root.
@@ -90,12 +78,22 @@ pub fn check_root(root: &Path) -> Result<PathBuf, RootProblem> {
 
 /// Collapses `.` and `..` without touching the filesystem (`..` never climbs above `/`).
 pub(super) fn normalize(path: &Path) -> PathBuf {
+    collapse(path, |_| {})
+}
+
+/// `path` rebuilt component by component: `.` dropped, `..` taking the last name off (never
+/// above `/`); `after_name` sees the path each time a name was added.
+fn collapse(path: &Path, mut after_name: impl FnMut(&mut PathBuf)) -> PathBuf {
     let mut out = PathBuf::new();
     for component in path.components() {
         match component {
             Component::CurDir => {}
             Component::ParentDir => {
                 out.pop();
+            }
+            Component::Normal(name) => {
+                out.push(name);
+                after_name(&mut out);
             }
             other => out.push(other.as_os_str()),
         }
