@@ -425,12 +425,7 @@ mod tests {
             "{}",
             listing.content
         );
-        let found = run(
-            &toolbox,
-            super::super::SEARCH_WORKSPACE,
-            json!({"pattern": "needle"}),
-        )
-        .await;
+        let found = search(&toolbox, json!({"pattern": "needle"})).await;
         assert!(!found.content.contains("CANARY"), "{}", found.content);
         assert!(
             found.content.contains("src/app.py:1: needle"),
@@ -466,12 +461,7 @@ mod tests {
             "{}",
             listing.content
         );
-        let found = run(
-            &toolbox,
-            super::super::SEARCH_WORKSPACE,
-            json!({"pattern": "needle"}),
-        )
-        .await;
+        let found = search(&toolbox, json!({"pattern": "needle"})).await;
         assert_eq!(found.content.lines().count(), 2, "{}", found.content);
         assert!(
             found

@@ -452,13 +452,7 @@ mod tests {
             .unwrap();
         std::os::unix::fs::symlink(&outside, workspace.root.join("linkdir")).unwrap();
         let fifo = workspace.root.join("fifo");
-        assert!(
-            std::process::Command::new("mkfifo")
-                .arg(&fifo)
-                .status()
-                .unwrap()
-                .success()
-        );
+        make_fifo(&fifo);
         let toolbox = workspace.toolbox_with_denies(Limits::default(), &["build/".to_owned()]);
         let sibling = outside.join("secret.txt").to_string_lossy().into_owned();
         let attacks = [

@@ -333,7 +333,7 @@ mod tests {
     use serde_json::json;
 
     use super::super::test_support::*;
-    use super::super::{Limits, SEARCH_WORKSPACE};
+    use super::super::{Limits, ToolBox};
 
     fn hits(content: &str) -> Vec<&str> {
         content
@@ -360,17 +360,18 @@ mod tests {
         workspace.write("weird.txt", "a.b.c and abc\n");
     }
 
-    #[tokio::test]
-    async fn literal_search_with_smart_case_skips_secrets_ignored_and_binary() {
+    /// A workspace with `populate`'s files, and its toolbox.
+    fn populated() -> (Workspace, ToolBox) {
         let workspace = Workspace::new();
         populate(&workspace);
         let toolbox = workspace.toolbox(Limits::default());
-        let output = run(
-            &toolbox,
-            SEARCH_WORKSPACE,
-            json!({"pattern": "parse_config"}),
-        )
-        .await;
+        (workspace, toolbox)
+    }
+
+    #[tokio::test]
+    async fn literal_search_with_smart_case_skips_secrets_ignored_and_binary() {
+        let (_workspace, toolbox) = populated();
+        let output = search(&toolbox, json!({"pattern": "parse_config"})).await;
         assert!(!output.is_error, "{}", output.content);
         assert_eq!(
             hits(&output.content),
@@ -389,43 +390,26 @@ mod tests {
         assert!(!output.content.contains("SECRET"));
 
         // All lowercase: case-insensitive. Any uppercase: case-sensitive.
-        let output = run(
-            &toolbox,
-            SEARCH_WORKSPACE,
-            json!({"pattern": "parseconfig"}),
-        )
-        .await;
+        let output = search(&toolbox, json!({"pattern": "parseconfig"})).await;
         assert_eq!(
             hits(&output.content),
             vec!["src/lib.rs:3: // ParseConfig docs"]
         );
-        let output = run(
-            &toolbox,
-            SEARCH_WORKSPACE,
-            json!({"pattern": "Parse_config"}),
-        )
-        .await;
+        let output = search(&toolbox, json!({"pattern": "Parse_config"})).await;
         assert_eq!(output.content, "no matches for `Parse_config`");
 
         // Literal by default: the dots are not wildcards.
-        let output = run(&toolbox, SEARCH_WORKSPACE, json!({"pattern": "a.b.c"})).await;
+        let output = search(&toolbox, json!({"pattern": "a.b.c"})).await;
         assert_eq!(hits(&output.content), vec!["weird.txt:1: a.b.c and abc"]);
-        let output = run(&toolbox, SEARCH_WORKSPACE, json!({"pattern": "(x"})).await;
+        let output = search(&toolbox, json!({"pattern": "(x"})).await;
         assert!(!output.is_error);
     }
 
     #[tokio::test]
     async fn regex_glob_and_max_results() {
-        let workspace = Workspace::new();
-        populate(&workspace);
-        let toolbox = workspace.toolbox(Limits::default());
+        let (_workspace, toolbox) = populated();
 
-        let output = run(
-            &toolbox,
-            SEARCH_WORKSPACE,
-            json!({"pattern": r"^fn \w+\(", "regex": true}),
-        )
-        .await;
+        let output = search(&toolbox, json!({"pattern": r"^fn \w+\(", "regex": true})).await;
         assert_eq!(
             hits(&output.content),
             vec![
@@ -434,20 +418,14 @@ mod tests {
             ]
         );
 
-        let output = run(
-            &toolbox,
-            SEARCH_WORKSPACE,
-            json!({"pattern": "parse_config", "glob": "*.md"}),
-        )
-        .await;
+        let output = search(&toolbox, json!({"pattern": "parse_config", "glob": "*.md"})).await;
         assert_eq!(
             hits(&output.content),
             vec!["README.md:1: Call parse_config first."]
         );
 
-        let output = run(
+        let output = search(
             &toolbox,
-            SEARCH_WORKSPACE,
             json!({"pattern": "parse_config", "glob": "src/**", "maxResults": 2}),
         )
         .await;
@@ -456,12 +434,7 @@ mod tests {
         assert!(found.iter().all(|hit| hit.starts_with("src/")));
         assert!(output.content.contains("[results stopped after 2 matches"));
 
-        let output = run(
-            &toolbox,
-            SEARCH_WORKSPACE,
-            json!({"pattern": "(unclosed", "regex": true}),
-        )
-        .await;
+        let output = search(&toolbox, json!({"pattern": "(unclosed", "regex": true})).await;
         assert!(output.is_error);
         assert!(
             output
@@ -469,7 +442,7 @@ mod tests {
                 .starts_with("invalid regular expression `(unclosed`")
         );
 
-        let output = run(&toolbox, SEARCH_WORKSPACE, json!({"pattern": ""})).await;
+        let output = search(&toolbox, json!({"pattern": ""})).await;
         assert!(output.is_error);
     }
 
@@ -485,7 +458,7 @@ mod tests {
             .unwrap()
             .insert(path, "fresh line\nnew needle here\n".into());
         let toolbox = workspace.toolbox(Limits::default());
-        let output = run(&toolbox, SEARCH_WORKSPACE, json!({"pattern": "needle"})).await;
+        let output = search(&toolbox, json!({"pattern": "needle"})).await;
         assert_eq!(
             hits(&output.content),
             vec!["notes.txt:2: new needle here", "other.txt:1: needle too"]
@@ -500,7 +473,7 @@ mod tests {
         let long = format!("{}needle{}", "x".repeat(500), "y".repeat(500));
         workspace.write("public/long.txt", &long);
         let toolbox = workspace.toolbox_with_denies(Limits::default(), &["private/**".to_owned()]);
-        let output = run(&toolbox, SEARCH_WORKSPACE, json!({"pattern": "needle"})).await;
+        let output = search(&toolbox, json!({"pattern": "needle"})).await;
         let found = hits(&output.content);
         assert_eq!(found.len(), 2, "{}", output.content);
         assert!(found[0].starts_with("public/long.txt:1: …"));
@@ -517,7 +490,7 @@ mod tests {
         workspace.write("dist/bundle.min.js", &giant);
         workspace.write("src/app.js", "// needle here\n");
         let toolbox = workspace.toolbox(Limits::default());
-        let output = run(&toolbox, SEARCH_WORKSPACE, json!({"pattern": "needle"})).await;
+        let output = search(&toolbox, json!({"pattern": "needle"})).await;
         assert!(!output.is_error, "{}", output.content);
         assert_eq!(hits(&output.content), vec!["src/app.js:1: // needle here"]);
         assert!(
@@ -540,7 +513,7 @@ mod tests {
             ..Limits::default()
         };
         let toolbox = workspace.toolbox(limits);
-        let output = run(&toolbox, SEARCH_WORKSPACE, json!({"pattern": "needle"})).await;
+        let output = search(&toolbox, json!({"pattern": "needle"})).await;
         assert!(
             output.content.contains("time limit") || output.content.contains("did not finish"),
             "{}",

@@ -71,3 +71,17 @@ pub(crate) async fn run(toolbox: &ToolBox, name: &str, arguments: Value) -> Tool
     .await
     .expect("tool call timed out")
 }
+
+/// A `search_workspace` call.
+pub(crate) async fn search(toolbox: &ToolBox, arguments: Value) -> ToolOutput {
+    run(toolbox, SEARCH_WORKSPACE, arguments).await
+}
+
+/// A named pipe at `path` (a file no tool may block on).
+pub(crate) fn make_fifo(path: &Path) {
+    let status = std::process::Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .unwrap();
+    assert!(status.success());
+}

@@ -281,6 +281,7 @@ mod tests {
     use std::os::unix::fs::symlink;
 
     use super::*;
+    use crate::tools::test_support::make_fifo;
 
     fn tree() -> (tempfile::TempDir, std::path::PathBuf, std::path::PathBuf) {
         let dir = tempfile::tempdir().unwrap();
@@ -331,13 +332,7 @@ mod tests {
     fn a_fifo_opens_at_once_and_reads_as_other() {
         let (_dir, root, _) = tree();
         let fifo = root.join("pipe");
-        assert!(
-            std::process::Command::new("mkfifo")
-                .arg(&fifo)
-                .status()
-                .unwrap()
-                .success()
-        );
+        make_fifo(&fifo);
         // Without O_NONBLOCK this open would wait forever for a writer.
         let opened = open_beneath(&root, Path::new("pipe")).unwrap();
         assert_eq!(opened.kind, Kind::Other);

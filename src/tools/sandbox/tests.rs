@@ -1,4 +1,5 @@
 use super::*;
+use crate::tools::test_support::make_fifo;
 
 struct Fixture {
     _dir: tempfile::TempDir,
@@ -59,11 +60,7 @@ fn attack_table_is_refused_with_readable_messages() {
     let fixture = fixture();
     let sandbox = sandbox(&fixture);
     let fifo = fixture.ws.join("pipe");
-    let status = std::process::Command::new("mkfifo")
-        .arg(&fifo)
-        .status()
-        .unwrap();
-    assert!(status.success());
+    make_fifo(&fifo);
     let sibling = fixture.outside.join("secret.txt");
     let sibling = sibling.to_str().unwrap();
     let cases: Vec<(&str, Refusal)> = vec![
@@ -328,13 +325,7 @@ fn open_refuses_what_was_swapped_in_after_the_check() {
     std::os::unix::fs::symlink(fixture.outside.join("lib.rs"), &lib).unwrap();
     assert!(matches!(sandbox.open(&lib), Err(Refusal::Changed { .. })));
     fs::remove_file(&lib).unwrap();
-    assert!(
-        std::process::Command::new("mkfifo")
-            .arg(&lib)
-            .status()
-            .unwrap()
-            .success()
-    );
+    make_fifo(&lib);
     assert_eq!(
         sandbox.open(&lib).unwrap_err(),
         Refusal::NotRegular {

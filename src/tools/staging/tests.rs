@@ -24,15 +24,36 @@ async fn call(toolbox: &super::super::ToolBox, name: &str, args: serde_json::Val
     run(toolbox, name, args).await
 }
 
+/// An `edit_file` call: `old_text` replaced by `new_text` in `path`.
+async fn edit(toolbox: &super::super::ToolBox, path: &str, old: &str, new: &str) -> ToolOutput {
+    call(
+        toolbox,
+        EDIT_FILE,
+        json!({"path": path, "old_text": old, "new_text": new}),
+    )
+    .await
+}
+
+/// A `create_file` call.
+async fn create(toolbox: &super::super::ToolBox, path: &str, content: &str) -> ToolOutput {
+    call(
+        toolbox,
+        CREATE_FILE,
+        json!({"path": path, "content": content}),
+    )
+    .await
+}
+
+/// The call was refused, and the refusal says `expected`.
+fn assert_refused(output: &ToolOutput, expected: &str) {
+    assert!(output.is_error, "{}", output.content);
+    assert!(output.content.contains(expected), "{}", output.content);
+}
+
 #[tokio::test]
 async fn an_edit_is_staged_not_written_and_later_reads_see_it() {
     let (workspace, staging, toolbox) = setup();
-    let output = call(
-        &toolbox,
-        EDIT_FILE,
-        json!({"path": "src/lib.rs", "old_text": "old_name", "new_text": "new_name"}),
-    )
-    .await;
+    let output = edit(&toolbox, "src/lib.rs", "old_name", "new_name").await;
     assert!(!output.is_error, "{}", output.content);
     assert_eq!(
         std::fs::read_to_string(workspace.root.join("src/lib.rs")).unwrap(),
@@ -65,36 +86,21 @@ async fn an_edit_is_staged_not_written_and_later_reads_see_it() {
 #[tokio::test]
 async fn text_found_zero_or_several_times_is_refused() {
     let (_workspace, staging, toolbox) = setup();
-    let output = call(
-        &toolbox,
-        EDIT_FILE,
-        json!({"path": "src/lib.rs", "old_text": "missing", "new_text": "x"}),
-    )
-    .await;
+    let output = edit(&toolbox, "src/lib.rs", "missing", "x").await;
     assert!(output.is_error);
     assert!(
         output.content.starts_with("not found"),
         "{}",
         output.content
     );
-    let output = call(
-        &toolbox,
-        EDIT_FILE,
-        json!({"path": "src/main.rs", "old_text": "old_name()", "new_text": "x"}),
-    )
-    .await;
+    let output = edit(&toolbox, "src/main.rs", "old_name()", "x").await;
     assert!(output.is_error);
     assert!(
         output.content.starts_with("found 2 times"),
         "{}",
         output.content
     );
-    let output = call(
-        &toolbox,
-        EDIT_FILE,
-        json!({"path": "src/main.rs", "old_text": "", "new_text": "x"}),
-    )
-    .await;
+    let output = edit(&toolbox, "src/main.rs", "", "x").await;
     assert!(output.is_error);
     assert!(staging.is_empty());
 }
@@ -196,12 +202,7 @@ async fn links_out_are_refused_for_edits_and_new_files() {
 #[tokio::test]
 async fn a_created_file_is_listed_searched_read_and_edited() {
     let (workspace, staging, toolbox) = setup();
-    let output = call(
-        &toolbox,
-        CREATE_FILE,
-        json!({"path": "tests/new_test.rs", "content": "fn test_new() {}\n"}),
-    )
-    .await;
+    let output = create(&toolbox, "tests/new_test.rs", "fn test_new() {}\n").await;
     assert!(!output.is_error, "{}", output.content);
     assert!(!workspace.root.join("tests").exists());
     let list = call(&toolbox, LIST_FILES, json!({})).await;
@@ -222,25 +223,10 @@ async fn a_created_file_is_listed_searched_read_and_edited() {
         "{}",
         read.content
     );
-    let edit = call(
-        &toolbox,
-        EDIT_FILE,
-        json!({"path": "tests/new_test.rs", "old_text": "test_new", "new_text": "test_renamed"}),
-    )
-    .await;
+    let edit = edit(&toolbox, "tests/new_test.rs", "test_new", "test_renamed").await;
     assert!(!edit.is_error, "{}", edit.content);
-    let again = call(
-        &toolbox,
-        CREATE_FILE,
-        json!({"path": "tests/new_test.rs", "content": "x"}),
-    )
-    .await;
-    assert!(again.is_error);
-    assert!(
-        again.content.contains("already created"),
-        "{}",
-        again.content
-    );
+    let again = create(&toolbox, "tests/new_test.rs", "x").await;
+    assert_refused(&again, "already created");
     let files = staging.files();
     assert_eq!(files.len(), 1);
     assert_eq!(files[0].base, Base::New);
@@ -255,12 +241,7 @@ async fn lf_quoted_text_matches_a_crlf_file_and_keeps_its_line_ends() {
     let toolbox = workspace
         .toolbox(Limits::default())
         .with_staging(Arc::clone(&staging));
-    let output = call(
-        &toolbox,
-        EDIT_FILE,
-        json!({"path": "win.rs", "old_text": "fn a() {\n    1\n", "new_text": "fn a() {\n    2\n"}),
-    )
-    .await;
+    let output = edit(&toolbox, "win.rs", "fn a() {\n    1\n", "fn a() {\n    2\n").await;
     assert!(!output.is_error, "{}", output.content);
     assert_eq!(staging.files()[0].text, "fn a() {\r\n    2\r\n}\r\n");
 }
@@ -275,38 +256,13 @@ async fn the_file_and_size_caps_hold() {
     let toolbox = workspace
         .toolbox(Limits::default())
         .with_staging(Arc::clone(&staging));
-    let first = call(
-        &toolbox,
-        EDIT_FILE,
-        json!({"path": "a.rs", "old_text": "a", "new_text": "A"}),
-    )
-    .await;
+    let first = edit(&toolbox, "a.rs", "a", "A").await;
     assert!(!first.is_error, "{}", first.content);
-    let same = call(
-        &toolbox,
-        EDIT_FILE,
-        json!({"path": "a.rs", "old_text": "A", "new_text": "AA"}),
-    )
-    .await;
+    let same = edit(&toolbox, "a.rs", "A", "AA").await;
     assert!(!same.is_error, "{}", same.content);
-    let second = call(
-        &toolbox,
-        EDIT_FILE,
-        json!({"path": "b.rs", "old_text": "b", "new_text": "B"}),
-    )
-    .await;
-    assert!(second.is_error);
-    assert!(
-        second.content.contains("change.maxFiles"),
-        "{}",
-        second.content
-    );
-    let created = call(
-        &toolbox,
-        CREATE_FILE,
-        json!({"path": "c.rs", "content": "c"}),
-    )
-    .await;
+    let second = edit(&toolbox, "b.rs", "b", "B").await;
+    assert_refused(&second, "change.maxFiles");
+    let created = create(&toolbox, "c.rs", "c").await;
     assert!(
         created.content.contains("change.maxFiles"),
         "{}",
@@ -317,14 +273,8 @@ async fn the_file_and_size_caps_hold() {
     let toolbox = workspace
         .toolbox(Limits::default())
         .with_staging(Arc::clone(&staging));
-    let big = call(
-        &toolbox,
-        EDIT_FILE,
-        json!({"path": "big.rs", "old_text": "xx", "new_text": "y"}),
-    )
-    .await;
-    assert!(big.is_error);
-    assert!(big.content.contains("larger than"), "{}", big.content);
+    let big = edit(&toolbox, "big.rs", "xx", "y").await;
+    assert_refused(&big, "larger than");
     let huge = call(
         &toolbox,
         CREATE_FILE,
@@ -345,12 +295,7 @@ async fn an_open_buffer_is_the_base_with_its_version() {
         .lock()
         .unwrap()
         .insert(path, "pub fn old_name() { /* unsaved */ }\n".into());
-    let output = call(
-        &toolbox,
-        EDIT_FILE,
-        json!({"path": "src/lib.rs", "old_text": "old_name", "new_text": "new_name"}),
-    )
-    .await;
+    let output = edit(&toolbox, "src/lib.rs", "old_name", "new_name").await;
     assert!(!output.is_error, "{}", output.content);
     let files = staging.files();
     assert_eq!(files[0].text, "pub fn new_name() { /* unsaved */ }\n");
@@ -424,18 +369,8 @@ async fn without_staging_the_write_tools_are_unknown() {
     let workspace = Workspace::new();
     workspace.write("a.rs", "a\n");
     let toolbox = workspace.toolbox(Limits::default());
-    let output = run(
-        &toolbox,
-        EDIT_FILE,
-        json!({"path": "a.rs", "old_text": "a", "new_text": "b"}),
-    )
-    .await;
-    assert!(output.is_error);
-    assert!(
-        output.content.contains("unknown tool"),
-        "{}",
-        output.content
-    );
+    let output = edit(&toolbox, "a.rs", "a", "b").await;
+    assert_refused(&output, "unknown tool");
     assert_eq!(
         std::fs::read_to_string(workspace.root.join("a.rs")).unwrap(),
         "a\n"
