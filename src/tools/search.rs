@@ -109,11 +109,7 @@ pub(crate) fn run(context: &Context, args: Args, deadline: Instant) -> ToolOutpu
         let long_lines = &long_lines;
         let out_of_time = &out_of_time;
         let hits = &hits;
-        let mut searcher = SearcherBuilder::new()
-            .binary_detection(BinaryDetection::quit(b'\x00'))
-            .line_number(true)
-            .heap_limit(Some(MAX_LINE_BYTES))
-            .build();
+        let mut searcher = line_searcher();
         Box::new(move |result| {
             if Instant::now() >= deadline {
                 out_of_time.store(true, Ordering::Relaxed);
@@ -134,13 +130,7 @@ pub(crate) fn run(context: &Context, args: Args, deadline: Instant) -> ToolOutpu
             {
                 return WalkState::Continue;
             }
-            let mut sink = FileSink {
-                matcher: &matcher,
-                hits: Vec::new(),
-                limit: max + 1,
-                binary: false,
-                deadline,
-            };
+            let mut sink = FileSink::new(&matcher, max + 1, deadline);
             let searched = match context.view.open_buffer(path) {
                 Some(buffer) => searcher.search_slice(&matcher, buffer.as_bytes(), &mut sink),
                 None => match sandbox.open(path) {
@@ -180,11 +170,7 @@ pub(crate) fn run(context: &Context, args: Args, deadline: Instant) -> ToolOutpu
         .unwrap_or_else(|poisoned| poisoned.into_inner());
     // Files this change created exist only in the overlay.
     if let Some(staging) = &context.staging {
-        let mut searcher = SearcherBuilder::new()
-            .binary_detection(BinaryDetection::quit(b'\x00'))
-            .line_number(true)
-            .heap_limit(Some(MAX_LINE_BYTES))
-            .build();
+        let mut searcher = line_searcher();
         for (path, text) in staging.new_files() {
             if glob
                 .as_ref()
@@ -192,13 +178,7 @@ pub(crate) fn run(context: &Context, args: Args, deadline: Instant) -> ToolOutpu
             {
                 continue;
             }
-            let mut sink = FileSink {
-                matcher: &matcher,
-                hits: Vec::new(),
-                limit: max + 1,
-                binary: false,
-                deadline,
-            };
+            let mut sink = FileSink::new(&matcher, max + 1, deadline);
             if searcher
                 .search_slice(&matcher, text.as_bytes(), &mut sink)
                 .is_ok()
@@ -284,6 +264,29 @@ struct FileSink<'m> {
     limit: usize,
     binary: bool,
     deadline: Instant,
+}
+
+impl<'m> FileSink<'m> {
+    /// A sink that keeps at most `limit` matching lines of one file.
+    fn new(matcher: &'m RegexMatcher, limit: usize, deadline: Instant) -> Self {
+        FileSink {
+            matcher,
+            hits: Vec::new(),
+            limit,
+            binary: false,
+            deadline,
+        }
+    }
+}
+
+/// The searcher of every file: line numbers, a NUL byte ends a binary file, lines longer
+/// than [`MAX_LINE_BYTES`] stop it.
+fn line_searcher() -> Searcher {
+    SearcherBuilder::new()
+        .binary_detection(BinaryDetection::quit(b'\x00'))
+        .line_number(true)
+        .heap_limit(Some(MAX_LINE_BYTES))
+        .build()
 }
 
 impl Sink for FileSink<'_> {
