@@ -27,7 +27,7 @@ pub use self::definitions::{
     CREATE_FILE, EDIT_FILE, GET_DIAGNOSTICS, LIST_FILES, READ_FILE, SEARCH_WORKSPACE,
     change_definitions, definitions, label,
 };
-pub(crate) use self::escape::{escape_name, one_line, push_line};
+pub(crate) use self::escape::{one_line, push_line};
 pub use sandbox::{Refusal, Sandbox};
 pub use staging::Staging;
 

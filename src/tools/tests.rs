@@ -1,3 +1,4 @@
+use super::escape::escape_name;
 use super::test_support::*;
 use super::*;
 

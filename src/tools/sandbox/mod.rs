@@ -22,6 +22,7 @@ mod send;
 use self::open::{Kind, OpenError};
 pub use self::roots::{RootProblem, check_root, real_path};
 use self::roots::{is_system_path, normalize};
+use super::escape::{escape_name, one_line};
 
 /// Longest requested path quoted back in a refusal, in characters.
 const MAX_QUOTED_PATH: usize = 200;
@@ -311,7 +312,7 @@ impl Sandbox {
     /// several roots the root's folder name comes first; `.` stands for the (only) root.
     /// Control characters are escaped (`\n`), so a file name cannot forge an output line.
     pub fn display(&self, abs: &Path) -> String {
-        super::escape_name(&self.display_raw(abs))
+        escape_name(&self.display_raw(abs))
     }
 
     fn display_raw(&self, abs: &Path) -> String {
@@ -434,7 +435,7 @@ pub enum Place {
 
 /// The requested path as quoted back to the model: one line, bounded length.
 fn quote(requested: &str) -> String {
-    super::one_line(requested, MAX_QUOTED_PATH)
+    one_line(requested, MAX_QUOTED_PATH)
 }
 
 #[cfg(test)]
