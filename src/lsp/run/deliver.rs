@@ -41,17 +41,11 @@ pub(in crate::lsp) async fn apply_answer(
     };
     let cleared = super::review::clear(session, client, snapshot, input, &prepared, cancel).await?;
     let facts = snapshot.facts;
-    let turn = if facts.document_changes {
-        None
-    } else {
-        Some(
-            session
-                .edit_order
-                .turn(&input.uri, cancel)
-                .await
-                .map_err(|reason| reason.to_string())?,
-        )
-    };
+    let turn = session
+        .edit_order
+        .turn_unless_versioned(facts.document_changes, &input.uri, cancel)
+        .await
+        .map_err(|reason| reason.to_string())?;
     if cancel.is_cancelled() {
         return Err(DeliveryError::Cancelled.to_string());
     }

@@ -128,6 +128,20 @@ impl EditOrder {
         self.marks.get(uri).map(|mark| mark.at)
     }
 
+    /// [`turn`](Self::turn) for a client that takes only unversioned edits; `None` at once
+    /// for one whose edits carry versions (a stale one is refused by the client itself).
+    pub async fn turn_unless_versioned(
+        &self,
+        versioned: bool,
+        uri: &str,
+        cancel: &CancellationToken,
+    ) -> Result<Option<EditTurn>, DeliveryError> {
+        if versioned {
+            return Ok(None);
+        }
+        self.turn(uri, cancel).await.map(Some)
+    }
+
     /// Waits for the document's turn, the report of the previous edit and a quiet document,
     /// as the module says.
     pub async fn turn(

@@ -170,19 +170,11 @@ async fn append(
         // An edit without a version lands wherever the client's buffer is by then: it waits
         // for its turn and a quiet buffer, as code edits do (see `settle`), so the end it is
         // computed for is the end the person sees.
-        let turn = if facts.document_changes {
-            None
-        } else {
-            Some(
-                session
-                    .edit_order
-                    .turn(&open_uri, cancel)
-                    .await
-                    .map_err(|reason| {
-                        format!("the answer was not added to the transcript: {reason}")
-                    })?,
-            )
-        };
+        let turn = session
+            .edit_order
+            .turn_unless_versioned(facts.document_changes, &open_uri, cancel)
+            .await
+            .map_err(|reason| format!("the answer was not added to the transcript: {reason}"))?;
         let changes_seen = session.edit_order.change_count(&open_uri);
         let Some((current, version)) = session.documents.with_document(&open_uri, |document| {
             (document.contents(), document.version)
