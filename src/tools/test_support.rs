@@ -1,3 +1,5 @@
+//! Helpers shared by the tools' unit tests: a populated workspace, tool calls and refusals.
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
