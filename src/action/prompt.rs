@@ -399,7 +399,19 @@ mod tests {
             "{turn}"
         );
         assert!(turn.ends_with("Reply in markdown."));
-        assert!(!turn.contains('{') || !turn.contains("{selection}"));
+        // No placeholder is left as written, whatever the grammar knows.
+        for name in [
+            "selection",
+            "language",
+            "path",
+            "instruction",
+            "diagnostics",
+        ] {
+            assert!(
+                !turn.contains(&format!("{{{name}}}")),
+                "{{{name}}} left in {turn}"
+            );
+        }
     }
 
     #[test]
