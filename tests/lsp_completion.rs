@@ -19,9 +19,9 @@ const KEY: &str = "sk-test-canary-c0mp";
 const EMOJI_CODE: &str = "fn main() {\n    let s = \"😀中\"; let v = \n}\n";
 const ACCENT_CODE: &str = "fn main() {\n    let café = fo\n    call()\n}\n";
 
-/// VS Code with the chatls extension (it asks for inline completions).
+/// VS Code with the chatls extension (its capabilities advertise inline completions).
 fn vscode() -> Fixture {
-    Fixture::new().client(Editor::VsCode).inline_completion()
+    Fixture::new().client(Editor::VsCode)
 }
 
 fn helix() -> Fixture {

@@ -281,7 +281,6 @@ async fn every_root_sends_its_rules_the_same_bytes_for_files_of_either() {
 async fn completion_requests_carry_no_rules() {
     let s = Fixture::new()
         .client(Editor::VsCode)
-        .inline_completion()
         .settings(json!({"completion": {"debounceMs": 0}}))
         .file("AGENTS.md", "COMPLETION-CANARY: run the tests.\n")
         .file("main.rs", CODE)

@@ -36,7 +36,6 @@ async fn start(folders: &[&Path], options: Value) -> Session {
     let folders: Vec<PathBuf> = folders.iter().map(|folder| folder.to_path_buf()).collect();
     Fixture::new()
         .client(Editor::VsCode)
-        .inline_completion()
         .key(Some(KEY))
         .folders(&folders)
         .settings(options)

@@ -10,6 +10,7 @@ workbench and run in file order; one that breaks the server puts it back before 
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import stat
@@ -96,6 +97,85 @@ def test_the_server_inside_the_vsix_starts_with_nothing_on_path(vs: VSCode):
     assert not [text for text in vs.bench.notifications() if "chatls" in text.lower()], vs.bench.notifications()
     assert vs.bench.user_setting("chatls.serverPath") is None
     assert bundled_servers(vs), "no chatls from the extension's server/ directory is running"
+
+
+PROFILE = REPO / "e2e" / "capabilities" / "vscode.json"
+REFRESH = "CHATLS_E2E_REFRESH_CAPABILITIES"
+CLIENT_LINE = "chatls::client: client capabilities"
+
+
+def logged_client(vs: VSCode) -> tuple[Path, str, dict]:
+    """The file, line and capabilities of chatls's debug line `client capabilities` (the
+    `initialize` capabilities as VS Code sent them), from the chatls output channel's log
+    under the user-data dir (the server's stderr, CHATLS_LOG=chatls=debug)."""
+
+    def find():
+        for path in sorted((vs.root / "user-data" / "logs").rglob("*.log")):
+            for line in path.read_text(errors="replace").splitlines():
+                if CLIENT_LINE in line:
+                    return path, line
+        return None
+
+    path, line = wait_for("chatls's `client capabilities` line in VS Code's logs", find, 60)
+    start = line.find("capabilities={", line.index(CLIENT_LINE) + len(CLIENT_LINE))
+    assert start >= 0, f"no capabilities={{...}} in {path}: {line[:300]}"
+    try:
+        capabilities, _ = json.JSONDecoder().raw_decode(line, start + len("capabilities="))
+    except json.JSONDecodeError as error:
+        raise AssertionError(f"the capabilities logged in {path} are not whole JSON ({error}): {line[:300]}") from None
+    return path, line, capabilities
+
+
+def json_differences(profile, real, path: str = "") -> list[str]:
+    """Where two JSON values differ, as dotted paths."""
+    if isinstance(profile, dict) and isinstance(real, dict):
+        found = []
+        for key, value in profile.items():
+            where = f"{path}.{key}" if path else key
+            if key in real:
+                found += json_differences(value, real[key], where)
+            else:
+                found.append(f"{where}: only in vscode.json ({json.dumps(value)[:100]})")
+        for key, value in real.items():
+            if key not in profile:
+                where = f"{path}.{key}" if path else key
+                found.append(f"{where}: only in VS Code ({json.dumps(value)[:100]})")
+        return found
+    if profile == real:
+        return []
+    where = path or "(root)"
+    if isinstance(profile, list) and isinstance(real, list):
+        missing = [item for item in profile if item not in real]
+        added = [item for item in real if item not in profile]
+        if missing or added:
+            return [f"{where}: items only in VS Code {json.dumps(added)}, only in vscode.json {json.dumps(missing)}"]
+        return [f"{where}: the same items in another order: VS Code sent {json.dumps(real)}"]
+    return [f"{where}: vscode.json has {json.dumps(profile)[:100]}, VS Code sent {json.dumps(real)[:100]}"]
+
+
+def test_the_vscode_profile_is_what_vs_code_sends(vs: VSCode):
+    """e2e/capabilities/vscode.json (the Rust tests and the pytest-lsp profiles present it as
+    VS Code) is exactly the `initialize` capabilities this VS Code sent through the shipped
+    extension's vscode-languageclient, as chatls logged them. With
+    CHATLS_E2E_REFRESH_CAPABILITIES=1 the test writes what was sent into the file instead."""
+    vs.bench.wait_until("chatls is running in the status bar", lambda: running(vs))
+    path, line, real = logged_client(vs)
+    client = re.search(r'client="([^"]*)" version="([^"]*)"', line)
+    sender = f"{client.group(1)} {client.group(2)}" if client else "this VS Code"
+    library = json.loads((REPO / "editors" / "vscode" / "package.json").read_text())["dependencies"][
+        "vscode-languageclient"
+    ]
+    if os.environ.get(REFRESH):
+        PROFILE.write_text(json.dumps(real, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        print(f"\nwrote what {sender} sent (vscode-languageclient {library}) to {PROFILE}")
+        return
+    differences = json_differences(json.loads(PROFILE.read_text(encoding="utf-8")), real)
+    assert not differences, (
+        f"{PROFILE.relative_to(REPO)} is not what {sender} with vscode-languageclient {library} sent "
+        f"(logged in {path}):\n  " + "\n  ".join(differences) + f"\nRefresh it from this VS Code with "
+        f"`{REFRESH}=1 scripts/vscode-e2e.sh -k profile_is_what`, then run the Rust and pytest-lsp suites "
+        "(cargo nextest run; scripts/e2e.sh -k 'clients or vscode'): they present this file as VS Code."
+    )
 
 
 def test_refactor_from_the_light_bulb_is_one_undo_step(vs: VSCode):

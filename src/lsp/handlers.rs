@@ -27,6 +27,8 @@ pub fn initialize(
     session: &Session,
     params: InitializeParams,
 ) -> (InitializeResult, Option<String>) {
+    // The capabilities as the client sent them are logged (debug, `chatls::client`) by
+    // `input::pump`: these typed ones have lost the fields lsp-types does not know.
     let mut facts = convert::client_facts(&params.capabilities);
     // Helix (25.07) handles window/showDocument for file: URIs but does not advertise it.
     if params

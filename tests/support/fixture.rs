@@ -65,13 +65,6 @@ impl Editor {
     }
 }
 
-/// `capabilities` with `textDocument.inlineCompletion`, as the chatls VS Code extension's
-/// vscode-languageclient 10 sends them (the recorded `vscode.json` is 9.0.1's, without it).
-pub fn with_inline_completion(mut capabilities: Value) -> Value {
-    capabilities["textDocument"]["inlineCompletion"] = json!({"dynamicRegistration": true});
-    capabilities
-}
-
 /// How the server under test runs.
 #[derive(Clone, Debug)]
 enum Transport {
@@ -214,13 +207,6 @@ impl Fixture {
     /// Initialize with these capabilities (a client that is none of the editors).
     pub fn capabilities(mut self, capabilities: Value) -> Fixture {
         self.capabilities = capabilities;
-        self
-    }
-
-    /// Adds `textDocument.inlineCompletion`: the chatls VS Code extension's
-    /// vscode-languageclient 10 advertises it (the recorded `vscode.json` is 9.0.1's).
-    pub fn inline_completion(mut self) -> Fixture {
-        self.capabilities = with_inline_completion(self.capabilities);
         self
     }
 

@@ -8,6 +8,7 @@
 //! (logged and reported to the client). Framing is pure ([`Deframer`], [`sanitize`]); the
 //! pump only moves bytes.
 
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tower_lsp_server::jsonrpc::Response;
@@ -410,7 +411,114 @@ fn replacement(body: &[u8], reason: &str) -> Value {
     }
 }
 
-/// Copies `input` to `output` frame by frame, sanitized, until `input` ends.
+/// The log target of the client's capabilities (`CHATLS_LOG=chatls::client=debug`).
+pub const CLIENT_LOG_TARGET: &str = "chatls::client";
+
+/// What the client said of itself in `initialize`: its capabilities as sent, before lsp-types
+/// drops the fields it does not know (the real VS Code suite compares them with
+/// e2e/capabilities/vscode.json), and the name and version of its `clientInfo`.
+#[derive(Debug, PartialEq)]
+pub struct ClientHello {
+    pub name: Option<String>,
+    pub version: Option<String>,
+    /// `params.capabilities`, compact JSON.
+    pub capabilities: String,
+}
+
+/// What a body before the client's first request tells of the client.
+#[derive(Debug, PartialEq)]
+pub enum FirstRequest {
+    /// Not a request yet (a notification, or not a message): keep looking.
+    NotYet,
+    /// The first request: `initialize` with what it said, or another method (`None`).
+    Seen(Option<ClientHello>),
+}
+
+/// Reads only `method`, `id` and, of the params, `capabilities` (its text, as sent) and
+/// `clientInfo`: the rest (`initializationOptions` may hold settings and an API key) is
+/// skipped unread.
+#[derive(serde::Deserialize)]
+struct Hello<'a> {
+    method: Option<String>,
+    id: Option<Value>,
+    #[serde(borrow)]
+    params: Option<HelloParams<'a>>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct HelloParams<'a> {
+    #[serde(borrow)]
+    capabilities: Option<&'a RawValue>,
+    client_info: Option<HelloClient>,
+}
+
+#[derive(serde::Deserialize)]
+struct HelloClient {
+    name: Option<String>,
+    version: Option<String>,
+}
+
+/// The client's `initialize`, when `body` is the first request.
+pub fn first_request(body: &[u8]) -> FirstRequest {
+    let Ok(message) = serde_json::from_slice::<Hello>(body) else {
+        return FirstRequest::NotYet;
+    };
+    let (Some(method), Some(_)) = (message.method, message.id) else {
+        return FirstRequest::NotYet;
+    };
+    if method != "initialize" {
+        return FirstRequest::Seen(None);
+    }
+    let params = message.params;
+    let client = params
+        .as_ref()
+        .and_then(|params| params.client_info.as_ref());
+    let capabilities = params
+        .as_ref()
+        .and_then(|params| params.capabilities)
+        .map_or_else(|| "null".to_owned(), |raw| compact(raw.get()));
+    FirstRequest::Seen(Some(ClientHello {
+        name: client.and_then(|client| client.name.clone()),
+        version: client.and_then(|client| client.version.clone()),
+        capabilities,
+    }))
+}
+
+/// Valid JSON without the whitespace between its tokens: one line, in the client's order.
+fn compact(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    let (mut in_string, mut escaped) = (false, false);
+    for char in json.chars() {
+        if in_string {
+            out.push(char);
+            match (escaped, char) {
+                (true, _) => escaped = false,
+                (false, '\\') => escaped = true,
+                (false, '"') => in_string = false,
+                _ => {}
+            }
+        } else if !char.is_ascii_whitespace() {
+            in_string = char == '"';
+            out.push(char);
+        }
+    }
+    out
+}
+
+/// Logs the client's `initialize` once, at debug level, on one line (the capabilities last).
+fn log_client(hello: &ClientHello) {
+    tracing::debug!(
+        target: CLIENT_LOG_TARGET,
+        client = hello.name.as_deref().unwrap_or(""),
+        version = hello.version.as_deref().unwrap_or(""),
+        capabilities = %hello.capabilities,
+        "client capabilities"
+    );
+}
+
+/// Copies `input` to `output` frame by frame, sanitized, until `input` ends. At debug level
+/// for [`CLIENT_LOG_TARGET`] it logs the client's capabilities from its `initialize` first.
 pub async fn pump<I, O>(mut input: I, mut output: O)
 where
     I: AsyncRead + Unpin,
@@ -418,6 +526,7 @@ where
 {
     let mut deframer = Deframer::new();
     let mut piece = vec![0u8; 64 * 1024];
+    let mut client_known = !tracing::enabled!(target: CLIENT_LOG_TARGET, tracing::Level::DEBUG);
     loop {
         let read = match input.read(&mut piece).await {
             Ok(0) | Err(_) => break,
@@ -426,7 +535,15 @@ where
         deframer.push(&piece[..read]);
         while let Some(next) = deframer.next_frame() {
             let (head, body) = match next {
-                Frame::Body(body) => sanitized(body),
+                Frame::Body(body) => {
+                    if !client_known && let FirstRequest::Seen(hello) = first_request(&body) {
+                        client_known = true;
+                        if let Some(hello) = hello {
+                            log_client(&hello);
+                        }
+                    }
+                    sanitized(body)
+                }
                 Frame::Garbage(reason) => {
                     tracing::warn!(%reason, "skipped bytes that were not an LSP message");
                     (garbage_frame(&reason), Vec::new())

@@ -1,4 +1,4 @@
-//! Unit tests of the input guard: frames, shapes, renames and refusals.
+//! Unit tests of the input guard: frames, shapes, renames, refusals and the client's `initialize`.
 
 use super::*;
 
@@ -155,4 +155,37 @@ async fn the_pump_forwards_and_ends_with_its_input() {
     let text = String::from_utf8(out).unwrap();
     assert!(text.contains(INVALID_MESSAGE_METHOD), "{text}");
     assert!(text.ends_with(std::str::from_utf8(good).unwrap()), "{text}");
+}
+
+#[test]
+fn the_first_request_tells_the_client_as_sent_and_no_settings() {
+    // `rangesSupport` is LSP 3.18, which lsp-types drops; the log keeps what was sent.
+    let body = br#"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{
+        "processId":1,"clientInfo":{"name":"Visual Studio Code","version":"1.139.0"},
+        "initializationOptions":{"apiKey":"sk-secret-in-options"},
+        "capabilities":{"textDocument":{"rangeFormatting":{"rangesSupport":true}}}}}"#;
+    let FirstRequest::Seen(Some(hello)) = first_request(body) else {
+        panic!("initialize not recognised");
+    };
+    assert_eq!(hello.name.as_deref(), Some("Visual Studio Code"));
+    assert_eq!(hello.version.as_deref(), Some("1.139.0"));
+    assert_eq!(
+        hello.capabilities,
+        r#"{"textDocument":{"rangeFormatting":{"rangesSupport":true}}}"#
+    );
+    assert!(!format!("{hello:?}").contains("sk-secret"));
+    // In the client's order, whitespace inside strings kept.
+    let body = br#"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{
+        "capabilities": {"z" : [1, 2], "a": "x \" y\n"}}}"#;
+    let FirstRequest::Seen(Some(hello)) = first_request(body) else {
+        panic!("initialize not recognised");
+    };
+    assert_eq!(hello.capabilities, r#"{"z":[1,2],"a":"x \" y\n"}"#);
+    assert_eq!(hello.name, None);
+
+    let notification = br#"{"jsonrpc":"2.0","method":"initialized","params":{}}"#;
+    assert_eq!(first_request(notification), FirstRequest::NotYet);
+    assert_eq!(first_request(b"{bad"), FirstRequest::NotYet);
+    let other = br#"{"jsonrpc":"2.0","id":1,"method":"shutdown"}"#;
+    assert_eq!(first_request(other), FirstRequest::Seen(None));
 }
