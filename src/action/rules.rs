@@ -87,6 +87,11 @@ impl RulesCache {
         let mut seen: Vec<PathBuf> = Vec::new();
         let mut files = Vec::new();
         for candidate in candidates(sandbox, file) {
+            // Most candidates do not exist: one `lstat` says so before the sandbox's walk
+            // through every component (a broken link exists here, and the sandbox refuses it).
+            if std::fs::symlink_metadata(&candidate).is_err() {
+                continue;
+            }
             let canonical = match sandbox.resolve(&candidate.to_string_lossy()) {
                 Ok(canonical) => canonical,
                 Err(Refusal::NotFound { .. }) => continue,
