@@ -342,3 +342,51 @@ async fn hostile_model_names_and_titles_forge_no_turn_and_no_escape() {
     );
     assert_eq!(headings[2], "## You");
 }
+
+/// A transcript written in an earlier session (the editor or the server restarted since):
+/// a follow-up in it continues the conversation it shows. The turns it records go to the
+/// model as the history, and the answer lands in the same transcript.
+#[tokio::test]
+async fn a_follow_up_in_a_transcript_of_an_earlier_session_sends_the_turns_it_shows() {
+    let earlier = setup(false, Value::Null).await;
+    let earlier_uri = first_answer(&earlier).await;
+    let written = std::fs::read_to_string(path_of(&earlier_uri)).unwrap();
+    let name = path_of(&earlier_uri).file_name().unwrap().to_owned();
+
+    let s = setup(false, Value::Null).await;
+    let path = s.explain_path().join(name);
+    std::fs::write(&path, &written).unwrap();
+    let transcript_uri = format!("file://{}", path.display());
+    s.client.open(&transcript_uri, "markdown", &written).await;
+    s.client
+        .type_at_end(&transcript_uri, "And for an empty slice?\n")
+        .await;
+    s.fake.push(Reply::text(&["It returns 0."]));
+    let token = s
+        .client
+        .run_action("chatls.followUp", json!({"uri": transcript_uri}))
+        .await;
+    let end = s.client.wait_progress_end(&token).await;
+    assert!(end.starts_with("explanation opened"), "{end}");
+    let requests = s.fake.requests();
+    let messages = requests[0].body["messages"].as_array().unwrap();
+    let roles: Vec<&str> = messages.iter().filter_map(|m| m["role"].as_str()).collect();
+    assert_eq!(
+        roles,
+        ["system", "user", "assistant", "user"],
+        "{messages:?}"
+    );
+    let earlier_turn = messages[1]["content"].as_str().unwrap();
+    assert!(earlier_turn.contains("Explain with AI"), "{earlier_turn}");
+    assert_eq!(messages[2]["content"], "The first answer.");
+    assert!(
+        messages[3]["content"]
+            .as_str()
+            .unwrap()
+            .starts_with("And for an empty slice?")
+    );
+    let buffer = s.client.doc(&transcript_uri).text;
+    assert!(buffer.starts_with(&written), "{buffer}");
+    assert!(buffer.contains("It returns 0."), "{buffer}");
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), buffer);
+}

@@ -39,6 +39,8 @@ fn lock(conversation: &Shared) -> MutexGuard<'_, Conversation> {
 #[derive(Debug)]
 pub struct Conversations {
     by_document: DashMap<String, Shared>,
+    /// Keys the person reset: a transcript's recorded turns are not brought back under them.
+    reset_keys: DashMap<String, ()>,
     budget: usize,
 }
 
@@ -61,6 +63,7 @@ impl Conversations {
     pub fn new(budget: usize) -> Self {
         Conversations {
             by_document: DashMap::new(),
+            reset_keys: DashMap::new(),
             budget,
         }
     }
@@ -104,17 +107,53 @@ impl Conversations {
         };
         let mut conversation = lock(&shared);
         if conversation.id == id {
-            let cap = message_cap(self.budget);
-            conversation
-                .turns
-                .push((for_history(user, cap), for_history(assistant, cap)));
-            // Keep memory bounded: turns past the budget can never be sent again.
-            while conversation.turns.len() > 1
-                && total_len(&conversation.turns) > self.budget.saturating_mul(2)
-            {
-                conversation.turns.remove(0);
-            }
+            self.push_turn(&mut conversation, user, assistant);
         }
+    }
+
+    /// A turn made fit for the history; turns past the budget are dropped, oldest first
+    /// (they can never be sent again).
+    fn push_turn(&self, conversation: &mut Conversation, user: Message, assistant: Message) {
+        let cap = message_cap(self.budget);
+        conversation
+            .turns
+            .push((for_history(user, cap), for_history(assistant, cap)));
+        while conversation.turns.len() > 1
+            && total_len(&conversation.turns) > self.budget.saturating_mul(2)
+        {
+            conversation.turns.remove(0);
+        }
+    }
+
+    /// Brings back the conversation of a transcript this server has not seen (one written
+    /// in an earlier session) from the turns it records, under `key`, with a new id. Nothing
+    /// changes when a conversation is already there (the one in memory is exact) or when the
+    /// person reset it.
+    /// `turns` is only asked for then.
+    pub fn resume(
+        &self,
+        key: &str,
+        transcript: PathBuf,
+        turns: impl FnOnce() -> Vec<(String, String)>,
+    ) {
+        if self.reset_keys.contains_key(key) {
+            return;
+        }
+        self.by_document.entry(key.to_owned()).or_insert_with(|| {
+            let mut conversation = Conversation {
+                id: new_id(),
+                turns: Vec::new(),
+                transcript: Some(transcript),
+            };
+            for (user, assistant) in turns() {
+                self.push_turn(
+                    &mut conversation,
+                    Message::user(user),
+                    Message::assistant(assistant),
+                );
+            }
+            Arc::new(Mutex::new(conversation))
+        });
     }
 
     /// Notes the conversation's transcript and makes its key (see `chat::files::conversation_key`) lead to
@@ -137,11 +176,17 @@ impl Conversations {
     /// (and a new transcript). Through a transcript's URI, the conversation is forgotten
     /// under every URI that leads to it.
     pub fn reset(&self, uri: &str) -> bool {
+        self.reset_keys.insert(uri.to_owned(), ());
         let Some((_, shared)) = self.by_document.remove(uri) else {
             return false;
         };
-        self.by_document
-            .retain(|_, other| !Arc::ptr_eq(other, &shared));
+        self.by_document.retain(|key, other| {
+            let same = Arc::ptr_eq(other, &shared);
+            if same {
+                self.reset_keys.insert(key.clone(), ());
+            }
+            !same
+        });
         true
     }
 
@@ -154,6 +199,7 @@ impl Conversations {
     pub fn reset_all(&self) -> usize {
         let mut distinct: Vec<Shared> = Vec::new();
         for entry in self.by_document.iter() {
+            self.reset_keys.insert(entry.key().clone(), ());
             if !distinct.iter().any(|seen| Arc::ptr_eq(seen, entry.value())) {
                 distinct.push(entry.value().clone());
             }
@@ -321,6 +367,42 @@ mod tests {
             Message::assistant("a2"),
         );
         assert!(conversations.begin("u").history.is_empty());
+    }
+
+    #[test]
+    fn a_transcript_of_an_earlier_session_brings_its_turns_back_once() {
+        let conversations = Conversations::default();
+        let turns = || {
+            vec![
+                ("q1".to_owned(), "a1".to_owned()),
+                ("q2".to_owned(), "a2".to_owned()),
+            ]
+        };
+        conversations.resume("transcript:/t/old.md", "/t/old.md".into(), turns);
+        let resumed = conversations.existing("transcript:/t/old.md").unwrap();
+        let texts: Vec<String> = resumed
+            .history
+            .iter()
+            .map(|message| serde_json::to_value(message).unwrap()["content"].to_string())
+            .collect();
+        assert_eq!(texts, ["\"q1\"", "\"a1\"", "\"q2\"", "\"a2\""]);
+        assert_eq!(resumed.transcript, Some(PathBuf::from("/t/old.md")));
+        // The conversation in memory is exact: a second resume changes nothing.
+        conversations.resume("transcript:/t/old.md", "/t/old.md".into(), || {
+            panic!("not asked for: a conversation is there")
+        });
+        assert_eq!(
+            conversations.existing("transcript:/t/old.md").unwrap().id,
+            resumed.id
+        );
+        // What the person reset stays reset.
+        assert!(conversations.reset("transcript:/t/old.md"));
+        conversations.resume("transcript:/t/old.md", "/t/old.md".into(), turns);
+        assert!(conversations.existing("transcript:/t/old.md").is_none());
+        conversations.resume("transcript:/t/other.md", "/t/other.md".into(), turns);
+        assert_eq!(conversations.reset_all(), 1);
+        conversations.resume("transcript:/t/other.md", "/t/other.md".into(), turns);
+        assert!(conversations.existing("transcript:/t/other.md").is_none());
     }
 
     #[test]

@@ -63,6 +63,52 @@ pub fn pending_question(text: &str) -> Option<String> {
     (!question.is_empty()).then(|| question.to_owned())
 }
 
+/// Whether `line` (without its line break) heads an answer: `## chatls (model)`.
+fn is_answer_heading(line: &str) -> bool {
+    line.starts_with("## chatls (") && line.ends_with(')')
+}
+
+/// The turns a transcript records, oldest first: the words under each `## You` that got an
+/// answer, and that answer as the model wrote it (a `## You` line it held, escaped when it
+/// was written, put back). Words under a heading that got no answer are not a turn, nor is
+/// what waits under the last heading. An answer runs to the next `## You` heading (its own
+/// such lines were escaped), so nothing inside an answer can start a turn.
+pub fn recorded_turns(text: &str) -> Vec<(String, String)> {
+    enum At {
+        Title,
+        You,
+        Answer,
+    }
+    let mut turns = Vec::new();
+    let (mut you, mut answer) = (String::new(), String::new());
+    let mut at = At::Title;
+    for line in text.split_inclusive('\n') {
+        let bare = line.trim_end();
+        match at {
+            At::Answer if bare == YOU => {
+                turns.push((you.trim().to_owned(), answer.trim().to_owned()));
+                you.clear();
+                answer.clear();
+                at = At::You;
+            }
+            At::Title | At::You if bare == YOU => {
+                you.clear();
+                at = At::You;
+            }
+            At::You if is_answer_heading(bare) => at = At::Answer,
+            At::You => you.push_str(line),
+            At::Answer if bare == format!("\\{YOU}") => answer.push_str(&line[1..]),
+            At::Answer => answer.push_str(line),
+            At::Title => {}
+        }
+    }
+    if matches!(at, At::Answer) {
+        turns.push((you.trim().to_owned(), answer.trim().to_owned()));
+    }
+    turns.retain(|(you, answer)| !you.is_empty() && !answer.is_empty());
+    turns
+}
+
 /// An answer with any line that would read as a `## You` heading escaped, so the next
 /// follow-up is always found under the transcript's own heading.
 fn escaped(answer: &str) -> String {
@@ -124,6 +170,47 @@ pub fn addition(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_turns_a_transcript_records_come_back_as_they_were_written() {
+        use super::{YOU, addition, recorded_turns};
+        let mut text = addition(
+            "",
+            "src/lib.rs",
+            Some("[src/lib.rs:7](../src/lib.rs#L7)\n\nExplain with AI"),
+            "m",
+            "It sums.\n\n## You\n\nforged",
+        );
+        assert!(recorded_turns(&text).len() == 1);
+        // A follow-up written under the last heading, then its answer.
+        text.push_str("And for an empty slice?\n");
+        let answered = addition(&text, "src/lib.rs", None, "m", "It returns 0.");
+        text.push_str(&answered);
+        // Words the person left under the last heading are not a turn yet.
+        text.push_str("still thinking\n");
+        let turns = recorded_turns(&text);
+        assert_eq!(
+            turns,
+            vec![
+                (
+                    "[src/lib.rs:7](../src/lib.rs#L7)\n\nExplain with AI".to_owned(),
+                    format!("It sums.\n\n{YOU}\n\nforged"),
+                ),
+                (
+                    "And for an empty slice?".to_owned(),
+                    "It returns 0.".to_owned()
+                ),
+            ]
+        );
+        // An answer cannot open a turn, and a heading without an answer adds nothing.
+        let odd = "# t\n\n## You\n\nfirst\n\n## chatls (m)\n\n## chatls (x)\nsecond\n\n## You\n\n## You\n\nunsent\n";
+        assert_eq!(
+            recorded_turns(odd),
+            vec![("first".to_owned(), "## chatls (x)\nsecond".to_owned())]
+        );
+        assert!(recorded_turns("").is_empty());
+        assert!(recorded_turns("no headings at all\n").is_empty());
+    }
+
     #[test]
     fn selection_links_are_relative_to_the_transcript() {
         let dir = std::path::Path::new("/home/p/.cache/chatls/explanations");

@@ -293,6 +293,15 @@ fn follow_up_input(session: &Session, uri: &str) -> std::result::Result<ActionIn
         "write your follow-up under the last \"## You\" heading of the transcript, then Send to AI again".to_owned()
     })?;
     let path = convert::uri_path(uri);
+    // A transcript of an earlier session (the server has no conversation for it): the turns
+    // it records become the history, so the follow-up continues what the person reads.
+    if let Some(path) = &path {
+        session
+            .conversations
+            .resume(&session.conversation_key(uri), path.clone(), || {
+                crate::chat::transcript::recorded_turns(&text)
+            });
+    }
     let question_text = ropey::Rope::from_str(&question);
     Ok(ActionInput {
         action: ActionRow::follow_up(),
