@@ -15,6 +15,7 @@ use tower_lsp_server::ls_types::{self as lsp, MessageType};
 use crate::action::engine::check_ready;
 use crate::action::request::selection_from_range;
 use crate::action::{ActionInput, ActionRow, RowKind};
+use crate::config::Settings;
 use crate::text::{Range, range_to_chars};
 
 use super::code_actions::list_actions;
@@ -81,6 +82,9 @@ pub async fn execute(
             advertised().join(", ")
         )));
     };
+    // One settings snapshot for the whole command: the row it names, the checks before it
+    // starts and the action itself all see the same settings.
+    let settings = session.settings();
     match parsed {
         // Without an argument (Helix's `:lsp-workspace-command chatls.cancel`), cancel and reset
         // act on every document.
@@ -99,7 +103,7 @@ pub async fn execute(
             return Ok(Some(model_picker::list(session).await));
         }
         Command::ListActions => {
-            return Ok(Some(list_actions(&session.settings().actions)));
+            return Ok(Some(list_actions(&settings.actions)));
         }
         Command::Reset => {
             if arguments.is_empty() {
@@ -142,8 +146,7 @@ pub async fn execute(
             let mut input = follow_up_input(session, &args.uri).map_err(invalid)?;
             if let Some(id) = &args.action {
                 // Sent as a change: the text under "## You" is the instruction.
-                let row = session
-                    .settings()
+                let row = settings
                     .actions
                     .get(id)
                     .filter(|row| row.kind == RowKind::Workspace)
@@ -156,7 +159,7 @@ pub async fn execute(
                 input.action = row;
             }
             let key = session.conversation_key(&args.uri);
-            return start(session, client, input, key, None).await;
+            return start(session, client, settings, input, key, None).await;
         }
         Command::Ask => {
             let args: AskArguments =
@@ -178,7 +181,7 @@ pub async fn execute(
             let input = action_input(session, ActionRow::ask(), run).map_err(invalid)?;
             let key = session.conversation_key(&input.uri);
             let you = transcript::you_turn(session, &input, &question);
-            return start(session, client, input, key, Some(you)).await;
+            return start(session, client, settings, input, key, Some(you)).await;
         }
         Command::Run | Command::Alias { .. } => {}
     }
@@ -191,7 +194,6 @@ pub async fn execute(
         &arguments,
         "{\"uri\", \"range\", \"action\", \"instruction\"?}",
     )?;
-    let settings = session.settings();
     let id = match (alias, args.action.as_deref()) {
         (Some(id), _) => id.to_owned(),
         (None, Some(id)) => id.to_owned(),
@@ -232,7 +234,7 @@ pub async fn execute(
         )),
         RowKind::Edit => None,
     };
-    start(session, client, input, key, you).await
+    start(session, client, settings, input, key, you).await
 }
 
 /// Checks that the action can run, registers it and starts it in the background; answers at
@@ -240,11 +242,11 @@ pub async fn execute(
 async fn start(
     session: &Arc<Session>,
     client: &Client,
+    settings: Arc<Settings>,
     input: ActionInput,
     key: String,
     you: Option<String>,
 ) -> Result<Option<Value>> {
-    let settings = session.settings();
     // The document is sent whole as context: the secret and deny rules of the tools apply
     // to it too (a transcript is chatls's own file).
     let refused = if session.is_transcript(&input.uri) {
@@ -267,13 +269,23 @@ async fn start(
             data: None,
         });
     }
+    let snapshot = session.snapshot(settings, &input.action);
     let (id, running) = session.start_action(&input.uri, &input.action.title);
     let token = running.token.clone();
     let task_session = Arc::clone(session);
     let task_client = client.clone();
     let task_running = running.clone();
     spawn_action(session, client, &running, id, async move {
-        super::run::run(&task_session, &task_client, input, &task_running, &key, you).await;
+        super::run::run(
+            &task_session,
+            &task_client,
+            snapshot,
+            input,
+            &task_running,
+            &key,
+            you,
+        )
+        .await;
     });
     Ok(Some(json!({ "started": true, "token": token })))
 }

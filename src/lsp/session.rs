@@ -377,9 +377,8 @@ impl Session {
         count
     }
 
-    /// The snapshot one action of `row` runs on.
-    pub fn snapshot(&self, row: &crate::action::ActionRow) -> Snapshot {
-        let settings = self.settings();
+    /// The snapshot one action of `row` runs on, over the request's `settings`.
+    pub fn snapshot(&self, settings: Arc<Settings>, row: &crate::action::ActionRow) -> Snapshot {
         Snapshot {
             model: self.model_for(&settings, row),
             facts: self.facts(),

@@ -1,4 +1,4 @@
-//! One action after it started, as a pipeline: [`run`] takes the session's snapshot, asks
+//! One action after it started, as a pipeline: [`run`], on the snapshot `execute` took, asks
 //! the model (progress and, for a streamed edit, the buffer follow the answer), puts a
 //! streamed selection back when the action fails or is cancelled, delivers the result by
 //! the row's kind (an edit reviewed, settled and applied as a versioned
@@ -39,12 +39,12 @@ const PICK_MODEL: &str = "the command chatls.selectModel (VS Code: \"chatls: Sel
 pub(in crate::lsp) async fn run(
     session: &Arc<Session>,
     client: &Client,
+    snapshot: Snapshot,
     input: ActionInput,
     running: &Running,
     key: &str,
     you: Option<String>,
 ) {
-    let snapshot = session.snapshot(&input.action);
     let conversation = session.conversations.begin(key);
     let mut workspace = session.workspace(&snapshot.settings);
     // A change across files stages the model's edits in an overlay the tools share.
