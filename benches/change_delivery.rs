@@ -9,328 +9,23 @@
 //! answers `applied: true`. `cargo bench --bench change_delivery`; `CHATLS_BENCH_RUNS` runs
 //! per row (100); `CHATLS_BENCH_BIN` another binary.
 
-use std::collections::HashMap;
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use chatls_fake_upstream::{FakeUpstream, Reply};
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Notify, mpsc, oneshot};
 
-const WAIT: Duration = Duration::from_secs(30);
+use common::{Event, Lsp, Relay, load_average, ms, percentile};
+
 const FILES: usize = 20;
 
-fn percentile(samples: &[f64], p: f64) -> f64 {
-    if samples.is_empty() {
-        return f64::NAN;
-    }
-    let mut sorted = samples.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
-}
-
-fn ms(duration: Duration) -> f64 {
-    duration.as_secs_f64() * 1e3
-}
-
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .ok()
-        .and_then(|text| text.split_whitespace().next().map(str::to_owned))
-        .unwrap_or_else(|| "?".into())
-}
-
-/// A TCP relay between chatls and the fake that stamps every chunk handed to chatls, just
-/// before writing it.
-struct Relay {
-    address: String,
-    down: Arc<Mutex<Vec<Instant>>>,
-}
-
-impl Relay {
-    async fn start(upstream: u16) -> Relay {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind relay");
-        let address = format!(
-            "http://{}/v1",
-            listener.local_addr().expect("relay address")
-        );
-        let down: Arc<Mutex<Vec<Instant>>> = Arc::default();
-        let task_down = down.clone();
-        tokio::spawn(async move {
-            while let Ok((client, _)) = listener.accept().await {
-                let Ok(server) = TcpStream::connect(("127.0.0.1", upstream)).await else {
-                    continue;
-                };
-                let _ = client.set_nodelay(true);
-                let _ = server.set_nodelay(true);
-                let (mut client_read, mut client_write) = client.into_split();
-                let (mut server_read, mut server_write) = server.into_split();
-                tokio::spawn(async move {
-                    let _ = tokio::io::copy(&mut client_read, &mut server_write).await;
-                    let _ = server_write.shutdown().await;
-                });
-                let down = task_down.clone();
-                tokio::spawn(async move {
-                    let mut buffer = vec![0u8; 64 * 1024];
-                    loop {
-                        let n = server_read.read(&mut buffer).await.unwrap_or(0);
-                        if n == 0 {
-                            let _ = client_write.shutdown().await;
-                            return;
-                        }
-                        down.lock().unwrap().push(Instant::now());
-                        if client_write.write_all(&buffer[..n]).await.is_err() {
-                            return;
-                        }
-                    }
-                });
-            }
-        });
-        Relay { address, down }
-    }
-
-    /// The last chunk handed to chatls before `instant`.
-    fn last_down_before(&self, instant: Instant) -> Option<Instant> {
-        self.down
-            .lock()
-            .unwrap()
-            .iter()
-            .copied()
-            .filter(|at| *at <= instant)
-            .max()
-    }
-}
-
-#[derive(Clone, Debug)]
-struct Event {
-    at: Instant,
-    method: String,
-    params: Value,
-}
-
-#[derive(Default)]
-struct ClientState {
-    events: Vec<Event>,
-    pending: HashMap<i64, oneshot::Sender<Value>>,
-}
-
-/// A minimal LSP client over the child's stdio that stamps every message on arrival and
-/// answers the server's requests like an editor that applies every edit.
-struct Lsp {
-    child: tokio::process::Child,
-    out: mpsc::UnboundedSender<Vec<u8>>,
-    state: Arc<Mutex<ClientState>>,
-    changed: Arc<Notify>,
-    next_id: AtomicU64,
-}
-
-fn frame(message: &Value) -> Vec<u8> {
-    let body = serde_json::to_vec(message).expect("json");
-    let mut bytes = format!("Content-Length: {}\r\n\r\n", body.len()).into_bytes();
-    bytes.extend_from_slice(&body);
-    bytes
-}
-
-async fn read_frame<R: tokio::io::AsyncRead + Unpin>(reader: &mut BufReader<R>) -> Option<Value> {
-    let mut length = None;
-    let mut line = String::new();
-    loop {
-        line.clear();
-        if reader.read_line(&mut line).await.ok()? == 0 {
-            return None;
-        }
-        let trimmed = line.trim_end();
-        if trimmed.is_empty() {
-            break;
-        }
-        if let Some(value) = trimmed.strip_prefix("Content-Length:") {
-            length = value.trim().parse::<usize>().ok();
-        }
-    }
-    let mut body = vec![0u8; length?];
-    reader.read_exact(&mut body).await.ok()?;
-    serde_json::from_slice(&body).ok()
-}
-
+/// What only this benchmark asks of the client.
 impl Lsp {
-    fn spawn(bin: &Path, base_url: &str, explain_dir: &Path) -> Lsp {
-        let mut child = tokio::process::Command::new(bin)
-            .env_remove("CHATLS_API_KEY")
-            .env_remove("OPENAI_API_KEY")
-            .env_remove("CHATLS_LOG")
-            .env("CHATLS_BASE_URL", base_url)
-            .env("CHATLS_MODEL", "bench-model")
-            .env("CHATLS_EXPLAIN_DIR", explain_dir)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("spawn chatls");
-        let mut stdin = child.stdin.take().expect("stdin");
-        let stdout = child.stdout.take().expect("stdout");
-        let (out, mut outgoing) = mpsc::unbounded_channel::<Vec<u8>>();
-        tokio::spawn(async move {
-            while let Some(bytes) = outgoing.recv().await {
-                if stdin.write_all(&bytes).await.is_err() || stdin.flush().await.is_err() {
-                    return;
-                }
-            }
-        });
-        let state: Arc<Mutex<ClientState>> = Arc::default();
-        let changed = Arc::new(Notify::new());
-        let (reader_state, reader_changed, reader_out) =
-            (state.clone(), changed.clone(), out.clone());
-        tokio::spawn(async move {
-            let mut reader = BufReader::with_capacity(1 << 16, stdout);
-            while let Some(message) = read_frame(&mut reader).await {
-                let at = Instant::now();
-                let method = message
-                    .get("method")
-                    .and_then(Value::as_str)
-                    .map(str::to_owned);
-                let params = message.get("params").cloned().unwrap_or(Value::Null);
-                match (method, message.get("id").cloned()) {
-                    (Some(method), Some(id)) => {
-                        let result = match method.as_str() {
-                            "workspace/applyEdit" => json!({"applied": true}),
-                            "window/showDocument" => json!({"success": true}),
-                            "workspace/configuration" => json!([null]),
-                            _ => Value::Null,
-                        };
-                        let _ = reader_out.send(frame(
-                            &json!({"jsonrpc": "2.0", "id": id, "result": result}),
-                        ));
-                        reader_state
-                            .lock()
-                            .unwrap()
-                            .events
-                            .push(Event { at, method, params });
-                    }
-                    (Some(method), None) => {
-                        reader_state
-                            .lock()
-                            .unwrap()
-                            .events
-                            .push(Event { at, method, params });
-                    }
-                    (None, Some(id)) => {
-                        let sender = id
-                            .as_i64()
-                            .and_then(|id| reader_state.lock().unwrap().pending.remove(&id));
-                        if let Some(sender) = sender {
-                            let _ = sender.send(message);
-                        }
-                    }
-                    (None, None) => {}
-                }
-                reader_changed.notify_waiters();
-            }
-        });
-        Lsp {
-            child,
-            out,
-            state,
-            changed,
-            next_id: AtomicU64::new(1),
-        }
-    }
-
-    fn notify(&self, method: &str, params: Value) {
-        let _ = self.out.send(frame(
-            &json!({"jsonrpc": "2.0", "method": method, "params": params}),
-        ));
-    }
-
-    async fn request(&self, method: &str, params: Value) -> Value {
-        let id = self.next_id.fetch_add(1, Ordering::SeqCst) as i64;
-        let (sender, receiver) = oneshot::channel();
-        self.state.lock().unwrap().pending.insert(id, sender);
-        let _ = self.out.send(frame(
-            &json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}),
-        ));
-        match tokio::time::timeout(WAIT, receiver).await {
-            Ok(Ok(value)) => value,
-            _ => panic!("no answer to {method} within {WAIT:?}"),
-        }
-    }
-
-    /// VS Code's workspace-edit capabilities: documentChanges, resource operations,
-    /// textOnlyTransactional and change annotations.
-    async fn initialize(&self, root: &Path) {
-        let uri = format!("file://{}", root.display());
-        let response = self
-            .request(
-                "initialize",
-                json!({
-                    "processId": null,
-                    "rootUri": uri,
-                    "workspaceFolders": [{"uri": uri, "name": "root"}],
-                    "capabilities": {
-                        "general": {"positionEncodings": ["utf-16"]},
-                        "window": {"workDoneProgress": true, "showDocument": {"support": true}},
-                        "workspace": {
-                            "workspaceEdit": {
-                                "documentChanges": true,
-                                "resourceOperations": ["create", "rename", "delete"],
-                                "failureHandling": "textOnlyTransactional",
-                                "changeAnnotationSupport": {"groupsOnLabel": true},
-                            },
-                            "configuration": false,
-                        },
-                    },
-                    "initializationOptions": {"tools": {"enabled": true}},
-                }),
-            )
-            .await;
-        assert!(
-            response.get("result").is_some(),
-            "initialize failed: {response}"
-        );
-        self.notify("initialized", json!({}));
-    }
-
-    fn events_len(&self) -> usize {
-        self.state.lock().unwrap().events.len()
-    }
-
-    /// Waits for the end of the progress `token` (after events[index..]); returns the
-    /// applyEdit that came before it, if any.
-    async fn wait_end(&self, index: usize, token: &str) -> Option<Event> {
-        let deadline = tokio::time::Instant::now() + WAIT;
-        loop {
-            let notified = self.changed.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            {
-                let state = self.state.lock().unwrap();
-                let events = &state.events[index..];
-                if events.iter().any(|event| {
-                    event.method == "$/progress"
-                        && event.params["token"] == token
-                        && event.params["value"]["kind"] == "end"
-                }) {
-                    return events
-                        .iter()
-                        .find(|event| event.method == "workspace/applyEdit")
-                        .cloned();
-                }
-            }
-            if tokio::time::timeout_at(deadline, notified).await.is_err() {
-                panic!("timed out waiting for the end of {token}");
-            }
-        }
-    }
-
     /// Runs a command; returns its progress token.
     async fn run(&self, command: &str, argument: Value) -> String {
-        let response = self
+        let (_, _, response) = self
             .request(
                 "workspace/executeCommand",
                 json!({"command": command, "arguments": [argument]}),
@@ -342,19 +37,13 @@ impl Lsp {
             .to_owned()
     }
 
-    async fn stop(mut self) {
-        let _ = tokio::time::timeout(
-            Duration::from_secs(2),
-            self.request("shutdown", Value::Null),
-        )
-        .await;
-        self.notify("exit", Value::Null);
-        if tokio::time::timeout(Duration::from_secs(2), self.child.wait())
-            .await
-            .is_err()
-        {
-            let _ = self.child.kill().await;
-        }
+    /// Waits for the end of the progress `token` (after events[index..]); returns the
+    /// applyEdit that came before it, if any.
+    async fn applied_before_end(&self, index: usize, token: &str) -> Option<Event> {
+        self.wait_end(index, token).await;
+        self.events_from(index)
+            .into_iter()
+            .find(|event| event.method == "workspace/applyEdit")
     }
 }
 
@@ -408,12 +97,27 @@ async fn measure(bin: &Path, runs: usize) -> (Vec<f64>, Vec<f64>) {
     let fake = FakeUpstream::start(Vec::new()).await.expect("fake");
     let relay = Relay::start(fake.port()).await;
     let lsp = Lsp::spawn(bin, &relay.address, explain_dir.path());
-    lsp.initialize(&root).await;
+    // VS Code's workspace-edit capabilities: documentChanges, resource operations,
+    // textOnlyTransactional and change annotations.
+    lsp.initialize_with(
+        &root,
+        json!({
+            "general": {"positionEncodings": ["utf-16"]},
+            "window": {"workDoneProgress": true, "showDocument": {"support": true}},
+            "workspace": {
+                "workspaceEdit": {
+                    "documentChanges": true,
+                    "resourceOperations": ["create", "rename", "delete"],
+                    "failureHandling": "textOnlyTransactional",
+                    "changeAnnotationSupport": {"groupsOnLabel": true},
+                },
+                "configuration": false,
+            },
+        }),
+    )
+    .await;
     let open_uri = format!("file://{}/open.rs", root.display());
-    lsp.notify(
-        "textDocument/didOpen",
-        json!({"textDocument": {"uri": open_uri, "languageId": "rust", "version": 1, "text": SOURCE}}),
-    );
+    lsp.open(&open_uri, SOURCE);
     let (mut change, mut refactor) = (Vec::new(), Vec::new());
     // One warm-up round, not counted.
     for run in 0..runs + 1 {
@@ -430,7 +134,7 @@ async fn measure(bin: &Path, runs: usize) -> (Vec<f64>, Vec<f64>) {
             )
             .await;
         let edit = lsp
-            .wait_end(index, &token)
+            .applied_before_end(index, &token)
             .await
             .expect("the change sent no applyEdit");
         let files = edit.params["edit"]["documentChanges"]
@@ -456,7 +160,7 @@ async fn measure(bin: &Path, runs: usize) -> (Vec<f64>, Vec<f64>) {
             )
             .await;
         let edit = lsp
-            .wait_end(index, &token)
+            .applied_before_end(index, &token)
             .await
             .expect("the refactor sent no applyEdit");
         let last = relay.last_down_before(edit.at).expect("no upstream bytes");

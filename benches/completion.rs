@@ -3,6 +3,7 @@
 //! targets and baselines measured in the same run. `cargo bench --bench completion`;
 //! `CHATLS_BENCH_RUNS` sets the latency runs (default 200).
 
+mod common;
 #[path = "../tests/support/mod.rs"]
 mod support;
 
@@ -11,30 +12,10 @@ use std::time::{Duration, Instant};
 use chatls_fake_upstream::{FakeUpstream, Reply, Step};
 use serde_json::{Value, json};
 
+use common::{load_average, ms, percentile};
 use support::{Client, env, file_uri, workspace};
 
 const KEY: &str = "sk-bench";
-
-fn percentile(samples: &[f64], p: f64) -> f64 {
-    if samples.is_empty() {
-        return f64::NAN;
-    }
-    let mut sorted = samples.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
-}
-
-fn ms(duration: Duration) -> f64 {
-    duration.as_secs_f64() * 1e3
-}
-
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .ok()
-        .and_then(|text| text.split_whitespace().next().map(str::to_owned))
-        .unwrap_or_else(|| "?".into())
-}
 
 /// A 2,000-line Rust-like file.
 fn big_file() -> String {

@@ -10,41 +10,24 @@
 //! both binaries in turn, `CHATLS_BENCH_ROUNDS` times (5; which binary goes first alternates),
 //! pools each figure's samples per binary and prints p50 and min of both and their ratios.
 
+mod common;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chatls_fake_upstream::{FakeUpstream, Reply, Step};
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Notify, mpsc, oneshot};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-const WAIT: Duration = Duration::from_secs(30);
+use common::{
+    Dir, Event, Lsp, Relay, Stamp, WAIT, frame, is_end, load_average, median, ms, percentile,
+};
 
 // ---------------------------------------------------------------------------------------------
-// Statistics and /proc
-
-fn percentile(samples: &[f64], p: f64) -> f64 {
-    if samples.is_empty() {
-        return f64::NAN;
-    }
-    let mut sorted = samples.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
-}
-
-fn median(samples: &[f64]) -> f64 {
-    percentile(samples, 50.0)
-}
-
-fn ms(duration: Duration) -> f64 {
-    duration.as_secs_f64() * 1e3
-}
+// /proc
 
 /// (VmRSS, VmHWM) in KiB.
 fn rss_kib(pid: u32) -> (u64, u64) {
@@ -68,14 +51,6 @@ fn memory_kib(pid: u32) -> (u64, u64, u64) {
     (field("VmRSS:"), field("VmHWM:"), field("RssAnon:"))
 }
 
-/// The 1-minute load average, to judge how quiet the machine was.
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .ok()
-        .and_then(|text| text.split_whitespace().next().map(str::to_owned))
-        .unwrap_or_else(|| "?".into())
-}
-
 /// CPU seconds a process's live threads have run, from the scheduler's nanosecond counts
 /// (`/proc/<pid>/task/*/schedstat`); tokio's workers and its idle blocking threads live on,
 /// so over a few seconds this is the process's CPU time, at a finer grain than ticks.
@@ -97,135 +72,6 @@ fn cpu_seconds(pid: u32) -> f64 {
 
 // ---------------------------------------------------------------------------------------------
 // A TCP relay between chatls and the fake that timestamps every chunk in both directions.
-
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum Dir {
-    /// chatls → upstream.
-    Up,
-    /// upstream → chatls (stamped just before the write to chatls).
-    Down,
-    /// chatls closed its side (EOF or error on read).
-    Closed,
-}
-
-#[derive(Clone, Copy, Debug)]
-struct Stamp {
-    at: Instant,
-    connection: u64,
-    dir: Dir,
-}
-
-struct Relay {
-    address: String,
-    log: Arc<Mutex<Vec<Stamp>>>,
-    changed: Arc<Notify>,
-    connections: Arc<AtomicU64>,
-}
-
-impl Relay {
-    async fn start(upstream: u16) -> Relay {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind relay");
-        let address = format!(
-            "http://{}/v1",
-            listener.local_addr().expect("relay address")
-        );
-        let log: Arc<Mutex<Vec<Stamp>>> = Arc::default();
-        let changed = Arc::new(Notify::new());
-        let connections = Arc::new(AtomicU64::new(0));
-        let (task_log, task_changed, task_connections) =
-            (log.clone(), changed.clone(), connections.clone());
-        tokio::spawn(async move {
-            while let Ok((client, _)) = listener.accept().await {
-                let connection = task_connections.fetch_add(1, Ordering::SeqCst) + 1;
-                let Ok(server) = TcpStream::connect(("127.0.0.1", upstream)).await else {
-                    continue;
-                };
-                let _ = client.set_nodelay(true);
-                let _ = server.set_nodelay(true);
-                let (mut client_read, mut client_write) = client.into_split();
-                let (mut server_read, mut server_write) = server.into_split();
-                let (up_log, up_changed) = (task_log.clone(), task_changed.clone());
-                tokio::spawn(async move {
-                    let mut buffer = vec![0u8; 64 * 1024];
-                    loop {
-                        let n = client_read.read(&mut buffer).await.unwrap_or(0);
-                        let at = Instant::now();
-                        let dir = if n == 0 { Dir::Closed } else { Dir::Up };
-                        up_log.lock().unwrap().push(Stamp {
-                            at,
-                            connection,
-                            dir,
-                        });
-                        up_changed.notify_waiters();
-                        if n == 0 || server_write.write_all(&buffer[..n]).await.is_err() {
-                            let _ = server_write.shutdown().await;
-                            return;
-                        }
-                    }
-                });
-                let (down_log, down_changed) = (task_log.clone(), task_changed.clone());
-                tokio::spawn(async move {
-                    let mut buffer = vec![0u8; 64 * 1024];
-                    loop {
-                        let n = server_read.read(&mut buffer).await.unwrap_or(0);
-                        if n == 0 {
-                            let _ = client_write.shutdown().await;
-                            return;
-                        }
-                        // Logged before the write, so the stamp is there before chatls can
-                        // act on the bytes (the write to a local socket takes microseconds,
-                        // which the figures then include).
-                        let at = Instant::now();
-                        down_log.lock().unwrap().push(Stamp {
-                            at,
-                            connection,
-                            dir: Dir::Down,
-                        });
-                        down_changed.notify_waiters();
-                        if client_write.write_all(&buffer[..n]).await.is_err() {
-                            let _ = client_write.shutdown().await;
-                            return;
-                        }
-                    }
-                });
-            }
-        });
-        Relay {
-            address,
-            log,
-            changed,
-            connections,
-        }
-    }
-
-    fn stamps(&self) -> Vec<Stamp> {
-        self.log.lock().unwrap().clone()
-    }
-
-    fn connections(&self) -> u64 {
-        self.connections.load(Ordering::SeqCst)
-    }
-
-    /// Waits until a stamp after `since` matches.
-    async fn wait_for(&self, since: Instant, check: impl Fn(&Stamp) -> bool) -> Option<Stamp> {
-        let deadline = tokio::time::Instant::now() + WAIT;
-        loop {
-            let notified = self.changed.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            if let Some(stamp) = self
-                .stamps()
-                .into_iter()
-                .find(|stamp| stamp.at >= since && check(stamp))
-            {
-                return Some(stamp);
-            }
-            if tokio::time::timeout_at(deadline, notified).await.is_err() {
-                return None;
-            }
-        }
-    }
-}
 
 /// Request/response exchanges on the relay between two instants: for each request, the
 /// instant its last byte arrived and the instant the last byte of its response was delivered.
@@ -265,226 +111,8 @@ fn exchanges(stamps: &[Stamp], from: Instant, to: Instant) -> Vec<(Instant, Inst
 // ---------------------------------------------------------------------------------------------
 // A minimal LSP client over the child's stdio that timestamps every message on arrival.
 
-#[derive(Clone, Debug)]
-struct Event {
-    at: Instant,
-    method: String,
-    params: Value,
-}
-
-#[derive(Default)]
-struct ClientState {
-    events: Vec<Event>,
-    pending: HashMap<i64, oneshot::Sender<(Instant, Value)>>,
-}
-
-struct Lsp {
-    child: tokio::process::Child,
-    pid: u32,
-    spawned: Instant,
-    out: mpsc::UnboundedSender<Vec<u8>>,
-    state: Arc<Mutex<ClientState>>,
-    changed: Arc<Notify>,
-    next_id: AtomicU64,
-}
-
-fn frame(message: &Value) -> Vec<u8> {
-    let body = serde_json::to_vec(message).expect("json");
-    let mut bytes = format!("Content-Length: {}\r\n\r\n", body.len()).into_bytes();
-    bytes.extend_from_slice(&body);
-    bytes
-}
-
-async fn read_frame<R: tokio::io::AsyncRead + Unpin>(reader: &mut BufReader<R>) -> Option<Value> {
-    let mut length = None;
-    let mut line = String::new();
-    loop {
-        line.clear();
-        if reader.read_line(&mut line).await.ok()? == 0 {
-            return None;
-        }
-        let trimmed = line.trim_end();
-        if trimmed.is_empty() {
-            break;
-        }
-        if let Some(value) = trimmed.strip_prefix("Content-Length:") {
-            length = value.trim().parse::<usize>().ok();
-        }
-    }
-    let mut body = vec![0u8; length?];
-    reader.read_exact(&mut body).await.ok()?;
-    serde_json::from_slice(&body).ok()
-}
-
+/// What only this benchmark asks of the client.
 impl Lsp {
-    fn spawn(bin: &Path, base_url: &str, explain_dir: &Path) -> Lsp {
-        let spawned = Instant::now();
-        let mut child = tokio::process::Command::new(bin)
-            .env_remove("CHATLS_API_KEY")
-            .env_remove("OPENAI_API_KEY")
-            .env_remove("CHATLS_LOG")
-            .env("CHATLS_BASE_URL", base_url)
-            .env("CHATLS_MODEL", "bench-model")
-            .env("CHATLS_EXPLAIN_DIR", explain_dir)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("spawn chatls");
-        let pid = child.id().expect("pid");
-        let mut stdin = child.stdin.take().expect("stdin");
-        let stdout = child.stdout.take().expect("stdout");
-        let (out, mut outgoing) = mpsc::unbounded_channel::<Vec<u8>>();
-        tokio::spawn(async move {
-            while let Some(bytes) = outgoing.recv().await {
-                if stdin.write_all(&bytes).await.is_err() || stdin.flush().await.is_err() {
-                    return;
-                }
-            }
-        });
-        let state: Arc<Mutex<ClientState>> = Arc::default();
-        let changed = Arc::new(Notify::new());
-        let (reader_state, reader_changed, reader_out) =
-            (state.clone(), changed.clone(), out.clone());
-        tokio::spawn(async move {
-            let mut reader = BufReader::with_capacity(1 << 16, stdout);
-            while let Some(message) = read_frame(&mut reader).await {
-                let at = Instant::now();
-                let method = message
-                    .get("method")
-                    .and_then(Value::as_str)
-                    .map(str::to_owned);
-                match (method, message.get("id").cloned()) {
-                    (Some(method), Some(id)) => {
-                        // A request from the server: answer like an editor that applies edits.
-                        let result = match method.as_str() {
-                            "workspace/applyEdit" => json!({"applied": true}),
-                            "window/showDocument" => json!({"success": true}),
-                            "workspace/configuration" => json!([null]),
-                            _ => Value::Null,
-                        };
-                        let _ = reader_out.send(frame(
-                            &json!({"jsonrpc": "2.0", "id": id, "result": result}),
-                        ));
-                        let params = message.get("params").cloned().unwrap_or(Value::Null);
-                        reader_state
-                            .lock()
-                            .unwrap()
-                            .events
-                            .push(Event { at, method, params });
-                    }
-                    (Some(method), None) => {
-                        let params = message.get("params").cloned().unwrap_or(Value::Null);
-                        reader_state
-                            .lock()
-                            .unwrap()
-                            .events
-                            .push(Event { at, method, params });
-                    }
-                    (None, Some(id)) => {
-                        let sender = id
-                            .as_i64()
-                            .and_then(|id| reader_state.lock().unwrap().pending.remove(&id));
-                        if let Some(sender) = sender {
-                            let _ = sender.send((at, message));
-                        }
-                    }
-                    (None, None) => {}
-                }
-                reader_changed.notify_waiters();
-            }
-        });
-        Lsp {
-            child,
-            pid,
-            spawned,
-            out,
-            state,
-            changed,
-            next_id: AtomicU64::new(1),
-        }
-    }
-
-    fn send(&self, message: &Value) {
-        let _ = self.out.send(frame(message));
-    }
-
-    fn notify(&self, method: &str, params: Value) {
-        self.send(&json!({"jsonrpc": "2.0", "method": method, "params": params}));
-    }
-
-    /// Sends a request; returns when it was sent, when the answer arrived, and the answer.
-    async fn request(&self, method: &str, params: Value) -> (Instant, Instant, Value) {
-        let id = self.next_id.fetch_add(1, Ordering::SeqCst) as i64;
-        let (sender, receiver) = oneshot::channel();
-        self.state.lock().unwrap().pending.insert(id, sender);
-        let bytes = frame(&json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}));
-        let sent = Instant::now();
-        let _ = self.out.send(bytes);
-        match tokio::time::timeout(WAIT, receiver).await {
-            Ok(Ok((at, value))) => (sent, at, value),
-            _ => panic!("no answer to {method} within {WAIT:?}"),
-        }
-    }
-
-    async fn initialize(&self, root: &Path) -> (Instant, Instant) {
-        let uri = format!("file://{}", root.display());
-        let (sent, answered, response) = self
-            .request(
-                "initialize",
-                json!({
-                    "processId": null,
-                    "rootUri": uri,
-                    "workspaceFolders": [{"uri": uri, "name": "root"}],
-                    "capabilities": {
-                        "general": {"positionEncodings": ["utf-8", "utf-16"]},
-                        "window": {"workDoneProgress": true, "showDocument": {"support": true}},
-                        "workspace": {"workspaceEdit": {"documentChanges": true}, "configuration": false},
-                    },
-                    "initializationOptions": {"tools": {"enabled": true}},
-                }),
-            )
-            .await;
-        assert!(
-            response.get("result").is_some(),
-            "initialize failed: {response}"
-        );
-        self.notify("initialized", json!({}));
-        (sent, answered)
-    }
-
-    fn open(&self, uri: &str, text: &str) {
-        self.notify(
-            "textDocument/didOpen",
-            json!({"textDocument": {"uri": uri, "languageId": "rust", "version": 1, "text": text}}),
-        );
-    }
-
-    fn events_len(&self) -> usize {
-        self.state.lock().unwrap().events.len()
-    }
-
-    fn events_from(&self, index: usize) -> Vec<Event> {
-        self.state.lock().unwrap().events[index..].to_vec()
-    }
-
-    /// Waits until the events from `index` on satisfy `check`.
-    async fn wait(&self, what: &str, index: usize, check: impl Fn(&[Event]) -> bool) {
-        let deadline = tokio::time::Instant::now() + WAIT;
-        loop {
-            let notified = self.changed.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            if check(&self.state.lock().unwrap().events[index..]) {
-                return;
-            }
-            if tokio::time::timeout_at(deadline, notified).await.is_err() {
-                panic!("timed out waiting for {what}");
-            }
-        }
-    }
-
     /// Starts an action; returns the instant the command was sent and its progress token.
     async fn action(&self, command: &str, uri: &str, line: u32) -> (Instant, String) {
         let (sent, _, response) = self
@@ -500,41 +128,13 @@ impl Lsp {
         (sent, token)
     }
 
-    async fn wait_end(&self, index: usize, token: &str) {
-        self.wait(&format!("end of {token}"), index, |events| {
-            events.iter().any(|event| is_end(event, token))
-        })
-        .await;
-    }
-
     fn rss(&self) -> (u64, u64) {
         rss_kib(self.pid)
-    }
-
-    async fn stop(mut self) {
-        let _ = tokio::time::timeout(
-            Duration::from_secs(2),
-            self.request("shutdown", Value::Null),
-        )
-        .await;
-        self.notify("exit", Value::Null);
-        if tokio::time::timeout(Duration::from_secs(2), self.child.wait())
-            .await
-            .is_err()
-        {
-            let _ = self.child.kill().await;
-        }
     }
 }
 
 fn range(line: u32) -> Value {
     json!({"start": {"line": line, "character": 0}, "end": {"line": line + 1, "character": 0}})
-}
-
-fn is_end(event: &Event, token: &str) -> bool {
-    event.method == "$/progress"
-        && event.params["token"] == token
-        && event.params["value"]["kind"] == "end"
 }
 
 fn apply_edit_for<'a>(events: &'a [Event], uri: &str) -> Option<&'a Event> {
