@@ -149,6 +149,19 @@ async fn wait_question(client: &Client) -> Value {
     client.server_requests("window/showMessageRequest")[0].clone()
 }
 
+/// The rename started in a Helix-like client (no change annotations), the Apply/Discard
+/// question asked and held: the session, the action's progress token and the question.
+async fn rename_waiting_for_review() -> (Setup, String, Value) {
+    let s = setup(
+        vec![rename_calls(), Reply::text(&["Renamed."])],
+        helix_like(),
+    )
+    .await;
+    let token = change(&s).await;
+    let question = wait_question(&s.client).await;
+    (s, token, question)
+}
+
 #[tokio::test]
 async fn a_rename_across_three_files_and_a_new_one_is_one_annotated_edit() {
     let s = setup(
@@ -357,13 +370,7 @@ async fn a_read_after_an_edit_sees_the_staged_text() {
 
 #[tokio::test]
 async fn the_helix_way_shows_one_diff_and_discard_applies_nothing() {
-    let s = setup(
-        vec![rename_calls(), Reply::text(&["Renamed."])],
-        helix_like(),
-    )
-    .await;
-    let token = change(&s).await;
-    let question = wait_question(&s.client).await;
+    let (s, token, question) = rename_waiting_for_review().await;
     let message = question["message"].as_str().unwrap();
     assert!(message.contains("4 files"), "{message}");
     let shown = s.client.server_requests("window/showDocument");
@@ -392,13 +399,7 @@ async fn the_helix_way_shows_one_diff_and_discard_applies_nothing() {
 
 #[tokio::test]
 async fn the_helix_way_apply_applies_every_file_without_annotations() {
-    let s = setup(
-        vec![rename_calls(), Reply::text(&["Renamed."])],
-        helix_like(),
-    )
-    .await;
-    let token = change(&s).await;
-    wait_question(&s.client).await;
+    let (s, token, _) = rename_waiting_for_review().await;
     s.client.answer_held(json!({"title": "Apply"})).await;
     let end = s.client.wait_progress_end(&token).await;
     assert!(end.starts_with("applied 4 edits to 4 files"), "{end}");
@@ -418,13 +419,7 @@ async fn the_helix_way_apply_applies_every_file_without_annotations() {
 
 #[tokio::test]
 async fn typing_on_an_edited_line_meanwhile_applies_nothing_and_names_the_file() {
-    let s = setup(
-        vec![rename_calls(), Reply::text(&["Renamed."])],
-        helix_like(),
-    )
-    .await;
-    let token = change(&s).await;
-    wait_question(&s.client).await;
+    let (s, token, _) = rename_waiting_for_review().await;
     // The person types at the end of the line the rename changes.
     type_text(&s, &s.lib, range(0, 26, 0, 26), " // mine").await;
     s.client.answer_held(json!({"title": "Apply"})).await;
@@ -443,13 +438,7 @@ async fn typing_on_an_edited_line_meanwhile_applies_nothing_and_names_the_file()
 
 #[tokio::test]
 async fn typing_elsewhere_meanwhile_moves_the_edits_and_applies_them() {
-    let s = setup(
-        vec![rename_calls(), Reply::text(&["Renamed."])],
-        helix_like(),
-    )
-    .await;
-    let token = change(&s).await;
-    wait_question(&s.client).await;
+    let (s, token, _) = rename_waiting_for_review().await;
     type_text(&s, &s.lib, range(0, 0, 0, 0), "// header\n").await;
     s.client.answer_held(json!({"title": "Apply"})).await;
     let end = s.client.wait_progress_end(&token).await;
@@ -488,13 +477,7 @@ async fn a_link_swapped_in_for_a_staged_file_applies_nothing() {
 
 #[tokio::test]
 async fn cancel_while_the_change_waits_for_review_applies_nothing() {
-    let s = setup(
-        vec![rename_calls(), Reply::text(&["Renamed."])],
-        helix_like(),
-    )
-    .await;
-    let token = change(&s).await;
-    wait_question(&s.client).await;
+    let (s, token, _) = rename_waiting_for_review().await;
     s.client
         .request(
             "workspace/executeCommand",
