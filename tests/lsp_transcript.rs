@@ -45,6 +45,28 @@ async fn first_answer(s: &Session) -> String {
     shown[0]["uri"].as_str().unwrap().to_owned()
 }
 
+/// Opens the transcript with `text`, writes "And for an empty slice?" under its last
+/// `## You`, sends it with Send to AI and waits for the answer to be opened; every request
+/// the fake saw.
+async fn follow_up_in(
+    s: &Session,
+    transcript_uri: &str,
+    text: &str,
+) -> Vec<chatls_fake_upstream::RecordedRequest> {
+    s.client.open(transcript_uri, "markdown", text).await;
+    s.client
+        .type_at_end(transcript_uri, "And for an empty slice?\n")
+        .await;
+    s.fake.push(Reply::text(&["It returns 0."]));
+    let token = s
+        .client
+        .run_action("chatls.followUp", json!({"uri": transcript_uri}))
+        .await;
+    let end = s.client.wait_progress_end(&token).await;
+    assert!(end.starts_with("explanation opened"), "{end}");
+    s.fake.requests()
+}
+
 /// Explain and Ask on the same document at once; waits for both to end.
 async fn two_answers_at_once(s: &Session, round: usize) -> (String, String) {
     let (one, two) = (
@@ -185,18 +207,7 @@ async fn a_follow_up_after_closing_and_reopening_the_transcript_continues_the_co
             )
             .await;
     }
-    s.client.open(&transcript_uri, "markdown", &text).await;
-    s.client
-        .type_at_end(&transcript_uri, "And for an empty slice?\n")
-        .await;
-    s.fake.push(Reply::text(&["It returns 0."]));
-    let token = s
-        .client
-        .run_action("chatls.followUp", json!({"uri": transcript_uri}))
-        .await;
-    let end = s.client.wait_progress_end(&token).await;
-    assert!(end.starts_with("explanation opened"), "{end}");
-    let requests = s.fake.requests();
+    let requests = follow_up_in(&s, &transcript_uri, &text).await;
     assert_eq!(
         requests[1].header("x-conversation-id"),
         requests[0].header("x-conversation-id"),
@@ -357,18 +368,7 @@ async fn a_follow_up_in_a_transcript_of_an_earlier_session_sends_the_turns_it_sh
     let path = s.explain_path().join(name);
     std::fs::write(&path, &written).unwrap();
     let transcript_uri = format!("file://{}", path.display());
-    s.client.open(&transcript_uri, "markdown", &written).await;
-    s.client
-        .type_at_end(&transcript_uri, "And for an empty slice?\n")
-        .await;
-    s.fake.push(Reply::text(&["It returns 0."]));
-    let token = s
-        .client
-        .run_action("chatls.followUp", json!({"uri": transcript_uri}))
-        .await;
-    let end = s.client.wait_progress_end(&token).await;
-    assert!(end.starts_with("explanation opened"), "{end}");
-    let requests = s.fake.requests();
+    let requests = follow_up_in(&s, &transcript_uri, &written).await;
     let messages = requests[0].body["messages"].as_array().unwrap();
     let roles: Vec<&str> = messages.iter().filter_map(|m| m["role"].as_str()).collect();
     assert_eq!(
