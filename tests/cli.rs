@@ -405,6 +405,19 @@ fn ask_in(
 const LIB: &str = "pub fn old_name() -> u32 {\n    1\n}\n";
 const MAIN: &str = "fn main() {\n    println!(\"{}\", lib::old_name());\n}\n";
 
+/// The change wrote nothing: `src/lib.rs` as it was, `src/main.rs` as `main`, no `docs/`.
+fn assert_nothing_written(dir: &std::path::Path, main: &str) {
+    assert_eq!(
+        std::fs::read_to_string(dir.join("src/lib.rs")).unwrap(),
+        LIB
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("src/main.rs")).unwrap(),
+        main
+    );
+    assert!(!dir.join("docs").exists());
+}
+
 fn change_workspace() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join(".git")).unwrap();
@@ -467,15 +480,7 @@ async fn a_change_prints_one_diff_of_every_file_and_writes_them_only_with_apply(
         "stdout is the diff alone: {stdout}"
     );
     assert!(stderr.contains("Renamed old_name everywhere."), "{stderr}");
-    assert_eq!(
-        std::fs::read_to_string(dir.path().join("src/lib.rs")).unwrap(),
-        LIB
-    );
-    assert_eq!(
-        std::fs::read_to_string(dir.path().join("src/main.rs")).unwrap(),
-        MAIN
-    );
-    assert!(!dir.path().join("docs").exists());
+    assert_nothing_written(dir.path(), MAIN);
 
     // Without a file: the workspace is the current directory's; --apply writes every file.
     for reply in rename_replies() {
@@ -528,13 +533,5 @@ async fn a_change_with_apply_writes_nothing_when_a_file_changed_meanwhile() {
     let (ok, _, stderr) = finished.await.unwrap();
     assert!(!ok, "{stderr}");
     assert!(stderr.contains("src/main.rs changed on disk"), "{stderr}");
-    assert_eq!(
-        std::fs::read_to_string(dir.path().join("src/lib.rs")).unwrap(),
-        LIB
-    );
-    assert_eq!(
-        std::fs::read_to_string(dir.path().join("src/main.rs")).unwrap(),
-        edited
-    );
-    assert!(!dir.path().join("docs").exists());
+    assert_nothing_written(dir.path(), &edited);
 }
