@@ -198,6 +198,15 @@ fn neovim_flush(doc: &mut NeovimDoc, uri: &str, version: i32) -> Option<Value> {
     Some(json!({"textDocument": {"uri": uri, "version": version}, "contentChanges": changes}))
 }
 
+/// A file the client has no buffer for (closed, or new and so empty), loaded from disk at
+/// version 0 before an unversioned edit reaches it, as Neovim loads it into a buffer.
+fn load_closed(docs: &mut HashMap<String, ClientDoc>, uri: &str) {
+    if !docs.contains_key(uri) {
+        let text = std::fs::read_to_string(uri.trim_start_matches("file://")).unwrap_or_default();
+        docs.insert(uri.to_owned(), ClientDoc { text, version: 0 });
+    }
+}
+
 pub fn apply_text_edits(text: &str, edits: &[Value], encoding: &str) -> String {
     let mut resolved: Vec<(usize, usize, String)> = edits
         .iter()
@@ -473,14 +482,7 @@ impl Client {
                     && state.neovim.is_some()
                 {
                     for (uri, edits) in changes {
-                        if !state.docs.contains_key(uri) {
-                            // A closed file, or a new one: Neovim loads it into a buffer.
-                            let text = std::fs::read_to_string(uri.trim_start_matches("file://"))
-                                .unwrap_or_default();
-                            state
-                                .docs
-                                .insert(uri.clone(), ClientDoc { text, version: 0 });
-                        }
+                        load_closed(&mut state.docs, uri);
                         let Some(doc) = state.docs.get_mut(uri) else {
                             return json!({"applied": false, "failureReason": "unknown document"});
                         };
@@ -505,14 +507,7 @@ impl Client {
                 }
                 if let Some(changes) = edit["changes"].as_object() {
                     for (uri, edits) in changes {
-                        if !state.docs.contains_key(uri) {
-                            // A closed file, or a new one (Neovim opens an empty buffer).
-                            let text = std::fs::read_to_string(uri.trim_start_matches("file://"))
-                                .unwrap_or_default();
-                            state
-                                .docs
-                                .insert(uri.clone(), ClientDoc { text, version: 0 });
-                        }
+                        load_closed(&mut state.docs, uri);
                         let Some(doc) = state.docs.get_mut(uri) else {
                             return json!({"applied": false, "failureReason": "unknown document"});
                         };
