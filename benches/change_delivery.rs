@@ -11,13 +11,13 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 use chatls_fake_upstream::{FakeUpstream, Reply};
 use serde_json::{Value, json};
 
-use common::{Event, Lsp, Relay, load_average, ms, percentile};
+use common::{Event, Lsp, Relay, chatls_bin, load_average, ms, percentile, runs, runtime};
 
 const FILES: usize = 20;
 
@@ -173,20 +173,9 @@ async fn measure(bin: &Path, runs: usize) -> (Vec<f64>, Vec<f64>) {
 }
 
 fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    runtime.block_on(async {
-        let runs: usize = std::env::var("CHATLS_BENCH_RUNS")
-            .ok()
-            .and_then(|runs| runs.parse().ok())
-            .unwrap_or(100)
-            .max(1);
-        let bin = std::env::var_os("CHATLS_BENCH_BIN")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_chatls")));
+    runtime().block_on(async {
+        let runs = runs(100).max(1);
+        let bin = chatls_bin();
         let load_before = load_average();
         let started = Instant::now();
         let (change, refactor) = measure(&bin, runs).await;

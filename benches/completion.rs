@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use chatls_fake_upstream::{FakeUpstream, Reply, Step};
 use serde_json::{Value, json};
 
-use common::{load_average, ms, percentile};
+use common::{load_average, ms, percentile, runs};
 use support::{Client, env, file_uri, workspace};
 
 const KEY: &str = "sk-bench";
@@ -408,10 +408,7 @@ async fn typing(rows: &mut Vec<Row>) {
 }
 
 fn main() {
-    let runs: usize = std::env::var("CHATLS_BENCH_RUNS")
-        .ok()
-        .and_then(|text| text.parse().ok())
-        .unwrap_or(200);
+    let runs = runs(200);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

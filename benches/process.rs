@@ -23,7 +23,8 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use common::{
-    Dir, Event, Lsp, Relay, Stamp, WAIT, frame, is_end, load_average, median, ms, percentile,
+    Dir, Event, Lsp, Relay, Stamp, WAIT, chatls_bin, frame, is_end, load_average, median, ms,
+    percentile, runs, runtime,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -1171,16 +1172,8 @@ fn print_comparison(before: &Table, after: &Table, rounds: usize) -> bool {
 }
 
 fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    runtime.block_on(async {
-        let runs: usize = std::env::var("CHATLS_BENCH_RUNS")
-            .ok()
-            .and_then(|runs| runs.parse().ok())
-            .unwrap_or(300);
+    runtime().block_on(async {
+        let runs = runs(300);
         let tree = std::env::var_os("CHATLS_BENCH_TREE")
             .map(PathBuf::from)
             .or_else(largest_registry_crate);
@@ -1190,9 +1183,7 @@ fn main() {
             .canonicalize()
             .expect("canonical tempdir");
         let started = Instant::now();
-        let bin = std::env::var_os("CHATLS_BENCH_BIN")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_chatls")));
+        let bin = chatls_bin();
         let baseline = std::env::var_os("CHATLS_BENCH_BASELINE_BIN").map(PathBuf::from);
         let only = std::env::var("CHATLS_BENCH_ONLY").unwrap_or_default();
         let sections: Vec<&str> = SECTIONS

@@ -6,7 +6,7 @@
 #![allow(dead_code)]
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -46,6 +46,32 @@ pub fn load_average() -> String {
         .ok()
         .and_then(|text| text.split_whitespace().next().map(str::to_owned))
         .unwrap_or_else(|| "?".into())
+}
+
+// Set-up
+
+/// The runtime the whole-process benchmarks run on: two workers, like the machine.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+/// `CHATLS_BENCH_RUNS`, else `default`.
+pub fn runs(default: usize) -> usize {
+    std::env::var("CHATLS_BENCH_RUNS")
+        .ok()
+        .and_then(|runs| runs.parse().ok())
+        .unwrap_or(default)
+}
+
+/// The binary measured: `CHATLS_BENCH_BIN`, else the one cargo built for this benchmark.
+pub fn chatls_bin() -> PathBuf {
+    std::env::var_os("CHATLS_BENCH_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_chatls")))
 }
 
 // The relay
@@ -283,25 +309,20 @@ impl Lsp {
                     .and_then(Value::as_str)
                     .map(str::to_owned);
                 match (method, message.get("id").cloned()) {
-                    (Some(method), Some(id)) => {
-                        // A request from the server: answer like an editor that applies edits.
-                        let result = match method.as_str() {
-                            "workspace/applyEdit" => json!({"applied": true}),
-                            "window/showDocument" => json!({"success": true}),
-                            "workspace/configuration" => json!([null]),
-                            _ => Value::Null,
-                        };
-                        let _ = reader_out.send(frame(
-                            &json!({"jsonrpc": "2.0", "id": id, "result": result}),
-                        ));
-                        let params = message.get("params").cloned().unwrap_or(Value::Null);
-                        reader_state
-                            .lock()
-                            .unwrap()
-                            .events
-                            .push(Event { at, method, params });
-                    }
-                    (Some(method), None) => {
+                    // A request or a notification from the server: a request is answered
+                    // like an editor that applies edits; both are recorded.
+                    (Some(method), id) => {
+                        if let Some(id) = id {
+                            let result = match method.as_str() {
+                                "workspace/applyEdit" => json!({"applied": true}),
+                                "window/showDocument" => json!({"success": true}),
+                                "workspace/configuration" => json!([null]),
+                                _ => Value::Null,
+                            };
+                            let _ = reader_out.send(frame(
+                                &json!({"jsonrpc": "2.0", "id": id, "result": result}),
+                            ));
+                        }
                         let params = message.get("params").cloned().unwrap_or(Value::Null);
                         reader_state
                             .lock()
