@@ -254,12 +254,7 @@ async fn a_rename_across_three_files_and_a_new_one_is_one_annotated_edit() {
     assert_disk_untouched(&s);
 
     // Progress named each file as it was staged.
-    let reports: Vec<String> = s
-        .client
-        .progress(&token)
-        .iter()
-        .filter_map(|value| value["message"].as_str().map(str::to_owned))
-        .collect();
+    let reports = s.client.progress_messages(&token);
     assert!(
         reports.iter().any(|report| report
             == "staging an edit of src/lib.rs; staging an edit of src/main.rs; staging an edit of tests/it.rs; staging a new file docs/rename.md"),

@@ -107,12 +107,7 @@ async fn a_fragmented_read_file_call_reads_the_unsaved_buffer_and_is_echoed_exac
         requests[0].header("x-conversation-id")
     );
     assert_eq!(second["tools"], requests[0].body["tools"]);
-    let reports: Vec<String> = s
-        .client
-        .progress(&token)
-        .iter()
-        .filter_map(|value| value["message"].as_str().map(str::to_owned))
-        .collect();
+    let reports = s.client.progress_messages(&token);
     assert!(
         reports
             .iter()
@@ -347,12 +342,7 @@ async fn images_in_the_selection_and_from_read_file_go_up_as_data_urls() {
         vec![PNG.to_vec()],
         "only the real PNG is attached"
     );
-    let reports: Vec<String> = s
-        .client
-        .progress(&token)
-        .iter()
-        .filter_map(|value| value["message"].as_str().map(str::to_owned))
-        .collect();
+    let reports = s.client.progress_messages(&token);
     assert!(
         reports.iter().any(|message| message.contains("fake.png")),
         "a skipped image is noted: {reports:?}"

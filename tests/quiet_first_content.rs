@@ -87,12 +87,7 @@ async fn a_stream_cut_before_its_first_content_is_retried_and_the_edit_applies()
     assert_eq!(server.client.doc(&server.uri).text, refactored());
     assert_eq!(server.fake().requests().len(), 2, "one retry");
     assert!(server.client.shown_messages().is_empty());
-    let reports: Vec<String> = server
-        .client
-        .progress(&token)
-        .iter()
-        .filter_map(|value| value["message"].as_str().map(str::to_owned))
-        .collect();
+    let reports = server.client.progress_messages(&token);
     assert!(
         reports.iter().any(|report| report.contains("retrying")),
         "{reports:?}"

@@ -492,12 +492,7 @@ pub async fn run_fault_row(transport: &Transport, row: &FaultRow) -> RowReport {
     let (token, end) = refactor(&server).await;
     // The client's own count: the end of the progress says how many retries were made
     // (reports are throttled and coalesced, so single attempts may not all be shown).
-    let reports: Vec<String> = server
-        .client
-        .progress(&token)
-        .iter()
-        .filter_map(|value| value["message"].as_str().map(str::to_owned))
-        .collect();
+    let reports = server.client.progress_messages(&token);
     let retried = row.requests > 1 || row.refused;
     let last_retry = format!("after {RETRIES} retries");
     let too_many = format!("(attempt {})", RETRIES + 1);

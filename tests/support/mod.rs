@@ -1007,6 +1007,14 @@ impl Client {
             .collect()
     }
 
+    /// The messages of a progress token's begin, reports and end, in order.
+    pub fn progress_messages(&self, token: &str) -> Vec<String> {
+        self.progress(token)
+            .iter()
+            .filter_map(|value| value["message"].as_str().map(str::to_owned))
+            .collect()
+    }
+
     /// Waits for the `end` of a progress token and returns its message.
     pub async fn wait_progress_end(&self, token: &str) -> String {
         self.wait_until(&format!("progress end of {token}"), |client| {
