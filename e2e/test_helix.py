@@ -358,6 +358,22 @@ def test_helix_completion_item_in_the_menu_accepted(open_helix: OpenHelix, fake:
     assert fake.completion_requests() and not fake.chat_requests()
 
 
+def explain_then_write_in_the_transcript(editor: Helix, words: str) -> Helix:
+    """Explains median.py:7-13 (the fake's first answer carries `first-answer-marker`), then
+    writes `words` under the empty `## You` heading the transcript ends with; back in normal
+    mode, ready for a code action."""
+    editor.select_lines(7, 13)
+    editor.code_action("Explain with AI")
+    editor.wait_for_text("first-answer-marker")
+    editor.wait_until(lambda: "chatls/explanations/median.py-" in editor.statusline(), "the transcript in the view")
+    editor.screen.type("ge")
+    editor.screen.type("o")
+    editor.wait_until(lambda: " INS " in editor.statusline(), "insert mode")
+    editor.screen.type(words)
+    editor.normal_mode()
+    return editor
+
+
 def test_helix_explain_then_send_to_ai_in_the_transcript(open_helix: OpenHelix, fake: FakeUpstream):
     """Explain opens the transcript; a follow-up written under its last `## You` and sent
     with `space a` → Send to AI goes out on the same conversation with the first turn as
@@ -366,18 +382,7 @@ def test_helix_explain_then_send_to_ai_in_the_transcript(open_helix: OpenHelix, 
         text_reply("## median\n\nIt takes the upper middle: first-answer-marker.\n"),
         text_reply("For odd lengths it is right: second-answer-marker.\n"),
     )
-    editor = open_helix()
-    editor.select_lines(7, 13)
-    editor.code_action("Explain with AI")
-    editor.wait_for_text("first-answer-marker")
-    editor.wait_until(lambda: "chatls/explanations/median.py-" in editor.statusline(), "the transcript in the view")
-
-    # The transcript ends with an empty "## You" heading: write under it.
-    editor.screen.type("ge")
-    editor.screen.type("o")
-    editor.wait_until(lambda: " INS " in editor.statusline(), "insert mode")
-    editor.screen.type("And what about odd lengths?")
-    editor.normal_mode()
+    editor = explain_then_write_in_the_transcript(open_helix(), "And what about odd lengths?")
     editor.code_action("Send to AI")
     editor.wait_for_text("second-answer-marker", timeout=30)
 
@@ -453,16 +458,9 @@ def test_helix_change_across_files_from_the_transcript(open_helix: OpenHelix, fa
         ]),
         text_reply("Renamed median to middle_value and noted it."),
     )
-    editor = open_helix()
-    editor.select_lines(7, 13)
-    editor.code_action("Explain with AI")
-    editor.wait_for_text("first-answer-marker")
-    editor.wait_until(lambda: "chatls/explanations/median.py-" in editor.statusline(), "the transcript in the view")
-    editor.screen.type("ge")
-    editor.screen.type("o")
-    editor.wait_until(lambda: " INS " in editor.statusline(), "insert mode")
-    editor.screen.type("Rename median to middle_value and note it in NOTES.md")
-    editor.normal_mode()
+    editor = explain_then_write_in_the_transcript(
+        open_helix(), "Rename median to middle_value and note it in NOTES.md"
+    )
     before = editor.menu_marks()
     editor.code_action("Send to AI as a change (Change with AI)")
     editor.wait_until(lambda: "explanations/review-" in editor.statusline(), "the change's diff in the view")
