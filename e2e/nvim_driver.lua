@@ -104,6 +104,17 @@ vim.api.nvim_create_autocmd('LspProgress', {
 
 local scenarios = {}
 
+--- Waits until chatls has asked `asked` Apply/Discard questions, the last one about `what`,
+--- then until the answer (Apply) changed `buf` from `original`.
+local function wait_asked_then_applied(asked, what, buf, original)
+  wait_for(30000, function()
+    return #result.asked >= asked
+  end, 'chatls did not ask before applying ' .. what)
+  wait_for(30000, function()
+    return text_of(buf) ~= original
+  end, 'Apply did not change the buffer')
+end
+
 --- :ChatlsRefactor on lines 7-13 with an instruction, then :ChatlsExplain on them.
 function scenarios.refactor_and_explain(code_buf)
   local original = text_of(code_buf)
@@ -313,12 +324,7 @@ function scenarios.review(code_buf)
   vim.api.nvim_set_current_buf(code_buf)
   select_lines(7, 13)
   vim.cmd("'<,'>ChatlsRefactor make it correct for even lengths")
-  wait_for(30000, function()
-    return #result.asked >= 2
-  end, 'chatls did not ask before applying the refactor')
-  wait_for(30000, function()
-    return text_of(code_buf) ~= original
-  end, 'Apply did not change the buffer')
+  wait_asked_then_applied(2, 'the refactor', code_buf, original)
   result.refactored = text_of(code_buf)
 end
 
@@ -348,12 +354,7 @@ function scenarios.change(code_buf)
   step('change')
   select_lines(7, 13)
   vim.cmd("'<,'>ChatlsChange rename median to middle_value and note it in NOTES.md")
-  wait_for(30000, function()
-    return #result.asked >= 1
-  end, 'chatls did not ask before applying the change')
-  wait_for(30000, function()
-    return text_of(code_buf) ~= original
-  end, 'Apply did not change the buffer')
+  wait_asked_then_applied(1, 'the change', code_buf, original)
   result.changed = text_of(code_buf)
   local notes = vim.fn.bufnr(root .. '/NOTES.md')
   result.notes_buffer = notes ~= -1 and text_of(notes) or vim.NIL
