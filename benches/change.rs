@@ -3,25 +3,11 @@
 //! one `read_file` of 200 lines of the same file, both through the `ToolBox` as the model
 //! calls them.
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chatls::tools::{FileDiagnostic, Limits, Sandbox, Staging, ToolBox, WorkspaceView};
+use chatls::tools::{DiskOnly, Limits, Sandbox, Staging, ToolBox};
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
-
-/// No open buffers, no diagnostics.
-struct DiskOnly;
-
-impl WorkspaceView for DiskOnly {
-    fn open_buffer(&self, _path: &Path) -> Option<String> {
-        None
-    }
-
-    fn diagnostics(&self, _path: Option<&Path>) -> Vec<FileDiagnostic> {
-        Vec::new()
-    }
-}
 
 fn bench_staging(criterion: &mut Criterion) {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -7,21 +7,8 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chatls::tools::{FileDiagnostic, Limits, Sandbox, ToolBox, WorkspaceView};
+use chatls::tools::{DiskOnly, Limits, Sandbox, ToolBox};
 use criterion::{Criterion, criterion_group, criterion_main};
-
-/// No open buffers, no diagnostics.
-struct DiskOnly;
-
-impl WorkspaceView for DiskOnly {
-    fn open_buffer(&self, _path: &Path) -> Option<String> {
-        None
-    }
-
-    fn diagnostics(&self, _path: Option<&Path>) -> Vec<FileDiagnostic> {
-        Vec::new()
-    }
-}
 
 /// (label, pattern, regex?) — patterns with fewer matches than the result cap, so both tools
 /// scan the whole tree.

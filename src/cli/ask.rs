@@ -18,7 +18,7 @@ use crate::chat::conversation::Conversations;
 use crate::config::Settings;
 use crate::text::Document;
 use crate::tools::sandbox::{Opened, real_path};
-use crate::tools::{FileDiagnostic, Limits, Sandbox, ToolBox, WorkspaceView};
+use crate::tools::{DiskOnly, Limits, Sandbox, ToolBox};
 
 use super::change::finish_change;
 use super::{AskArgs, cli_settings};
@@ -186,17 +186,6 @@ fn read_through(sandbox: &Sandbox, path: &Path) -> Result<String, String> {
         }
         Ok(Opened::Dir) => Err(format!("cannot read {shown}: it is a directory")),
         Err(refusal) => Err(format!("{shown} was not sent: {refusal}")),
-    }
-}
-
-struct DiskOnly;
-
-impl WorkspaceView for DiskOnly {
-    fn open_buffer(&self, _: &Path) -> Option<String> {
-        None
-    }
-    fn diagnostics(&self, _: Option<&Path>) -> Vec<FileDiagnostic> {
-        Vec::new()
     }
 }
 

@@ -56,6 +56,20 @@ pub trait WorkspaceView: Send + Sync {
     fn diagnostics(&self, path: Option<&Path>) -> Vec<FileDiagnostic>;
 }
 
+/// No editor: no open buffers, no diagnostics; the tools read the disk alone. What
+/// `chatls ask` and the benchmarks give the tools.
+pub struct DiskOnly;
+
+impl WorkspaceView for DiskOnly {
+    fn open_buffer(&self, _path: &Path) -> Option<String> {
+        None
+    }
+
+    fn diagnostics(&self, _path: Option<&Path>) -> Vec<FileDiagnostic> {
+        Vec::new()
+    }
+}
+
 /// Size caps on what the tools read and return.
 #[derive(Clone, Debug)]
 pub struct Limits {
